@@ -1,0 +1,73 @@
+"""The ``zoo`` command: one verb per module in ``zoo.cli``.
+
+Each verb module has ``add_parser(subparsers)`` and ``run(args) -> int`` and imports
+TensorFlow only inside ``run`` when it needs it, so ``zoo list`` stays fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import os
+import sys
+from collections.abc import Sequence
+
+from zoo.cli.output import print_json, print_problems
+from zoo.errors import UserError
+
+VERBS = (
+    "list", "info", "plugins", "validate", "schema",
+    "build", "fetch", "data", "preview",
+    "train", "evaluate", "predict", "runs",
+)
+EXIT_OK, EXIT_USER_ERROR = 0, 2
+
+
+def make_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="zoo",
+        description="A declarative model zoo for TensorFlow/Keras image classifiers.",
+        epilog="Run 'zoo VERB --help' for a verb's options.",
+    )
+    from zoo import __version__
+
+    parser.add_argument("--version", action="version", version=f"zoo {__version__}")
+    sub = parser.add_subparsers(dest="verb", metavar="VERB")
+    for verb in VERBS:
+        try:
+            module = importlib.import_module(f"zoo.cli.cmd_{verb}")
+        except ModuleNotFoundError as exc:
+            if exc.name != f"zoo.cli.cmd_{verb}":
+                raise
+            continue  # a verb not built yet
+        verb_parser = module.add_parser(sub)
+        verb_parser.set_defaults(handler=module.run)
+    return parser
+
+
+def add_format_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--format", choices=("text", "json"), default="text",
+                        help="text for people (default), json for programs")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    parser = make_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "handler", None):
+        parser.print_help()
+        return EXIT_USER_ERROR
+    try:
+        return int(args.handler(args) or EXIT_OK)
+    except UserError as exc:
+        if getattr(args, "format", "text") == "json":
+            print_json({"ok": False, "problems": [p.to_dict() for p in exc.problems]})
+        print_problems(exc.problems)
+        return EXIT_USER_ERROR
+    except KeyboardInterrupt:
+        sys.stderr.write("zoo: interrupted\n")
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

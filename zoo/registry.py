@@ -1,0 +1,340 @@
+"""The zoo's registry: every architecture, recipe and data source, with where it came from.
+
+Hooks are called one plugin at a time, each with a :class:`PluginRegistrar` bound to that
+plugin, so the registry knows which package added which name, can name both packages when
+two claim one name, and can drop a plugin that breaks the contract without losing the rest.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import re
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from pydantic import BaseModel
+
+from zoo.contracts import PluginKind, RecipeType
+from zoo.errors import DuplicatePluginError, PluginContractError, Problem, UnknownPluginError
+from zoo.suggest import did_you_mean
+
+NAME_PATTERN = re.compile(r"^[a-z][a-z0-9_]*$")
+KIND_PLURALS: dict[str, PluginKind] = {
+    "architectures": "architecture",
+    "architecture": "architecture",
+    "recipes": "recipe",
+    "recipe": "recipe",
+    "data": "data",
+    "data_sources": "data",
+}
+
+
+@dataclass(frozen=True)
+class Provenance:
+    """Which plugin module, distribution and version registered an entry."""
+
+    plugin: str
+    distribution: str | None = None
+    version: str | None = None
+    module: str | None = None
+
+    def __str__(self) -> str:
+        dist = self.distribution or "(not installed)"
+        return f"{dist} {self.version or ''}".strip() + f" [{self.plugin}]"
+
+
+@dataclass(frozen=True)
+class PluginEntry:
+    """One registered name: what it builds, its parameters, tags and metadata."""
+
+    kind: PluginKind
+    name: str
+    params: type[BaseModel]
+    factory: Callable[..., Any]
+    description: str
+    tags: frozenset[str]
+    provenance: Provenance
+    recipe_type: RecipeType | None = None
+    family: str | None = None
+    input_kind: str | None = None
+    param_count: int | None = None
+    weights_license: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def parameters(self) -> list[dict[str, Any]]:
+        """Each parameter's name, type, default, bounds and description (for ``zoo info``)."""
+        return describe_params(self.params)
+
+    def summary(self) -> dict[str, Any]:
+        """A JSON-able description of the entry."""
+        return {
+            "name": self.name,
+            "kind": self.kind,
+            "recipe_type": self.recipe_type,
+            "description": self.description,
+            "tags": sorted(self.tags),
+            "family": self.family,
+            "input_kind": self.input_kind,
+            "param_count": self.param_count,
+            "weights_license": self.weights_license,
+            "plugin": self.provenance.plugin,
+            "distribution": self.provenance.distribution,
+            "version": self.provenance.version,
+        }
+
+
+@dataclass(frozen=True)
+class BrokenPlugin:
+    """A plugin that failed to import or broke the hook contract, and why."""
+
+    plugin: str
+    reason: str
+    distribution: str | None = None
+    version: str | None = None
+
+
+def describe_params(model: type[BaseModel]) -> list[dict[str, Any]]:
+    """Parameter rows from a Pydantic model: name, type, default, bounds, description."""
+    schema = model.model_json_schema()
+    properties = schema.get("properties", {})
+    required = set(schema.get("required", []))
+    rows = []
+    for name, info in model.model_fields.items():
+        prop = properties.get(name, {})
+        bounds = {
+            k: prop[k]
+            for k in ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum", "enum")
+            if k in prop
+        }
+        rows.append(
+            {
+                "name": name,
+                "type": _type_label(info.annotation),
+                "default": None if name in required else _jsonable(info.get_default(call_default_factory=True)),
+                "required": name in required,
+                "bounds": bounds,
+                "description": info.description or "",
+            }
+        )
+    return rows
+
+
+def _type_label(annotation: Any) -> str:
+    text = getattr(annotation, "__name__", None) or repr(annotation)
+    return text.replace("typing.", "")
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, BaseModel):
+        return value.model_dump(mode="json")
+    if isinstance(value, tuple):
+        return list(value)
+    return value
+
+
+class PluginRegistrar:
+    """Handed to a plugin's hooks; adds entries stamped with that plugin's provenance."""
+
+    def __init__(self, provenance: Provenance) -> None:
+        self.provenance = provenance
+        self.entries: list[PluginEntry] = []
+
+    def add_architecture(
+        self,
+        name: str,
+        *,
+        params: type[BaseModel],
+        factory: Callable[..., Any],
+        description: str,
+        tags: Iterable[str] = (),
+        family: str | None = None,
+        input_kind: str | None = None,
+        param_count: int | None = None,
+        weights_license: str | None = None,
+        **extra: Any,
+    ) -> None:
+        """Add a model builder: ``factory(params, ctx: ModelContext) -> keras.Model``."""
+        self._add("architecture", name, params, factory, description, tags, None, family,
+                  input_kind, param_count, weights_license, extra)
+
+    def add_scaling(
+        self, name: str, *, params: type[BaseModel], factory: Callable[..., Any],
+        description: str, tags: Iterable[str] = (), **extra: Any,
+    ) -> None:
+        """Add a scaling recipe: ``factory(params, state: dict | None) -> Scaling``."""
+        self._add("recipe", name, params, factory, description, tags, "scaling",
+                  None, None, None, None, extra)
+
+    def add_augmentation(
+        self, name: str, *, params: type[BaseModel], factory: Callable[..., Any],
+        description: str, tags: Iterable[str] = (), **extra: Any,
+    ) -> None:
+        """Add an augmentation recipe: ``factory(params, ctx: AugmentContext) -> Augmenter``."""
+        self._add("recipe", name, params, factory, description, tags, "augmentation",
+                  None, None, None, None, extra)
+
+    def add_data_source(
+        self, name: str, *, params: type[BaseModel], factory: Callable[..., Any],
+        description: str, tags: Iterable[str] = (), input_kind: str | None = None,
+        **extra: Any,
+    ) -> None:
+        """Add a data source: ``factory(params, ctx: DataContext) -> SourceData``."""
+        self._add("data", name, params, factory, description, tags, None, None,
+                  input_kind, None, None, extra)
+
+    def _add(
+        self, kind: PluginKind, name: str, params: Any, factory: Any, description: str,
+        tags: Iterable[str], recipe_type: RecipeType | None, family: str | None,
+        input_kind: str | None, param_count: int | None, weights_license: str | None,
+        extra: dict[str, Any],
+    ) -> None:
+        check_contract(name, params, factory, description)
+        tag_set = frozenset(str(t) for t in tags)
+        tag_set |= {t for t in (family, input_kind, recipe_type) if t}
+        self.entries.append(
+            PluginEntry(
+                kind=kind, name=name, params=params, factory=factory,
+                description=description.strip(), tags=tag_set, provenance=self.provenance,
+                recipe_type=recipe_type, family=family, input_kind=input_kind,
+                param_count=param_count, weights_license=weights_license, extra=extra,
+            )
+        )
+
+
+def check_contract(name: Any, params: Any, factory: Any, description: Any) -> None:
+    """Raise :class:`PluginContractError` when an entry would break zoo's promises."""
+    if not isinstance(name, str) or not NAME_PATTERN.match(name):
+        raise PluginContractError(
+            f"plugin name must match {NAME_PATTERN.pattern} (lowercase, digits, '_'). "
+            f"Received: name={name!r}"
+        )
+    if not (isinstance(params, type) and issubclass(params, BaseModel)):
+        raise PluginContractError(
+            f"'{name}': params must be a pydantic BaseModel subclass. Received: params={params!r}"
+        )
+    if params.model_config.get("extra") != "forbid":
+        raise PluginContractError(
+            f"'{name}': params model {params.__name__} must forbid unknown keys "
+            "(subclass zoo.PluginParams, or set model_config extra='forbid')"
+        )
+    undocumented = [f for f, info in params.model_fields.items() if not info.description]
+    if undocumented:
+        raise PluginContractError(
+            f"'{name}': every parameter needs a description; missing for: "
+            + ", ".join(undocumented)
+        )
+    if not callable(factory):
+        raise PluginContractError(f"'{name}': factory must be callable. Received: {factory!r}")
+    if not isinstance(description, str) or not description.strip():
+        raise PluginContractError(f"'{name}': a short description is required")
+
+
+class Registry:
+    """All usable entries, the plugins that broke, and the names two plugins both claim."""
+
+    def __init__(
+        self,
+        entries: Iterable[PluginEntry] = (),
+        broken: Iterable[BrokenPlugin] = (),
+        plugins: Iterable[Provenance] = (),
+    ) -> None:
+        self.broken: list[BrokenPlugin] = list(broken)
+        self.plugins: list[Provenance] = list(plugins)
+        self._entries: dict[str, PluginEntry] = {}
+        self.conflicts: dict[str, list[PluginEntry]] = {}
+        for entry in entries:
+            self._insert(entry)
+
+    def _insert(self, entry: PluginEntry) -> None:
+        if entry.name in self.conflicts:
+            self.conflicts[entry.name].append(entry)
+        elif entry.name in self._entries:
+            self.conflicts[entry.name] = [self._entries.pop(entry.name), entry]
+        else:
+            self._entries[entry.name] = entry
+
+    def __iter__(self) -> Iterator[PluginEntry]:
+        return iter(sorted(self._entries.values(), key=lambda e: (e.kind, e.name)))
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._entries
+
+    def names(self, kind: PluginKind | None = None, recipe_type: RecipeType | None = None) -> list[str]:
+        """Registered names, sorted, optionally of one kind or recipe type."""
+        return [e.name for e in self.list(kind=kind, recipe_type=recipe_type)]
+
+    def list(
+        self,
+        kind: str | None = None,
+        *,
+        pattern: str | None = None,
+        tag: str | Iterable[str] | None = None,
+        recipe_type: RecipeType | None = None,
+        family: str | None = None,
+        input_kind: str | None = None,
+        weights_license: str | None = None,
+        min_params: int | None = None,
+        max_params: int | None = None,
+    ) -> list[PluginEntry]:
+        """Entries matching every given filter (``pattern`` is a glob such as ``'res*'``)."""
+        wanted_kind = KIND_PLURALS.get(kind, kind) if kind else None
+        tags = {tag} if isinstance(tag, str) else set(tag or ())
+        out = []
+        for e in self:
+            if wanted_kind and e.kind != wanted_kind:
+                continue
+            if recipe_type and e.recipe_type != recipe_type:
+                continue
+            if pattern and not fnmatch.fnmatchcase(e.name, pattern):
+                continue
+            if tags and not tags <= e.tags:
+                continue
+            if family and e.family != family:
+                continue
+            if input_kind and e.input_kind != input_kind:
+                continue
+            if weights_license and e.weights_license != weights_license:
+                continue
+            if min_params is not None and (e.param_count is None or e.param_count < min_params):
+                continue
+            if max_params is not None and (e.param_count is None or e.param_count > max_params):
+                continue
+            out.append(e)
+        return out
+
+    def get(self, name: str, kind: str | None = None, recipe_type: RecipeType | None = None) -> PluginEntry:
+        """The entry called ``name``; a clear error for unknown, conflicting or wrong-kind names."""
+        wanted_kind = KIND_PLURALS.get(kind, kind) if kind else None
+        if name in self.conflicts:
+            raise DuplicatePluginError(self.conflict_message(name))
+        entry = self._entries.get(name)
+        label = recipe_type or wanted_kind or "plugin"
+        if entry is None or (wanted_kind and entry.kind != wanted_kind) or (
+            recipe_type and entry.recipe_type != recipe_type
+        ):
+            candidates = self.names(wanted_kind, recipe_type)  # type: ignore[arg-type]
+            raise UnknownPluginError([Problem(self.unknown_message(name, label, candidates))])
+        return entry
+
+    @staticmethod
+    def unknown_message(name: str, label: str, candidates: list[str]) -> str:
+        hint = did_you_mean(name, candidates)
+        known = ", ".join(candidates) if candidates else "none registered"
+        return f"unknown {label} '{name}'" + (f"; {hint}" if hint else "") + f" (known: {known})"
+
+    def conflict_message(self, name: str) -> str:
+        owners = " and ".join(
+            f"{e.provenance.distribution or e.provenance.plugin} "
+            f"{e.provenance.version or ''}".strip() + f" (plugin '{e.provenance.plugin}')"
+            for e in self.conflicts[name]
+        )
+        return f"the name '{name}' is registered by more than one plugin: {owners}; uninstall one of them"
+
+    def describe(self, name: str) -> dict[str, Any]:
+        """Everything ``zoo info NAME`` shows, JSON-able."""
+        entry = self.get(name)
+        return {**entry.summary(), "parameters": entry.parameters()}
