@@ -65,6 +65,12 @@ class ModelSpec(Section):
         "softmax", description="softmax for one class per image, sigmoid for binary/multi-label."
     )
     name: str | None = Field(None, description="Keras model name; defaults to the spec's name.")
+    input_shape: tuple[Annotated[int, Field(ge=1)], ...] | None = Field(
+        None, min_length=1, description="Model input shape; null derives it from the data section."
+    )
+    num_classes: int | None = Field(
+        None, ge=1, description="Output units; null derives it from the data's class names."
+    )
 
 
 class RecipeSpec(Section):

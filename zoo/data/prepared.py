@@ -1,0 +1,52 @@
+"""The hand-off between data loading and the input pipeline.
+
+``zoo.data.prepare.prepare_data(spec, registry, spec_dir=...)`` returns a
+:class:`PreparedData`; ``zoo.data.pipeline.build_pipelines(prepared, spec, registry)``
+turns it into :class:`Pipelines` of ``tf.data.Dataset`` for the runner.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from zoo.data.source import ImageSet
+
+
+@dataclass
+class PreparedData:
+    """Split, decoded (when ``data.cache``) images with class names, ready for tf.data.
+
+    Images are uint8 NHWC at the spec's size and channels; with ``data.cache: false`` the
+    sets hold paths and the pipeline decodes them lazily.
+    """
+
+    class_names: list[str]
+    train: ImageSet
+    validation: ImageSet | None
+    test: ImageSet | None
+    image_shape: tuple[int, int, int]
+    skipped: list[str] = field(default_factory=list)
+
+    @property
+    def num_classes(self) -> int:
+        return len(self.class_names)
+
+    def splits(self) -> dict[str, ImageSet]:
+        return {k: v for k, v in (("train", self.train), ("validation", self.validation),
+                                  ("test", self.test)) if v is not None}
+
+
+@dataclass
+class Pipelines:
+    """Batched ``tf.data.Dataset`` of ``(scaled float32 images, int labels)`` per split.
+
+    ``scaling`` is the fitted :class:`zoo.Scaling`; its ``state()`` goes into the run so
+    predict-time images are scaled exactly like training ones.
+    """
+
+    train: Any
+    validation: Any | None
+    test: Any | None
+    scaling: Any
+    steps_per_epoch: int

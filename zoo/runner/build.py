@@ -1,0 +1,30 @@
+"""Build the Keras model a spec describes (no data loaded, no training)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from zoo.contracts import ModelContext
+from zoo.registry import Registry
+
+
+def _spec_and_registry(spec: Any, registry: Registry | None) -> tuple[Any, Registry]:
+    from zoo.plugin_manager import default_registry
+    from zoo.spec import LoadedSpec, load_spec
+
+    if isinstance(spec, (str, bytes)) or hasattr(spec, "__fspath__"):
+        spec = load_spec(spec, registry=registry)
+    if isinstance(spec, LoadedSpec):
+        spec = spec.spec
+    return spec, registry or default_registry()
+
+
+def build_model(spec: Any, registry: Registry | None = None, *, num_classes: int | None = None,
+                image_shape: tuple[int, ...] | None = None, context: ModelContext | None = None) -> Any:
+    """A ``keras.Model`` for ``spec`` (a path, a LoadedSpec or a Spec model)."""
+    from zoo.model_context import resolve_model_context
+
+    spec, registry = _spec_and_registry(spec, registry)
+    ctx = context or resolve_model_context(spec, registry, num_classes=num_classes, image_shape=image_shape)
+    entry = registry.get(spec.model.architecture, "architecture")
+    return entry.factory(spec.model.params, ctx)
