@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import fnmatch
 import re
+import typing
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -121,8 +122,12 @@ def describe_params(model: type[BaseModel]) -> list[dict[str, Any]]:
 
 
 def _type_label(annotation: Any) -> str:
-    text = getattr(annotation, "__name__", None) or repr(annotation)
-    return text.replace("typing.", "")
+    """A short type name for tables: ``int``, ``list[int]``, ``choice``, ``float | None``."""
+    if typing.get_origin(annotation) is typing.Literal:
+        return "choice"
+    if isinstance(annotation, type):
+        return annotation.__name__
+    return re.sub(r"\b(typing|pathlib)\.", "", str(annotation)).replace("NoneType", "None")
 
 
 def _jsonable(value: Any) -> Any:

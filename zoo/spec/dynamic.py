@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal, Union
 
-from pydantic import BaseModel, Field, create_model
+from pydantic import AfterValidator, BaseModel, Field, create_model
 
 from zoo.registry import PluginEntry, Registry
 from zoo.spec.sections import (
@@ -57,9 +57,17 @@ def _union(section: str, registry: Registry) -> Any:
     key, base, filters = PLUGIN_SECTIONS[section]
     members = [_member(section, key, base, e) for e in registry.list(**filters)]
     if not members:
-        # No plugin of this kind: accept any name so validation reports it as unknown.
-        return create_model(f"{section.title()}_none", __base__=base, **{key: (str, ...)},
-                            params=(dict[str, Any], Field(default_factory=dict)))
+        # No plugin of this kind is installed: any name is unknown.
+        label = filters.get("recipe_type") or filters["kind"]
+
+        def _none_registered(value: str) -> str:
+            raise ValueError(f"unknown {label} '{value}' (none is registered)")
+
+        return create_model(
+            f"{section.title()}_none", __base__=base,
+            **{key: (Annotated[str, AfterValidator(_none_registered)], ...)},
+            params=(dict[str, Any], Field(default_factory=dict)),
+        )
     if len(members) == 1:
         return members[0]
     return Annotated[Union[tuple(members)], Field(discriminator=key)]  # noqa: UP007

@@ -24,9 +24,13 @@ def format_path(path: Sequence[str | int]) -> str:
     return out
 
 
-def normalize_loc(loc: Sequence[str | int], data: Any, error_type: str) -> list[str | int]:
-    """Drop what Pydantic adds to a location that is not in the file: union tags and labels."""
+def normalize_loc(loc: Sequence[str | int], data: Any, error_type: str) -> tuple[list[str | int], bool]:
+    """Drop what Pydantic adds to a location that is not in the file: union tags and labels.
+
+    Also says whether a union member's label was dropped (the error is one alternative).
+    """
     out: list[str | int] = []
+    alternative = False
     cur = data
     for i, step in enumerate(loc):
         last = i == len(loc) - 1
@@ -44,8 +48,8 @@ def normalize_loc(loc: Sequence[str | int], data: Any, error_type: str) -> list[
             out.append(step)  # a key that is missing deeper in the structure
             cur = None
         else:
-            continue  # a union member label such as 'int' or 'literal[0]'
-    return out
+            alternative = True  # a union member label such as 'int' or 'literal[0]'
+    return out, alternative
 
 
 def _is_label(step: str) -> bool:
@@ -117,11 +121,26 @@ def _message(err: dict[str, Any], path: list[str | int], doc: YamlDocument,
         return f"unknown {ctx.get('discriminator', 'tag').strip(chr(39))} '{ctx.get('tag')}'" + (
             f"; {hint}" if hint else "") + f" (expected one of: {tags})"
     msg = err["msg"]
+    if kind == "literal_error" and isinstance(err.get("input"), str):
+        options = [o.strip(" '") for o in str(ctx.get("expected", "")).replace(" or ", ",").split(",")]
+        hint = did_you_mean(err["input"], [o for o in options if o])
+        if hint:
+            msg += f"; {hint}"
     if msg.startswith("Value error, "):
         msg = msg[len("Value error, "):]
-    if "input" in err and kind not in ("missing",) and not isinstance(err["input"], (dict, list)):
-        msg += f" (got {err['input']!r})"
+    shown = err.get("input")
+    if "input" in err and not isinstance(shown, (dict, list)) and repr(shown) not in msg:
+        msg += f" (got {shown!r})"
     return msg
+
+
+def _value_at(data: Any, path: Sequence[str | int], key: str) -> Any:
+    for step in path:
+        try:
+            data = data[step]
+        except (KeyError, IndexError, TypeError):
+            return None
+    return data.get(key) if isinstance(data, dict) else None
 
 
 def problems_from_validation(exc: ValidationError, doc: YamlDocument, model: type[BaseModel],
@@ -129,10 +148,20 @@ def problems_from_validation(exc: ValidationError, doc: YamlDocument, model: typ
     """One Problem per mistake; errors from several union members at one key are merged."""
     merged: dict[tuple, list[str]] = {}
     keys_at: dict[tuple, bool] = {}
+    found = []
     for err in exc.errors():
         loc = [*prefix, *err["loc"], *((err.get("ctx") or {}).get("zoo_loc") or ())]
-        path = normalize_loc(loc, doc.data, err["type"])
+        path, alternative = normalize_loc(loc, doc.data, err["type"])
+        found.append((err, path, alternative))
+    deep = {tuple(p) for _, p, _ in found}
+    for err, path, alternative in found:
+        if alternative and any(len(d) > len(path) and d[: len(path)] == tuple(path) for d in deep):
+            continue  # another member of the same union explains the mistake more precisely
         msg = _message(err, path, doc, model, registry)
+        if err["type"] == "union_tag_invalid":
+            tag_key = str((err.get("ctx") or {}).get("discriminator", "")).strip("'")
+            if _value_at(doc.data, path, tag_key) is not None:
+                path = [*path, tag_key]
         key = tuple(path)
         bucket = merged.setdefault(key, [])
         if msg not in bucket:

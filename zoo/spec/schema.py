@@ -13,4 +13,4 @@ SCHEMA_DIALECT = "https://json-schema.org/draft/2020-12/schema"
 def spec_json_schema(registry: Registry) -> dict[str, Any]:
     """Use with ``# yaml-language-server: $schema=zoo.schema.json`` at the top of a spec."""
     schema = build_spec_model(registry).model_json_schema()
-    return {"$schema": SCHEMA_DIALECT, "title": "zoo spec", **schema}
+    return {"$schema": SCHEMA_DIALECT, **schema, "title": "zoo spec"}

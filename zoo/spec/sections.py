@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic_core import PydanticCustomError
+from pydantic import BaseModel, ConfigDict, Field, PlainValidator, WithJsonSchema, model_validator
 
 CURRENT_SPEC_VERSION = 1
 
@@ -19,17 +20,34 @@ class Section(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
-Fraction = Annotated[float, Field(gt=0, lt=1)]
-Count = Annotated[int, Field(ge=1)]
+def _split_size(value: object) -> float | int:
+    """A share of the images: a fraction in (0, 1), or a whole count (0 means none)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ValueError(f"expected a fraction between 0 and 1 or a whole count (got {value!r})")
+    if isinstance(value, int) and value >= 0:
+        return value
+    if 0 < value < 1:
+        return float(value)
+    if float(value).is_integer() and value >= 0:
+        return int(value)
+    raise ValueError(f"expected a fraction between 0 and 1 or a whole count (got {value!r})")
+
+
+SplitSize = Annotated[
+    float | int,
+    PlainValidator(_split_size),
+    WithJsonSchema({"anyOf": [{"type": "number", "exclusiveMinimum": 0, "exclusiveMaximum": 1},
+                              {"type": "integer", "minimum": 0}]}),
+]
 
 
 class SplitSpec(Section):
     """How the source's images are split when it does not ship its own split."""
 
-    validation: Fraction | Count | Literal[0] = Field(
+    validation: SplitSize = Field(
         0.2, description="Validation share: a fraction of the training pool (0..1) or a count."
     )
-    test: Fraction | Count | Literal[0] = Field(
+    test: SplitSize = Field(
         0.2, description="Test share: a fraction of all images (0..1) or a count."
     )
     stratify: bool = Field(True, description="Keep class proportions equal across splits.")
@@ -205,9 +223,10 @@ class ModelCheckpointCallback(Section):
     def _suffix_matches(self) -> ModelCheckpointCallback:
         want = ".weights.h5" if self.save_weights_only else ".keras"
         if not self.filepath.endswith(want):
-            raise ValueError(
-                f"filepath must end in '{want}' when save_weights_only is "
-                f"{str(self.save_weights_only).lower()} (Keras 3 rule)"
+            raise PydanticCustomError(
+                "checkpoint_suffix",
+                "filepath must end in '{want}' when save_weights_only is {flag} (Keras 3 rule)",
+                {"want": want, "flag": str(self.save_weights_only).lower(), "zoo_loc": ("filepath",)},
             )
         return self
 

@@ -1,0 +1,28 @@
+# One command to set up and run the main job, one to run the tests.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+
+.PHONY: setup run test bench lint clean
+
+setup: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	touch $@
+
+run: setup  ## train the default spec: an MLP on scikit-learn's bundled digits (no download)
+	$(BIN)/zoo train specs/digits_mlp.yaml
+
+test: setup
+	$(BIN)/python -m pytest
+
+bench: setup
+	$(BIN)/python benchmarks/bench_cli_startup.py
+	$(BIN)/python benchmarks/bench_pipeline.py
+	$(BIN)/python benchmarks/bench_runner_overhead.py
+
+clean:
+	rm -rf $(VENV) runs build *.egg-info
