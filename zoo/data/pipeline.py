@@ -1,0 +1,232 @@
+"""The tf.data input pipeline: :class:`PreparedData` in, batched :class:`Pipelines` out.
+
+Per split::
+
+    in memory:  range(n) -> [shuffle] -> batch -> gather images and labels (one op a batch)
+    files:      (path, label) -> [shuffle] -> decode (parallel, zoo.data.images.read_image)
+                -> batch
+    then:       [augment, training split only] -> cast float32 -> scale -> prefetch
+
+- Shuffling (training split only) is seeded by the spec's seed and differs every epoch;
+  the same seed gives the same order of epochs in every run.
+- Augmentation runs the recipe's augmenter on whole uint8 batches in a ``tf.numpy_function``
+  inside a parallel map (``num_parallel_calls=AUTOTUNE``), so several batches are augmented
+  at once on the CPU's cores (OpenCV releases the GIL). Each batch gets its own seed from a
+  seeded ``Dataset.random`` stream and the map keeps its order (``deterministic=True``), so a
+  seeded run repeats exactly whatever thread ran which batch.
+- Scaling runs once per batch on the whole tensor, after batching; the scaling recipe is
+  fitted on the (unaugmented) training images first, and its ``state()`` is what
+  :func:`scale_for_predict` gets back at predict time.
+- With ``data.cache: false`` the sets hold file paths: each epoch decodes them again (in
+  parallel) instead of keeping every decoded image in memory, which is what that setting
+  asks for.
+
+TensorFlow is imported inside the functions: importing this module is cheap.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator
+from typing import Any
+
+import numpy as np
+
+from zoo.contracts import AugmentContext
+from zoo.data.prepared import Pipelines, PreparedData
+from zoo.data.source import ImageSet
+from zoo.registry import Registry
+
+FIT_BATCH = 256  # images decoded at a time when a scaling recipe is fitted on files
+
+
+def _spec_model(spec: Any) -> Any:
+    inner = getattr(spec, "spec", None)
+    return inner if inner is not None and hasattr(inner, "data") else spec
+
+
+def _registry(registry: Registry | None) -> Registry:
+    if registry is not None:
+        return registry
+    from zoo.plugin_manager import default_registry
+
+    return default_registry()
+
+
+def _section(section: Any, registry: Registry, recipe_type: str) -> tuple[Any, Any]:
+    """(entry, validated params) of a spec section given as a model or as plain data."""
+    if isinstance(section, dict):
+        entry = registry.get(section["recipe"], "recipe", recipe_type)  # type: ignore[arg-type]
+        return entry, entry.params.model_validate(section.get("params") or {})
+    entry = registry.get(section.recipe, "recipe", recipe_type)  # type: ignore[arg-type]
+    return entry, section.params
+
+
+def make_scaling(section: Any, registry: Registry | None = None, state: dict | None = None) -> Any:
+    """The :class:`zoo.Scaling` of a spec's ``scaling`` section (restored from ``state``)."""
+    entry, params = _section(section, _registry(registry), "scaling")
+    return entry.factory(params, state)
+
+
+def make_augmenter(
+    section: Any, registry: Registry | None, image_shape: tuple[int, int, int], seed: int | None
+) -> Any:
+    """The augmenter of a spec's ``augmentation`` section, or None when there is none."""
+    if section is None:
+        return None
+    entry, params = _section(section, _registry(registry), "augmentation")
+    ctx = AugmentContext(
+        image_size=(int(image_shape[0]), int(image_shape[1])),
+        channels=int(image_shape[2]),
+        seed=seed,
+    )
+    return entry.factory(params, ctx)
+
+
+def scale_for_predict(
+    images_uint8: Any, spec_scaling_section: Any, registry: Registry | None, state: dict | None
+) -> np.ndarray:
+    """Scale images (uint8 HWC or NHWC) exactly like training did: the run's recipe and its
+    saved ``state``. ``spec_scaling_section`` is the spec's section or its resolved data."""
+    scaling = make_scaling(spec_scaling_section, registry, state)
+    return np.asarray(scaling(np.asarray(images_uint8, dtype=np.float32)), dtype=np.float32)
+
+
+def _decode_batches(
+    image_set: ImageSet, shape: tuple[int, int, int], data: Any
+) -> Iterator[np.ndarray]:
+    """Decoded images of a file-based set, a batch at a time (for fitting a scaling)."""
+    from zoo.data.images import load_images
+
+    paths = image_set.paths or []
+    for start in range(0, len(paths), FIT_BATCH):
+        yield load_images(paths[start : start + FIT_BATCH], shape[:2], shape[2], data.resize).images
+
+
+def _training_images(prepared: PreparedData, data: Any) -> Any:
+    train = prepared.train
+    if train.images is not None:
+        return train.images
+    return _decode_batches(train, prepared.image_shape, data)  # lazy: fixed recipes never read it
+
+
+def build_pipelines(
+    prepared: PreparedData,
+    spec: Any,
+    registry: Registry | None = None,
+    *,
+    batch_size: int | None = None,
+    scaling_state: dict | None = None,
+) -> Pipelines:
+    """Batched datasets of ``(float32 scaled images, int64 labels)`` for each split.
+
+    :param batch_size: defaults to ``spec.training.batch_size`` (the global batch size).
+    :param scaling_state: a saved ``Scaling.state()`` (resuming a run): used instead of
+        fitting the scaling recipe on the training images again.
+    """
+    import tensorflow as tf
+
+    spec = _spec_model(spec)
+    registry = _registry(registry)
+    batch = int(batch_size or spec.training.batch_size)
+    seed = int(spec.seed)
+    scaling = make_scaling(spec.scaling, registry, scaling_state)
+    if scaling_state is None:
+        scaling.fit(_training_images(prepared, spec.data))
+    augmenter = make_augmenter(spec.augmentation, registry, prepared.image_shape, seed)
+
+    def split(image_set: ImageSet | None, training: bool) -> Any:
+        if image_set is None:
+            return None
+        ds = _batches(tf, image_set, prepared.image_shape, spec, batch, seed, shuffle=training)
+        if training and augmenter is not None:
+            ds = _augment(tf, ds, augmenter, prepared.image_shape, seed)
+        ds = ds.map(
+            lambda x, y: (scaling(tf.cast(x, tf.float32)), y),
+            num_parallel_calls=tf.data.AUTOTUNE,
+            deterministic=True,
+        )
+        options = tf.data.Options()
+        options.deterministic = True
+        return ds.with_options(options).prefetch(tf.data.AUTOTUNE)
+
+    return Pipelines(
+        train=split(prepared.train, True),
+        validation=split(prepared.validation, False),
+        test=split(prepared.test, False),
+        scaling=scaling,
+        steps_per_epoch=max(1, math.ceil(len(prepared.train) / batch)),
+    )
+
+
+def _batches(
+    tf: Any,
+    image_set: ImageSet,
+    shape: tuple[int, int, int],
+    spec: Any,
+    batch: int,
+    seed: int,
+    shuffle: bool,
+) -> Any:
+    """uint8 NHWC batches with int64 labels, shuffled (seeded, every epoch) when asked."""
+    n = len(image_set)
+    buffer = max(1, min(int(spec.training.shuffle_buffer), n))
+    labels = tf.constant(np.asarray(image_set.labels, dtype=np.int64))
+    if image_set.images is not None:
+        images = tf.constant(np.ascontiguousarray(image_set.images, dtype=np.uint8))
+        ds = tf.data.Dataset.range(n)
+        if shuffle:
+            ds = ds.shuffle(buffer, seed=seed, reshuffle_each_iteration=True)
+        return ds.batch(batch).map(
+            lambda idx: (tf.gather(images, idx), tf.gather(labels, idx)),
+            num_parallel_calls=tf.data.AUTOTUNE,
+            deterministic=True,
+        )
+
+    from zoo.data.images import read_image
+
+    data = spec.data
+    size, channels = (int(shape[0]), int(shape[1])), int(shape[2])
+
+    def decode(path: bytes) -> np.ndarray:
+        return read_image(path.decode("utf-8"), size, channels, data.resize)
+
+    def load(path: Any, label: Any) -> tuple[Any, Any]:
+        image = tf.numpy_function(decode, [path], tf.uint8, stateful=False)
+        image.set_shape(shape)
+        return image, label
+
+    paths = tf.constant([str(p) for p in image_set.paths or []])
+    ds = tf.data.Dataset.from_tensor_slices((paths, labels))
+    if shuffle:
+        ds = ds.shuffle(buffer, seed=seed, reshuffle_each_iteration=True)
+    ds = ds.map(load, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+    return ds.batch(batch)
+
+
+def _augment(tf: Any, ds: Any, augmenter: Any, shape: tuple[int, int, int], seed: int) -> Any:
+    """Augment uint8 batches in parallel; a seed per batch keeps seeded runs repeatable."""
+    batch_fn = getattr(augmenter, "augment_batch", None)
+    if callable(batch_fn):
+
+        def run(images: np.ndarray, batch_seed: np.int64) -> np.ndarray:
+            return batch_fn(images, int(batch_seed))
+
+        parallel = tf.data.AUTOTUNE
+    else:  # a plain Augmenter: one image at a time, in order, from its own seeded generator
+
+        def run(images: np.ndarray, batch_seed: np.int64) -> np.ndarray:
+            return np.stack([np.asarray(augmenter(image), dtype=np.uint8) for image in images])
+
+        parallel = 1
+
+    def apply(batch: tuple[Any, Any], batch_seed: Any) -> tuple[Any, Any]:
+        images, labels = batch
+        out = tf.numpy_function(run, [images, batch_seed], tf.uint8, stateful=True)
+        out.set_shape((None, *shape))
+        return out, labels
+
+    seeds = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True)
+    return tf.data.Dataset.zip((ds, seeds)).map(
+        apply, num_parallel_calls=parallel, deterministic=True
+    )
