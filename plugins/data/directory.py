@@ -1,0 +1,198 @@
+"""directory: a folder of class sub-folders, as the note loads with ``flow_from_directory``.
+
+Two layouts (``layout: auto`` tells them apart):
+
+- ``classes``: ``path/<class>/<image>`` (sub-folders of a class folder count too); zoo
+  splits the pool by ``data.split`` (stratified, seeded), like the note's animals.
+- ``split``: ``path/train/<class>/...``, ``path/validation/<class>/...``, ``path/test/<class>/...``
+  (``val``/``valid`` and ``training``/``testing`` are accepted), as the note's copy step
+  leaves it; the shipped sets are used, a missing one is carved from train.
+
+Images are PNG, JPEG, BMP (also TIFF, WebP), gray or colour; zoo decodes and resizes them
+to ``data.image_size`` (stretched, or kept in aspect and padded, per ``data.resize``).
+Class names are the folder names, or come from a label-map file (the note's translation
+table) read strictly as data. An empty class folder or a folder the label map lacks is an
+error naming it, or, with ``data.on_bad_file: skip``, left out and counted.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import Field
+from zoo_builtins.data._common import SPLIT_FOLDERS, list_images, require, resolve_path, sub_folders
+
+import zoo
+from zoo.data.label_map import apply_label_map, read_label_map
+from zoo.data.source import ImageSet, SourceData
+from zoo.errors import Problem, UserError
+
+
+class DirectoryParams(zoo.PluginParams):
+    path: str = Field(
+        description="Folder of class sub-folders, or of train/ validation/ test/ folders of "
+                    "them; relative to the spec file.",
+    )
+    layout: Literal["auto", "classes", "split"] = Field(
+        "auto",
+        description="classes: path/<class>/; split: path/<split>/<class>/; auto: split when "
+                    "every sub-folder is a split name (train, validation, test).",
+    )
+    classes: list[str] | None = Field(
+        None, min_length=1,
+        description="Use only these class folders, in this order; null: every sub-folder, sorted.",
+    )
+    label_map: str | None = Field(
+        None,
+        description="File mapping folder names to class names (YAML, JSON, CSV, or a text with "
+                    "one {...} mapping such as the note's translate.py); relative to the spec "
+                    "file.",
+    )
+    label_map_inverse: bool = Field(
+        False, description="Also look folder names up among the label map's values.",
+    )
+    follow_links: bool = Field(False, description="Follow symbolic links to folders.")
+
+
+def _layout(root: Path, params: DirectoryParams) -> str:
+    if params.layout != "auto":
+        return params.layout
+    names = [n.lower() for n in sub_folders(root)]
+    is_split = "train" in names and all(n in SPLIT_FOLDERS for n in names)
+    return "split" if is_split else "classes"
+
+
+def _split_roots(root: Path, layout: str) -> dict[str, Path]:
+    if layout == "classes":
+        return {"all": root}
+    roots: dict[str, Path] = {}
+    problems = []
+    for name in sub_folders(root):
+        split = SPLIT_FOLDERS.get(name.lower())
+        if split is None:
+            continue
+        if split in roots:
+            problems.append(Problem(f"two folders for the {split} split: {roots[split].name}/ and "
+                                    f"{name}/", str(root)))
+        roots[split] = root / name
+    if "train" not in roots:
+        problems.append(Problem("layout 'split' needs a train/ folder", str(root)))
+    if problems:
+        raise UserError(problems)
+    return {k: roots[k] for k in ("train", "validation", "test") if k in roots}
+
+
+def scan(params: DirectoryParams, base: Path, on_bad_file: str = "error") -> tuple[
+        list[str], dict[str, list[tuple[Path, str]]], list[str]]:
+    """Without decoding: class names, ``split -> [(file, class name)]``, and what was skipped."""
+    root = resolve_path(params.path, base)
+    require(root, folder=True, key="data.params.path")
+    roots = _split_roots(root, _layout(root, params))
+    folders_per_split = {split: sub_folders(p) for split, p in roots.items()}
+    all_folders = list(dict.fromkeys(f for fs in folders_per_split.values() for f in fs))
+    problems: list[Problem] = []
+    skipped: list[str] = []
+    if params.classes is not None:
+        for name in params.classes:
+            if name not in all_folders:
+                problems.append(Problem(f"class folder '{name}' (from data.params.classes) does "
+                                        f"not exist in {root}", str(root / name)))
+        wanted = list(dict.fromkeys(params.classes))
+    else:
+        wanted = sorted(all_folders)
+    if not wanted and not problems:
+        where = " or ".join(f"{p}" for p in roots.values())
+        raise UserError([Problem(f"no class sub-folders in {where}: expected "
+                                 "<folder>/<class name>/<image files>", str(root))])
+
+    mapping = None
+    if params.label_map is not None:
+        map_path = resolve_path(params.label_map, base)
+        mapping = read_label_map(map_path)
+    try:
+        names = apply_label_map(wanted, mapping, inverse=params.label_map_inverse,
+                                source=params.label_map and resolve_path(params.label_map, base))
+    except UserError as exc:
+        if on_bad_file != "skip":
+            raise UserError(problems + exc.problems) from None
+        names = {}
+        for folder in wanted:
+            try:
+                names.update(apply_label_map([folder], mapping, inverse=params.label_map_inverse))
+            except UserError:
+                skipped.append(f"{root / folder}: folder '{folder}' is not in the label map")
+
+    files: dict[str, list[tuple[Path, str]]] = {split: [] for split in roots}
+    for split, split_root in roots.items():
+        for folder in wanted:
+            if folder not in names or folder not in folders_per_split[split]:
+                continue
+            found = list_images(split_root / folder, params.follow_links)
+            if not found:
+                message = "class folder has no images (.png, .jpg, .jpeg, .bmp, .tif, .webp)"
+                if on_bad_file == "skip":
+                    skipped.append(f"{split_root / folder}: {message}")
+                else:
+                    problems.append(Problem(message, str(split_root / folder)))
+            files[split].extend((p, names[folder]) for p in found)
+    if problems:
+        raise UserError(problems)
+    used = {name for pairs in files.values() for _, name in pairs}
+    class_names = [n for n in dict.fromkeys(names[f] for f in wanted if f in names) if n in used]
+    if not class_names:
+        raise UserError([Problem("no images found in any class folder", str(root))])
+    return class_names, files, skipped
+
+
+def load_directory(params: DirectoryParams, ctx: zoo.DataContext) -> SourceData:
+    class_names, files, skipped = scan(params, ctx.spec_dir, ctx.on_bad_file)
+    index = {name: i for i, name in enumerate(class_names)}
+    splits = {
+        split: ImageSet([index[name] for _, name in pairs], paths=[p for p, _ in pairs])
+        for split, pairs in files.items() if pairs or split == "train"
+    }
+    return SourceData(class_names=class_names, splits=splits, skipped=skipped)
+
+
+def directory_shape_hint(params: DirectoryParams, data_spec: Any,
+                         spec_dir: Path | None = None) -> dict[str, Any]:
+    """Class folders are counted, no image is opened; None where the folder is not there.
+
+    Relative paths are taken from ``spec_dir`` (the current folder when not given).
+    """
+    num_classes = None
+    try:
+        base = Path(spec_dir or ".")
+        root = resolve_path(params.path, base)
+        if params.classes is not None:
+            folders = list(dict.fromkeys(params.classes))
+        elif root.is_dir():
+            roots = _split_roots(root, _layout(root, params))
+            folders = sorted({f for p in roots.values() for f in sub_folders(p)})
+        else:
+            folders = []
+        if folders:
+            if params.label_map is not None:
+                mapping = read_label_map(resolve_path(params.label_map, base))
+                folders = list(apply_label_map(folders, mapping,
+                                               inverse=params.label_map_inverse).values())
+            num_classes = len(set(folders))
+    except (UserError, OSError):
+        num_classes = None
+    return {
+        "image_size": tuple(data_spec.image_size) if data_spec.image_size else None,
+        "channels": data_spec.channels or 3,
+        "num_classes": num_classes,
+    }
+
+
+@zoo.hookimpl
+def zoo_register_data_sources(registry) -> None:
+    registry.add_data_source(
+        "directory", params=DirectoryParams, factory=load_directory,
+        description="A folder of class sub-folders (or train/ validation/ test/ of them), "
+                    "like Keras's flow_from_directory.",
+        tags={"files", "builtin"}, input_kind="image",
+        shape_hint=directory_shape_hint,
+    )

@@ -1,0 +1,330 @@
+"""Decode, convert and resize images with OpenCV, one file or many in parallel.
+
+Every image zoo hands on is ``uint8`` HWC in RGB (or one gray channel). A file that cannot
+be decoded is a :class:`~zoo.errors.UserError` naming it; :func:`load_images` collects one
+problem per bad file and reports them all at once, or skips them under
+``on_bad_file="skip"``. OpenCV is imported on first use (``zoo list`` never pays for it);
+it releases the GIL while decoding, so a thread pool decodes in parallel.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal, NamedTuple
+
+import numpy as np
+
+from zoo.errors import Problem, UserError
+
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
+ResizeMode = Literal["stretch", "keep_aspect"]
+OnBadFile = Literal["error", "skip"]
+
+
+class BadImage(UserError):
+    """One file that is missing, unreadable or not a decodable image."""
+
+    def __init__(self, path: str | Path, reason: str) -> None:
+        self.path = str(path)
+        self.reason = reason
+        super().__init__([Problem(reason, self.path)])
+
+
+def _cv2() -> Any:
+    import cv2
+
+    return cv2
+
+
+def default_workers() -> int:
+    """Threads for decoding: the CPUs this process may use, at most 16."""
+    try:
+        cpus = len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        cpus = os.cpu_count() or 1
+    return max(1, min(16, cpus))
+
+
+def decode_image(path: str | Path) -> np.ndarray:
+    """The file's pixels as uint8 HWC RGB (HW1 for gray), alpha dropped, 16-bit reduced to 8."""
+    cv2 = _cv2()
+    path = Path(path)
+    try:
+        raw = np.fromfile(path, dtype=np.uint8)  # works for non-ASCII paths, unlike imread
+    except FileNotFoundError:
+        raise BadImage(path, "no such file") from None
+    except IsADirectoryError:
+        raise BadImage(path, "is a folder, not an image file") from None
+    except OSError as exc:
+        raise BadImage(path, f"cannot read file: {exc.strerror or exc}") from None
+    if raw.size == 0:
+        raise BadImage(path, "empty file (0 bytes), not an image")
+    image = cv2.imdecode(raw, cv2.IMREAD_UNCHANGED)
+    if image is None or image.size == 0:
+        raise BadImage(path, "cannot decode image: corrupt, or not a PNG/JPEG/BMP/TIFF/WebP file")
+    if image.dtype == np.uint16:
+        image = (image >> 8).astype(np.uint8)
+    elif image.dtype != np.uint8:
+        image = cv2.normalize(image, None, 0, 255, cv2.NORM_MINMAX).astype(np.uint8)
+    if image.ndim == 2:
+        return image[:, :, None]
+    if image.shape[2] == 4:
+        return cv2.cvtColor(image, cv2.COLOR_BGRA2RGB)
+    if image.shape[2] == 3:
+        return cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
+    if image.shape[2] == 1:
+        return image
+    raise BadImage(path, f"unsupported image with {image.shape[2]} channels")
+
+
+def convert_channels(image: np.ndarray, channels: int | None) -> np.ndarray:
+    """An HWC (or NHWC) uint8 image with ``channels`` channels (gray <-> RGB); None keeps it."""
+    have = image.shape[-1]
+    if channels is None or have == channels:
+        return image
+    if channels == 3 and have == 1:
+        return np.repeat(image, 3, axis=-1)
+    if channels == 1 and have == 3:
+        # ITU-R 601 luma, the weights OpenCV's COLOR_RGB2GRAY uses.
+        gray = image[..., 0] * 0.299 + image[..., 1] * 0.587 + image[..., 2] * 0.114
+        return np.clip(np.rint(gray), 0, 255).astype(np.uint8)[..., None]
+    raise ValueError(f"cannot convert {have} channels to {channels}")
+
+
+def resize_image(image: np.ndarray, image_size: tuple[int, int] | None,
+                 resize: ResizeMode = "stretch") -> np.ndarray:
+    """One HWC image at ``(height, width)``: stretched, or scaled to fit and padded with black."""
+    if image_size is None:
+        return image
+    cv2 = _cv2()
+    h, w = int(image_size[0]), int(image_size[1])
+    ih, iw = image.shape[:2]
+    if (ih, iw) == (h, w):
+        return image
+    channels = image.shape[2]
+    if resize == "keep_aspect":
+        scale = min(h / ih, w / iw)
+        nh, nw = max(1, round(ih * scale)), max(1, round(iw * scale))
+    else:
+        scale = min(h / ih, w / iw)
+        nh, nw = h, w
+    interp = cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR
+    out = cv2.resize(image, (nw, nh), interpolation=interp)
+    if out.ndim == 2:
+        out = out[:, :, None]
+    if (nh, nw) == (h, w):
+        return out
+    canvas = np.zeros((h, w, channels), dtype=np.uint8)
+    top, left = (h - nh) // 2, (w - nw) // 2
+    canvas[top:top + nh, left:left + nw] = out
+    return canvas
+
+
+def read_image(path: str | Path, image_size: tuple[int, int] | None = None,
+               channels: int | None = None, resize: ResizeMode = "stretch") -> np.ndarray:
+    """Decode one file to uint8 HWC at ``image_size`` with ``channels``; errors name the file."""
+    image = decode_image(path)
+    image = convert_channels(image, channels)
+    return resize_image(image, image_size, resize)
+
+
+def convert_images(images: np.ndarray, image_size: tuple[int, int] | None = None,
+                   channels: int | None = None, resize: ResizeMode = "stretch",
+                   workers: int | None = None) -> np.ndarray:
+    """An in-memory NHWC uint8 batch converted to ``channels`` and resized to ``image_size``."""
+    images = convert_channels(np.asarray(images, dtype=np.uint8), channels)
+    if image_size is None or tuple(images.shape[1:3]) == tuple(image_size):
+        return images
+    out = np.empty((len(images), int(image_size[0]), int(image_size[1]), images.shape[3]),
+                   dtype=np.uint8)
+
+    def work(i: int) -> None:
+        out[i] = resize_image(images[i], image_size, resize)
+
+    _run_parallel(work, len(images), workers)
+    return out
+
+
+class LoadedImages(NamedTuple):
+    """What :func:`load_images` returns: the decoded batch, which inputs it holds, and the rest."""
+
+    images: np.ndarray  # uint8 NHWC
+    kept: np.ndarray  # positions in the input list of the rows of ``images``
+    skipped: list[str]  # "path: reason" for each file left out
+
+
+@dataclass
+class _Decoded:
+    image: np.ndarray | None = None
+    error: BadImage | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def _run_parallel(fn: Callable[[int], None], n: int, workers: int | None) -> None:
+    workers = workers or default_workers()
+    if workers <= 1 or n < 64:
+        for i in range(n):
+            fn(i)
+        return
+    chunk = max(16, n // (workers * 8))
+    starts = range(0, n, chunk)
+
+    def run_chunk(start: int) -> None:
+        for i in range(start, min(n, start + chunk)):
+            fn(i)
+
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="zoo-decode") as pool:
+        for _ in pool.map(run_chunk, starts):
+            pass
+
+
+def load_images(paths: Sequence[str | Path], image_size: tuple[int, int] | None = None,
+                channels: int | None = None, resize: ResizeMode = "stretch",
+                on_bad_file: OnBadFile = "error", workers: int | None = None) -> LoadedImages:
+    """Decode ``paths`` in parallel into one uint8 NHWC array.
+
+    Without ``image_size`` every image must have the same size; files of another size than
+    the most common one are bad files too. Without ``channels``, gray images are made RGB
+    when any image is in colour. Under ``on_bad_file="error"`` every bad file is reported in
+    one :class:`UserError`, one problem each; under ``"skip"`` they are left out and listed.
+    """
+    n = len(paths)
+    results: list[_Decoded] = [_Decoded() for _ in range(n)]
+    out: np.ndarray | None = None
+    if image_size is not None and channels is not None:
+        out = np.empty((n, int(image_size[0]), int(image_size[1]), channels), dtype=np.uint8)
+
+    def work(i: int) -> None:
+        try:
+            image = read_image(paths[i], image_size, channels, resize)
+        except BadImage as exc:
+            results[i].error = exc
+            return
+        except Exception as exc:  # OpenCV can raise cv2.error on odd files
+            results[i].error = BadImage(paths[i], f"cannot decode image: {exc}")
+            return
+        if out is not None:
+            out[i] = image
+        else:
+            results[i].image = image
+
+    _run_parallel(work, n, workers)
+
+    bad: dict[int, BadImage] = {i: r.error for i, r in enumerate(results) if r.error is not None}
+    if out is None:
+        good = [i for i in range(n) if i not in bad]
+        if channels is None and any(results[i].image.shape[2] == 3 for i in good):  # type: ignore[union-attr]
+            for i in good:
+                results[i].image = convert_channels(results[i].image, 3)  # type: ignore[arg-type]
+        if image_size is None and good:
+            bad.update(_odd_sizes(paths, {i: results[i].image.shape[:2] for i in good}))  # type: ignore[union-attr]
+
+    if bad and on_bad_file == "error":
+        raise UserError([p for i in sorted(bad) for p in bad[i].problems])
+    kept = np.array([i for i in range(n) if i not in bad], dtype=np.int64)
+    skipped = [f"{bad[i].path}: {bad[i].reason}" for i in sorted(bad)]
+    if out is not None:
+        images = out if not bad else out[kept]
+    elif len(kept):
+        images = np.stack([results[i].image for i in kept])  # type: ignore[misc]
+    else:
+        images = np.zeros((0, *(tuple(image_size or (0, 0))), channels or 3), dtype=np.uint8)
+    return LoadedImages(images, kept, skipped)
+
+
+def _odd_sizes(paths: Sequence[str | Path],
+               sizes: dict[int, tuple[int, ...]]) -> dict[int, BadImage]:
+    """Files whose size differs from the most common one (the first seen wins a tie)."""
+    counts: dict[tuple[int, ...], int] = {}
+    for size in sizes.values():
+        counts[size] = counts.get(size, 0) + 1
+    if len(counts) <= 1:
+        return {}
+    common = max(counts, key=lambda s: counts[s])  # dicts keep first-seen order for ties
+    return {
+        i: BadImage(paths[i], f"image is {s[0]}x{s[1]} but most images are "
+                              f"{common[0]}x{common[1]}; set data.image_size to resize them all")
+        for i, s in sizes.items() if s != common
+    }
+
+
+class ProbedImages(NamedTuple):
+    """What :func:`probe_images` returns: the common size and channels, kept inputs, the rest."""
+
+    image_size: tuple[int, int] | None
+    channels: int | None
+    kept: np.ndarray
+    skipped: list[str]
+
+
+def probe_image(path: str | Path) -> tuple[int, int, int]:
+    """``(height, width, channels)`` from the file's header, without decoding the pixels."""
+    from PIL import Image, UnidentifiedImageError  # a matplotlib dependency
+
+    path = Path(path)
+    try:
+        with Image.open(path) as img:
+            w, h = img.size
+            bands = len(img.getbands())
+    except FileNotFoundError:
+        raise BadImage(path, "no such file") from None
+    except IsADirectoryError:
+        raise BadImage(path, "is a folder, not an image file") from None
+    except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as exc:
+        reason = "cannot decode image: corrupt, or not a PNG/JPEG/BMP/TIFF/WebP file"
+        plain_os_error = isinstance(exc, OSError) and not isinstance(exc, UnidentifiedImageError)
+        if plain_os_error and exc.strerror:
+            reason = f"cannot read file: {exc.strerror}"
+        raise BadImage(path, reason) from None
+    return h, w, 1 if bands == 1 else 3
+
+
+def probe_images(paths: Sequence[str | Path], image_size: tuple[int, int] | None = None,
+                 on_bad_file: OnBadFile = "error", workers: int | None = None) -> ProbedImages:
+    """Check files cheaply (headers only) when images are decoded later, not cached.
+
+    Catches missing, empty and non-image files and (without ``image_size``) mixed sizes; a
+    file whose pixel data is truncated is only caught when it is decoded.
+    """
+    n = len(paths)
+    shapes: list[tuple[int, int, int] | None] = [None] * n
+    errors: dict[int, BadImage] = {}
+
+    def work(i: int) -> None:
+        try:
+            shapes[i] = probe_image(paths[i])
+        except BadImage as exc:
+            errors[i] = exc
+
+    _run_parallel(work, n, workers)
+    good = {i: s for i, s in enumerate(shapes) if s is not None}
+    if image_size is None and good:
+        errors.update(_odd_sizes(paths, {i: s[:2] for i, s in good.items()}))
+    if errors and on_bad_file == "error":
+        raise UserError([p for i in sorted(errors) for p in errors[i].problems])
+    kept = np.array([i for i in range(n) if i not in errors], dtype=np.int64)
+    size = image_size
+    if size is None and len(kept):
+        s = good[int(kept[0])]
+        size = (s[0], s[1])
+    channels = 3 if any(good[int(i)][2] == 3 for i in kept) else (1 if len(kept) else None)
+    skipped = [f"{errors[i].path}: {errors[i].reason}" for i in sorted(errors)]
+    return ProbedImages(size, channels, kept, skipped)
+
+
+def write_png(path: str | Path, image: np.ndarray) -> None:
+    """Write a uint8 HWC RGB or gray image as PNG (``path``'s folder must exist)."""
+    cv2 = _cv2()
+    image = np.asarray(image, dtype=np.uint8)
+    if image.ndim == 3 and image.shape[2] == 3:
+        image = cv2.cvtColor(image, cv2.COLOR_RGB2BGR)
+    elif image.ndim == 3:
+        image = image[:, :, 0]
+    ok, buf = cv2.imencode(".png", image)
+    if not ok:
+        raise OSError(f"cannot encode {path} as PNG")
+    Path(path).write_bytes(buf.tobytes())

@@ -1,0 +1,212 @@
+"""From a spec's ``data`` section to split, decoded images: :func:`prepare_data`.
+
+1. The data-source plugin is called with a :class:`~zoo.contracts.DataContext`.
+2. File-based sets are checked: decoded in parallel to the spec's size and channels when
+   ``data.cache`` is true (the cache of decoded, resized images), or only their headers
+   read when it is false (the pipeline decodes them later). Bad files stop the run with one
+   problem each, or are skipped and counted under ``data.on_bad_file: skip``.
+3. In-memory sets are converted to the spec's channels (gray <-> RGB) and size.
+4. The sets are split (stratified, seeded: :mod:`zoo.data.split`) and, when
+   ``data.split.export_to`` is set, written to class folders (:mod:`zoo.data.export`).
+
+Everything is deterministic under ``spec.seed``. No TensorFlow here.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from zoo.contracts import DataContext
+from zoo.data.images import convert_images, load_images, probe_images
+from zoo.data.prepared import PreparedData
+from zoo.data.source import ImageSet, SourceData
+from zoo.data.split import plan_splits
+from zoo.errors import PluginContractError, Problem, UserError
+from zoo.registry import Registry
+
+log = logging.getLogger("zoo.data")
+
+FILE_CHANNELS_DEFAULT = 3  # like Keras's color_mode="rgb": file images are RGB unless told
+
+
+def _unwrap(spec: Any) -> tuple[Any, Path | None]:
+    """A Spec model from a Spec or a LoadedSpec, and the spec file's folder if known."""
+    path = getattr(spec, "path", None)
+    inner = getattr(spec, "spec", None)
+    if inner is not None and hasattr(inner, "data"):
+        return inner, (Path(path).parent if path else None)
+    return spec, None
+
+
+def data_context(spec: Any, spec_dir: Path) -> DataContext:
+    """The context a data-source factory receives for this spec."""
+    data = spec.data
+    return DataContext(
+        image_size=tuple(data.image_size) if data.image_size else None,
+        channels=data.channels, seed=int(spec.seed), on_bad_file=data.on_bad_file,
+        spec_dir=Path(spec_dir), resize=data.resize,
+    )
+
+
+def load_source(spec: Any, registry: Registry | None = None, *,
+                spec_dir: Path | None = None) -> SourceData:
+    """Call the spec's data source and check what it returned."""
+    spec, found_dir = _unwrap(spec)
+    registry = registry or _default_registry()
+    entry = registry.get(spec.data.source, "data")
+    source = entry.factory(spec.data.params, data_context(spec, Path(spec_dir or found_dir or ".")))
+    _check_source(source, entry.name)
+    return source
+
+
+def _default_registry() -> Registry:
+    from zoo.plugin_manager import default_registry
+
+    return default_registry()
+
+
+def _check_source(source: Any, name: str) -> None:
+    def broken(why: str) -> PluginContractError:
+        return PluginContractError(f"data source '{name}' broke the contract: {why}")
+
+    if not isinstance(source, SourceData):
+        raise broken(f"it must return zoo.data.source.SourceData, got {type(source).__name__}")
+    if not source.class_names:
+        raise broken("it returned no class names")
+    if len(set(source.class_names)) != len(source.class_names):
+        raise broken(f"its class names repeat: {source.class_names}")
+    allowed = {"all"} if "all" in source.splits else {"train", "validation", "test"}
+    if not source.splits or not set(source.splits) <= allowed or (
+            "all" not in source.splits and "train" not in source.splits):
+        raise broken(f"splits must be {{'all'}} or 'train' with optional 'validation'/'test', "
+                     f"got {sorted(source.splits)}")
+    k = len(source.class_names)
+    for split, image_set in source.splits.items():
+        if not isinstance(image_set, ImageSet):
+            raise broken(f"split '{split}' is not an ImageSet")
+        if len(image_set) and (image_set.labels.min() < 0 or image_set.labels.max() >= k):
+            raise broken(f"split '{split}' has labels outside 0..{k - 1}")
+        if image_set.images is not None and (
+                image_set.images.ndim != 4 or image_set.images.shape[3] not in (1, 3)):
+            raise broken(f"split '{split}' images must be NHWC with 1 or 3 channels, "
+                         f"got shape {image_set.images.shape}")
+
+
+def prepare_data(spec: Any, registry: Registry | None = None, *, spec_dir: Path | None = None,
+                 workers: int | None = None) -> PreparedData:
+    """Load, check, convert and split the images a spec describes.
+
+    :param spec: the validated spec (a ``LoadedSpec`` or the Spec model).
+    :param spec_dir: the folder relative data paths start from (default: the spec file's
+        folder when ``spec`` is a ``LoadedSpec``, else the current folder).
+    :param workers: decoding threads (default: the usable CPUs, at most 16).
+    """
+    spec, found_dir = _unwrap(spec)
+    spec_dir = Path(spec_dir or found_dir or ".")
+    data = spec.data
+    source = load_source(spec, registry, spec_dir=spec_dir)
+    skipped = list(source.skipped)
+    size = tuple(int(s) for s in data.image_size) if data.image_size else None
+
+    sets: dict[str, ImageSet] = {}
+    originals: dict[str, list[Path]] = {}
+    file_size: tuple[int, int] | None = None
+    file_sets = {k: v for k, v in source.splits.items() if v.paths is not None}
+    if file_sets:
+        checked, kept_files, bad, file_size = _check_files(file_sets, data, size, workers)
+        sets.update(checked)
+        originals.update(kept_files)
+        skipped += bad
+    for name, image_set in source.splits.items():
+        if image_set.images is not None:
+            sets[name] = ImageSet(image_set.labels, images=convert_images(
+                image_set.images, size, data.channels, data.resize, workers))
+
+    for name, image_set in sets.items():
+        if len(image_set) == 0 and len(source.splits[name]) > 0:
+            raise UserError([Problem(f"every image of the {'pool' if name == 'all' else name} set "
+                                     f"was bad ({len(skipped)} skipped); nothing is left")])
+    shape = _image_shape(sets, data, size or file_size)
+
+    plan = plan_splits({k: v.labels for k, v in sets.items()}, data.split, int(spec.seed))
+    out: dict[str, ImageSet | None] = {}
+    out_files: dict[str, list[Path] | None] = {}
+    for split, where in plan.items():
+        if where is None:
+            out[split], out_files[split] = None, None
+            continue
+        origin, index = where
+        out[split] = sets[origin].subset(index)
+        out_files[split] = [originals[origin][i] for i in index] if origin in originals else None
+    assert out["train"] is not None
+    if len(out["train"]) == 0:
+        raise UserError([Problem("the training set is empty", key_path="data.split")])
+
+    if skipped:
+        log.warning("skipped %d bad file%s (data.on_bad_file: skip): %s%s", len(skipped),
+                    "" if len(skipped) == 1 else "s", "; ".join(skipped[:5]),
+                    "; ..." if len(skipped) > 5 else "")
+    if data.split.export_to:
+        from zoo.data.export import export_splits
+
+        dest = Path(data.split.export_to).expanduser()
+        export_splits(dest if dest.is_absolute() else spec_dir / dest, source.class_names, out,
+                      out_files)
+    return PreparedData(class_names=list(source.class_names), train=out["train"],
+                        validation=out["validation"], test=out["test"], image_shape=shape,
+                        skipped=skipped)
+
+
+CheckedFiles = tuple[dict[str, ImageSet], dict[str, list[Path]], list[str], tuple[int, int] | None]
+
+
+def _check_files(file_sets: dict[str, ImageSet], data: Any, size: tuple[int, int] | None,
+                 workers: int | None) -> CheckedFiles:
+    """Decode (cache) or probe (no cache) every file of every set in one parallel pass.
+
+    Returns the checked sets, each kept image's file, what was skipped, and (without cache)
+    the images' common size.
+    """
+    names = list(file_sets)
+    paths = [p for n in names for p in file_sets[n].paths or []]
+    starts = np.cumsum([0] + [len(file_sets[n]) for n in names])
+    channels = data.channels or FILE_CHANNELS_DEFAULT
+    if data.cache:
+        loaded = load_images(paths, size, channels, data.resize, data.on_bad_file, workers)
+        kept, skipped, found_size = loaded.kept, loaded.skipped, None
+    else:
+        probed = probe_images(paths, size, data.on_bad_file, workers)
+        kept, skipped, found_size = probed.kept, probed.skipped, probed.image_size
+    sets: dict[str, ImageSet] = {}
+    files: dict[str, list[Path]] = {}
+    for i, name in enumerate(names):
+        lo, hi = starts[i], starts[i + 1]
+        rows = np.flatnonzero((kept >= lo) & (kept < hi))
+        positions = kept[rows] - lo
+        labels = file_sets[name].labels[positions]
+        files[name] = [Path(paths[lo + p]) for p in positions]
+        if data.cache:
+            sets[name] = ImageSet(labels, images=loaded.images[rows])
+        else:
+            sets[name] = ImageSet(labels, paths=files[name])
+    return sets, files, skipped, found_size
+
+
+def _image_shape(sets: dict[str, ImageSet], data: Any,
+                 size: tuple[int, int] | None) -> tuple[int, int, int]:
+    """The one (height, width, channels) of every set; ``size`` is that of undecoded files."""
+    shapes = {tuple(int(d) for d in s.images.shape[1:]) for s in sets.values()
+              if s.images is not None and len(s)}
+    if any(s.paths is not None and len(s) for s in sets.values()) and size is not None:
+        shapes.add((int(size[0]), int(size[1]), data.channels or FILE_CHANNELS_DEFAULT))
+    if len(shapes) > 1:
+        raise UserError([Problem(f"the source's sets have different image shapes {sorted(shapes)}; "
+                                 "set data.image_size and data.channels", key_path="data")])
+    if not shapes:
+        raise UserError([Problem("no images to tell the image shape from", key_path="data")])
+    (shape,) = shapes
+    return shape  # type: ignore[return-value]
