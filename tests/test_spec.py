@@ -74,7 +74,7 @@ def test_every_mistake_reported_at_once_with_file_line_column_and_key_path():
         "spec.yaml:9:5: model.params.hiden_units: unknown key 'hiden_units'; did you mean 'hidden_units'? "
         "(expected one of: hidden_units, activation, dropout, batch_norm, kernel_initializer)",
         "spec.yaml:10:14: model.params.dropout: Input should be less than 1 (got 2)",
-        "spec.yaml:12:20: training.optimizer.name: Input should be 'sgd', 'adagrad', 'rmsprop', 'adam' "
+        "spec.yaml:12:21: training.optimizer.name: Input should be 'sgd', 'adagrad', 'rmsprop', 'adam' "
         "or 'adamw'; did you mean 'adam' or 'adamw'? (got 'adamm')",
         "spec.yaml:14:11: callbacks[0].type: unknown type 'early_stoping'; did you mean 'early_stopping'? "
         "(expected one of: 'model_checkpoint', 'reduce_lr_on_plateau', 'early_stopping', "
@@ -91,8 +91,8 @@ def test_unknown_plugin_name_lists_close_matches():
 
 def test_missing_plugin_key_and_section():
     lines = problems_of("name: x\ndata: {}\n")
-    assert lines[0].startswith("spec.yaml:2:7: data.source: missing required key 'source'")
-    assert lines[1] == "spec.yaml:1:1: model: missing required key 'model'"
+    assert lines[0] == "spec.yaml:1:1: model: missing required key 'model'"
+    assert lines[1].startswith("spec.yaml:2:7: data.source: missing required key 'source' (known data sources: ")
 
 
 def test_spec_cannot_name_an_import_path_or_python_object():
@@ -122,7 +122,7 @@ def test_overrides_are_validated_like_the_file():
     assert loaded.spec.training.epochs == 3
     assert loaded.spec.model.params.hidden_units == [4]
     [line] = problems_of(MINIMAL, ["training.epoch=3"])
-    assert line.startswith("spec.yaml: training.epoch: unknown key 'epoch'; did you mean 'epochs'?")
+    assert line.startswith("--set training.epoch=3: training.epoch: unknown key 'epoch'; did you mean 'epochs'?")
     [line] = problems_of(MINIMAL, ["training.epochs"])
     assert line == "--set: override must look like key.path=value, got 'training.epochs'"
 
@@ -138,7 +138,7 @@ def test_third_party_plugin_validates_in_a_spec(plugin_path):
     loaded = load_spec_text(text + "  params: {units: 4}\n", "spec.yaml", registry=registry)
     assert loaded.spec.model.params.units == 4
     lines = problems_of(text + "  params: {unit: 4}\n", registry=registry)
-    assert lines[0].startswith("spec.yaml:6:13: model.params.unit: unknown key 'unit'; did you mean 'units'?")
+    assert lines[0].startswith("spec.yaml:6:12: model.params.unit: unknown key 'unit'; did you mean 'units'?")
 
 
 def test_duplicate_plugin_name_in_a_spec_is_an_error(plugin_path):

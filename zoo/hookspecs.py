@@ -75,5 +75,5 @@ def zoo_register_data_sources(registry: PluginRegistrar) -> None:
     """Add data sources. Called once per plugin, like the others.
 
     :param registry: call ``registry.add_data_source(...)``; the factory is called as
-        ``factory(params, ctx: DataContext)`` and returns a :class:`zoo.data.SourceData`.
+        ``factory(params, ctx: DataContext)`` and returns a :class:`zoo.data.source.SourceData`.
     """

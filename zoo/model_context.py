@@ -7,6 +7,7 @@ example digits: 8x8x1 and 10 classes), then what the caller learnt from loading 
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from zoo.contracts import ModelContext
@@ -14,11 +15,18 @@ from zoo.errors import Problem, UserError
 from zoo.registry import Registry
 
 
-def shape_hint(spec: Any, registry: Registry) -> dict[str, Any]:
-    """What the data source can tell without loading: image_size, channels, num_classes."""
+def shape_hint(spec: Any, registry: Registry, spec_dir: Path | None = None) -> dict[str, Any]:
+    """What the data source can tell without loading: image_size, channels, num_classes.
+
+    ``spec_dir`` is where relative data paths start (the spec file's folder).
+    """
     entry = registry.get(spec.data.source, "data")
     hint = entry.extra.get("shape_hint")
-    return dict(hint(spec.data.params, spec.data) or {}) if callable(hint) else {}
+    if not callable(hint):
+        return {}
+    found = hint(spec.data.params, spec.data, spec_dir=spec_dir) if spec_dir else hint(
+        spec.data.params, spec.data)
+    return {k: v for k, v in dict(found or {}).items() if v is not None}
 
 
 def resolve_model_context(
@@ -27,9 +35,11 @@ def resolve_model_context(
     *,
     num_classes: int | None = None,
     image_shape: tuple[int, ...] | None = None,
+    spec_dir: Path | None = None,
 ) -> ModelContext:
     """The :class:`ModelContext` for ``spec``; ``image_shape``/``num_classes`` come from loaded data."""
-    hint = shape_hint(spec, registry) if (image_shape is None or num_classes is None) else {}
+    needs_hint = image_shape is None or num_classes is None
+    hint = shape_hint(spec, registry, spec_dir) if needs_hint else {}
     shape = spec.model.input_shape or image_shape
     if shape is None:
         size = spec.data.image_size or hint.get("image_size")

@@ -122,13 +122,22 @@ def load_spec_text(text: str, file: str = "<spec>", overrides: Sequence[str] = (
     except ValidationError as exc:
         problems = problems_from_validation(exc, doc, model, registry)
         problems += _conflict_problems(data, registry, file)
-        raise UserError(problems) from None
+        raise UserError([_blame_override(p, overrides) for p in problems]) from None
     problems = _conflict_problems(data, registry, file)
     if problems:
         raise UserError(problems)
     path = Path(file) if file and not file.startswith("<") else None
     warnings = _plugin_checks(spec, registry, file)
     return LoadedSpec(spec, path, warnings, data)
+
+
+def _blame_override(problem: Problem, overrides: Sequence[str]) -> Problem:
+    """A mistake made on the command line is reported against that ``--set``, not the file."""
+    for text in reversed(overrides):
+        key = text.partition("=")[0].strip()
+        if problem.key_path and (problem.key_path == key or problem.key_path.startswith(key + ".")):
+            return Problem(problem.message, f"--set {text}", key_path=problem.key_path)
+    return problem
 
 
 def _conflict_problems(data: dict[str, Any], registry: Registry, file: str) -> list[Problem]:

@@ -158,9 +158,9 @@ def problems_from_validation(exc: ValidationError, doc: YamlDocument, model: typ
         if alternative and any(len(d) > len(path) and d[: len(path)] == tuple(path) for d in deep):
             continue  # another member of the same union explains the mistake more precisely
         msg = _message(err, path, doc, model, registry)
-        if err["type"] == "union_tag_invalid":
+        if err["type"] in ("union_tag_invalid", "union_tag_not_found"):
             tag_key = str((err.get("ctx") or {}).get("discriminator", "")).strip("'")
-            if _value_at(doc.data, path, tag_key) is not None:
+            if err["type"] == "union_tag_not_found" or _value_at(doc.data, path, tag_key) is not None:
                 path = [*path, tag_key]
         key = tuple(path)
         bucket = merged.setdefault(key, [])
