@@ -644,10 +644,10 @@ def _walk_leaf(
 ) -> Sizes:
     out: Sizes = sizes
     if sizes is not None:
-        for h, w in sorted(sizes):
-            problems.extend(_box_problems(name, args, h, w, here))
+        boxes = [p for h, w in sorted(sizes) for p in _box_problems(name, args, h, w, here)]
+        problems.extend(boxes)
         out = _leaf_sizes(name, args, sizes)
-        if channels is not None:
+        if channels is not None and not boxes:
             for h, w in sorted(sizes)[:2]:
                 problem = _probe(name, args, h, w, channels, here)
                 if problem:

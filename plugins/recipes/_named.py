@@ -43,7 +43,7 @@ def keras_items(params: Any) -> list[dict[str, Any]]:
                 },
                 # Keras zooms by z in [lo, hi] with z > 1 shrinking the picture; albumentations'
                 # scale > 1 enlarges it, so scale = 1 / z.
-                "scale": [_r(1 / hi), _r(1 / lo)],
+                "scale": [1 / hi, 1 / lo],  # exact: read back as 1 / scale, rounded
                 "border_mode": FILL_MODES[params.fill_mode],
                 "fill": params.cval,
                 "p": 1.0 if geometric else 0.0,  # kept at p=0 so fill_mode and cval read back

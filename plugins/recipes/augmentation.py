@@ -69,6 +69,13 @@ class AlbumentationsAugmenter:
         self.pipeline = albu.build(items, seed=ctx.seed)
         self._local = threading.local()
 
+    def __getstate__(self) -> dict[str, Any]:
+        # What a worker process needs to rebuild the pipeline (see zoo.data.pipeline).
+        return {"recipe": self.recipe, "items": self.items, "ctx": self.ctx}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__init__(state["recipe"], state["items"], state["ctx"], _not_in_worker)  # type: ignore[misc]
+
     def __call__(self, image: Any) -> np.ndarray:
         return self._apply(self.pipeline, image)
 
@@ -102,6 +109,10 @@ class AlbumentationsAugmenter:
 
     def __repr__(self) -> str:
         return f"AlbumentationsAugmenter({self.recipe!r}, {len(self.items)} transforms)"
+
+
+def _not_in_worker(items: list[dict[str, Any]]) -> dict[str, Any]:
+    raise RuntimeError("to_spec() is not available on an augmenter copied into a worker")
 
 
 def to_spec(augmenter: AlbumentationsAugmenter) -> dict[str, Any]:

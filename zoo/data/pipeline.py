@@ -27,8 +27,16 @@ TensorFlow is imported inside the functions: importing this module is cheap.
 from __future__ import annotations
 
 import math
+import os
+import pickle
+import queue
+import struct
+import subprocess
+import sys
+import threading
+import weakref
 from collections.abc import Iterator
-from typing import Any
+from typing import IO, Any
 
 import numpy as np
 
@@ -38,6 +46,8 @@ from zoo.data.source import ImageSet
 from zoo.registry import Registry
 
 FIT_BATCH = 256  # images decoded at a time when a scaling recipe is fitted on files
+WORKERS_ENV = "ZOO_AUGMENT_WORKERS"  # augmentation processes; 0: augment in threads instead
+MAX_WORKERS = 8
 
 
 def _spec_model(spec: Any) -> Any:
@@ -117,12 +127,15 @@ def build_pipelines(
     *,
     batch_size: int | None = None,
     scaling_state: dict | None = None,
+    augment_workers: int | None = None,
 ) -> Pipelines:
     """Batched datasets of ``(float32 scaled images, int64 labels)`` for each split.
 
     :param batch_size: defaults to ``spec.training.batch_size`` (the global batch size).
     :param scaling_state: a saved ``Scaling.state()`` (resuming a run): used instead of
         fitting the scaling recipe on the training images again.
+    :param augment_workers: processes that augment training batches (default: one per
+        usable CPU, or ``$ZOO_AUGMENT_WORKERS``); 0 augments in threads of this process.
     """
     import tensorflow as tf
 
@@ -140,7 +153,7 @@ def build_pipelines(
             return None
         ds = _batches(tf, image_set, prepared.image_shape, spec, batch, seed, shuffle=training)
         if training and augmenter is not None:
-            ds = _augment(tf, ds, augmenter, prepared.image_shape, seed)
+            ds = _augment(tf, ds, augmenter, prepared.image_shape, seed, augment_workers)
         ds = ds.map(
             lambda x, y: (scaling(tf.cast(x, tf.float32)), y),
             num_parallel_calls=tf.data.AUTOTUNE,
@@ -204,10 +217,19 @@ def _batches(
     return ds.batch(batch)
 
 
-def _augment(tf: Any, ds: Any, augmenter: Any, shape: tuple[int, int, int], seed: int) -> Any:
+def _augment(
+    tf: Any, ds: Any, augmenter: Any, shape: tuple[int, int, int], seed: int, workers: int | None
+) -> Any:
     """Augment uint8 batches in parallel; a seed per batch keeps seeded runs repeatable."""
     batch_fn = getattr(augmenter, "augment_batch", None)
-    if callable(batch_fn):
+    pool = WorkerPool.start(augmenter, workers) if callable(batch_fn) else None
+    if pool is not None:
+
+        def run(images: np.ndarray, batch_seed: np.int64) -> np.ndarray:
+            return pool.augment(images, int(batch_seed))
+
+        parallel = tf.data.AUTOTUNE
+    elif callable(batch_fn):
 
         def run(images: np.ndarray, batch_seed: np.int64) -> np.ndarray:
             return batch_fn(images, int(batch_seed))
@@ -230,3 +252,175 @@ def _augment(tf: Any, ds: Any, augmenter: Any, shape: tuple[int, int, int], seed
     return tf.data.Dataset.zip((ds, seeds)).map(
         apply, num_parallel_calls=parallel, deterministic=True
     )
+
+
+# --- augmentation in worker processes ---------------------------------------------------------
+# albumentations is mostly Python, so threads of one process share one core (the GIL). Each
+# worker is a fresh interpreter (``python -m zoo.data.pipeline``: no fork of a process that
+# runs TensorFlow, no re-import of the caller's __main__) that unpickles the augmenter once
+# and then turns (batch, seed) requests into augmented batches over its stdin and stdout.
+
+
+def usable_cpus() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1
+
+
+def _send(stream: IO[bytes], obj: Any) -> None:
+    data = pickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL)
+    stream.write(struct.pack("<Q", len(data)))
+    stream.write(data)
+    stream.flush()
+
+
+def _read_exactly(stream: IO[bytes], n: int) -> bytes:
+    chunks, left = [], n
+    while left:
+        chunk = stream.read(left)
+        if not chunk:
+            raise EOFError("augmentation worker closed its pipe")
+        chunks.append(chunk)
+        left -= len(chunk)
+    return b"".join(chunks)
+
+
+def _recv(stream: IO[bytes]) -> Any:
+    (size,) = struct.unpack("<Q", _read_exactly(stream, 8))
+    return pickle.loads(_read_exactly(stream, size))
+
+
+class WorkerPool:
+    """Processes running ``augmenter.augment_batch``; any idle one takes the next batch.
+
+    Until a worker has started (importing albumentations takes a moment), and whenever every
+    worker is busy, one batch at a time is augmented in this process instead, so nothing
+    waits for the workers. Each batch carries its seed, so where it runs changes nothing.
+    A worker that dies is dropped; the rest (and this process) carry on.
+    """
+
+    def __init__(self, augmenter: Any, workers: int) -> None:
+        payload = pickle.dumps(augmenter, protocol=pickle.HIGHEST_PROTOCOL)
+        env = dict(os.environ, PYTHONPATH=os.pathsep.join(p for p in sys.path if p))
+        env.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+        self._augment_here = augmenter.augment_batch
+        self._here = threading.Lock()
+        self._idle: queue.Queue[subprocess.Popen] = queue.Queue()
+        self._procs: list[subprocess.Popen] = []
+        self.failures: list[str] = []
+        for _ in range(workers):
+            proc = subprocess.Popen(
+                [sys.executable, "-m", "zoo.data.pipeline", "--augment-worker"],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                env=env,
+            )
+            self._procs.append(proc)
+            threading.Thread(target=self._hand_over, args=(proc, payload), daemon=True).start()
+        weakref.finalize(self, _stop_workers, list(self._procs))
+
+    def _hand_over(self, proc: subprocess.Popen, payload: bytes) -> None:
+        """Send the augmenter; the worker joins the pool once it says it is ready."""
+        try:
+            assert proc.stdin is not None and proc.stdout is not None
+            proc.stdin.write(struct.pack("<Q", len(payload)) + payload)
+            proc.stdin.flush()
+            ok, detail = _recv(proc.stdout)
+        except (OSError, EOFError) as exc:
+            ok, detail = False, str(exc)
+        if ok:
+            self._idle.put(proc)
+        else:
+            self.failures.append(f"worker {proc.pid} did not start: {detail}")
+
+    @classmethod
+    def start(cls, augmenter: Any, workers: int | None) -> WorkerPool | None:
+        """A pool, or None on one CPU (or ``workers=0``) or for an augmenter that cannot
+        be pickled."""
+        if workers is None:
+            cpus = usable_cpus()
+            env = os.environ.get(WORKERS_ENV, "").strip()
+            workers = int(env) if env else (min(MAX_WORKERS, cpus) if cpus > 1 else 0)
+        if workers < 1:
+            return None
+        try:
+            return cls(augmenter, workers)
+        except (pickle.PicklingError, TypeError, AttributeError, OSError):
+            return None
+
+    def augment(self, images: np.ndarray, seed: int) -> np.ndarray:
+        while True:
+            try:
+                proc = self._idle.get_nowait()
+                break
+            except queue.Empty:
+                pass
+            if self._here.acquire(timeout=0.005):
+                try:
+                    return self._augment_here(images, seed)
+                finally:
+                    self._here.release()
+        try:
+            assert proc.stdin is not None and proc.stdout is not None
+            _send(proc.stdin, (images, seed))
+            ok, result = _recv(proc.stdout)
+        except (OSError, EOFError) as exc:  # the worker died: drop it, do the batch here
+            self.failures.append(f"worker {proc.pid} died (exit code {proc.poll()}): {exc}")
+            with self._here:
+                return self._augment_here(images, seed)
+        self._idle.put(proc)
+        if not ok:
+            raise RuntimeError(f"augmentation failed in a worker: {result}")
+        return result
+
+    @property
+    def size(self) -> int:
+        return len(self._procs)
+
+
+def _stop_workers(procs: list[subprocess.Popen]) -> None:
+    for proc in procs:
+        try:
+            if proc.stdin is not None:
+                proc.stdin.close()  # the worker exits at the end of its input
+        except OSError:
+            pass
+    for proc in procs:
+        try:
+            proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+def _worker_main() -> None:
+    """A worker: read the pickled augmenter, then answer (images, seed) with augmented images."""
+    out = os.fdopen(os.dup(sys.stdout.fileno()), "wb")
+    sys.stdout = sys.stderr  # a stray print must not corrupt the channel
+    inp = sys.stdin.buffer
+    try:
+        import cv2
+
+        cv2.setNumThreads(1)  # one process per CPU already
+    except ImportError:
+        pass
+    try:
+        augmenter = _recv(inp)
+    except Exception as exc:  # noqa: BLE001 (reported to the pool, which carries on without us)
+        _send(out, (False, f"{type(exc).__name__}: {exc}"))
+        return
+    _send(out, (True, "ready"))
+    while True:
+        try:
+            images, seed = _recv(inp)
+        except EOFError:
+            return
+        try:
+            reply: tuple[bool, Any] = (True, augmenter.augment_batch(images, seed))
+        except Exception as exc:  # reported to the pipeline, which raises it
+            reply = (False, f"{type(exc).__name__}: {exc}")
+        _send(out, reply)
+
+
+if __name__ == "__main__" and sys.argv[1:] == ["--augment-worker"]:
+    _worker_main()
