@@ -196,9 +196,6 @@ def _zoom(value: Any) -> Any:
     return value
 
 
-Positive = Annotated[float, Field(gt=0)]
-
-
 class KerasStyleParams(zoo.PluginParams):
     horizontal_flip: bool = Field(True, description="Flip left-right half of the time.")
     vertical_flip: bool = Field(True, description="Flip upside down half of the time.")
@@ -211,11 +208,11 @@ class KerasStyleParams(zoo.PluginParams):
     height_shift_range: float = Field(
         0.2, ge=0, lt=1, description="Shift up or down by up to this fraction of the height."
     )
-    zoom_range: Annotated[tuple[Positive, Positive], BeforeValidator(_zoom)] = Field(
+    zoom_range: Annotated[tuple[float, float], BeforeValidator(_zoom)] = Field(
         (1.0, 1.0),
         description="Zoom range [low, high] (Keras: above 1 zooms out), or z for [1-z, 1+z].",
     )
-    brightness_range: tuple[Positive, Positive] | None = Field(
+    brightness_range: tuple[float, float] | None = Field(
         (0.7, 1.3), description="Multiply every pixel by a factor in [low, high]; null: off."
     )
     fill_mode: Literal["nearest", "constant", "reflect", "wrap"] = Field(
@@ -227,8 +224,10 @@ class KerasStyleParams(zoo.PluginParams):
     def _ordered(self) -> KerasStyleParams:
         for key in ("zoom_range", "brightness_range"):
             value = getattr(self, key)
-            if value is not None and value[0] > value[1]:
-                raise ValueError(f"{key} must be [low, high] with low <= high (got {list(value)})")
+            if value is not None and not 0 < value[0] <= value[1]:
+                raise ValueError(
+                    f"{key} must be [low, high] with 0 < low <= high (got {list(value)})"
+                )
         return self
 
 

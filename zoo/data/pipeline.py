@@ -228,7 +228,7 @@ def _augment(
         def run(images: np.ndarray, batch_seed: np.int64) -> np.ndarray:
             return pool.augment(images, int(batch_seed))
 
-        parallel = tf.data.AUTOTUNE
+        parallel = pool.size + 1  # every worker, and one batch at a time in this process
     elif callable(batch_fn):
 
         def run(images: np.ndarray, batch_seed: np.int64) -> np.ndarray:
