@@ -1,0 +1,159 @@
+"""ResNet v1 (He et al. 2015): resnet18/34 (basic blocks), resnet50/101/152 (bottleneck).
+
+One builder makes every variant; the registered names differ only in block type and
+blocks per stage. The defaults are the note's ResNet50 (DIGEST section 6): ZeroPadding 3,
+Conv 64 7x7/2 (He-normal), BN, ReLU, ZeroPadding 1, MaxPool 3/2; bottleneck stages
+[64, 64, 256] x3 (first block stride 1), [128, 128, 512] x4, [256, 256, 1024] x6,
+[512, 512, 2048] x3, where a stage's first (conv) block has a 1x1 conv + BN shortcut and the
+stride on its first 1x1 conv, and the others (identity blocks) add their input; a ReLU after
+each add. Head: GAP, Dropout 0.5, Dense 200 ReLU, Dropout 0.5, output.
+
+Layers are named as in keras.applications (``conv2_block1_1_conv``...), and with the default
+``conv_bias: true`` the convolutional base has exactly keras.applications' parameters
+(ResNet50 without top: 23,587,712). ``conv_bias: false`` gives the paper's (and
+torchvision's) count. ``stem: cifar`` replaces the 7x7/2 conv and the max-pool with one
+3x3/1 conv, for 32x32 images.
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import TYPE_CHECKING, Literal
+
+from pydantic import Field
+from zoo_builtins.architectures._checks import SpatialTrace, check_input_size
+from zoo_builtins.architectures._layers import Head, Initializer, build_head
+
+import zoo
+
+if TYPE_CHECKING:
+    import keras
+
+BlockType = Literal["basic", "bottleneck"]
+# name -> (block type, blocks per stage, param count of the default config at 224x224x3, 10 classes)
+VARIANTS: dict[str, tuple[BlockType, tuple[int, int, int, int], int]] = {
+    "resnet18": ("basic", (2, 2, 2, 2), 11_295_522),
+    "resnet34": ("basic", (3, 4, 6, 3), 21_414_818),
+    "resnet50": ("bottleneck", (3, 4, 6, 3), 23_999_522),
+    "resnet101": ("bottleneck", (3, 4, 23, 3), 43_069_986),
+    "resnet152": ("bottleneck", (3, 8, 36, 3), 58_782_754),
+}
+STAGE_FILTERS = (64, 128, 256, 512)  # bottleneck blocks expand these by 4
+
+
+class ResNetParams(zoo.PluginParams):
+    stem: Literal["imagenet", "cifar"] = Field(
+        "imagenet", description="imagenet: pad 3, Conv 7x7/2, BN, ReLU, pad 1, MaxPool 3/2 (the "
+        "note); cifar: Conv 3x3/1, BN, ReLU, no pool (for 32x32 images).",
+    )
+    conv_bias: bool = Field(
+        True, description="Biases in the convs (the note and keras.applications: true; the paper "
+        "and torchvision: false, BN makes them redundant).",
+    )
+    bn_epsilon: float = Field(
+        1e-3, gt=0, description="BatchNorm epsilon (Keras' default, as in the note; "
+        "keras.applications uses 1.001e-5).",
+    )
+    kernel_initializer: Initializer = Field("he_normal", description="Initializer of the convs.")
+    head: Head = Field(
+        default_factory=lambda: Head(pooling="gap", dense_units=[200], dropout=0.5),
+        description="The note's head: GAP, Dropout 0.5, Dense 200, Dropout 0.5.",
+    )
+
+
+def _trace(params: ResNetParams):  # noqa: ANN202
+    total = 32 if params.stem == "imagenet" else 8
+
+    def trace(height: int, width: int) -> SpatialTrace:
+        t = SpatialTrace(height, width)
+        t.require(total, f"this ResNet halves the image {total.bit_length() - 1} times (total "
+                         f"stride {total}) and needs at least {total}x{total}")
+        if params.stem == "imagenet":
+            t.pad("conv1_pad", 3).conv("conv1_conv", 7, 2, "valid")
+            t.pad("pool1_pad", 1).pool("pool1_pool", 3, 2, "valid")
+        return t
+
+    return trace
+
+
+def _conv_bn(x: keras.KerasTensor, filters: int, kernel: int, strides: int, name: str,
+             params: ResNetParams, relu: bool = True) -> keras.KerasTensor:
+    from keras import layers
+
+    x = layers.Conv2D(filters, kernel, strides=strides, padding="same", use_bias=params.conv_bias,
+                      kernel_initializer=params.kernel_initializer, name=f"{name}_conv")(x)
+    x = layers.BatchNormalization(axis=-1, epsilon=params.bn_epsilon, name=f"{name}_bn")(x)
+    return layers.Activation("relu", name=f"{name}_relu")(x) if relu else x
+
+
+def bottleneck_block(x: keras.KerasTensor, filters: int, strides: int, conv_shortcut: bool,
+                     name: str, params: ResNetParams) -> keras.KerasTensor:
+    """1x1 (stride here, as in v1) -> 3x3 -> 1x1 x4, plus the input or a 1x1 conv + BN of it."""
+    from keras import layers
+
+    shortcut = (_conv_bn(x, 4 * filters, 1, strides, f"{name}_0", params, relu=False)
+                if conv_shortcut else x)
+    y = _conv_bn(x, filters, 1, strides, f"{name}_1", params)
+    y = _conv_bn(y, filters, 3, 1, f"{name}_2", params)
+    y = _conv_bn(y, 4 * filters, 1, 1, f"{name}_3", params, relu=False)
+    y = layers.Add(name=f"{name}_add")([shortcut, y])
+    return layers.Activation("relu", name=f"{name}_out")(y)
+
+
+def basic_block(x: keras.KerasTensor, filters: int, strides: int, conv_shortcut: bool,
+                name: str, params: ResNetParams) -> keras.KerasTensor:
+    """3x3 (stride) -> 3x3, plus the input or a 1x1 conv + BN of it."""
+    from keras import layers
+
+    shortcut = (_conv_bn(x, filters, 1, strides, f"{name}_0", params, relu=False)
+                if conv_shortcut else x)
+    y = _conv_bn(x, filters, 3, strides, f"{name}_1", params)
+    y = _conv_bn(y, filters, 3, 1, f"{name}_2", params, relu=False)
+    y = layers.Add(name=f"{name}_add")([shortcut, y])
+    return layers.Activation("relu", name=f"{name}_out")(y)
+
+
+def build_resnet(params: ResNetParams, ctx: zoo.ModelContext, *, variant: str) -> keras.Model:
+    check_input_size(variant, ctx, _trace(params))
+    import keras
+    from keras import layers
+
+    block_type, depths, _ = VARIANTS[variant]
+    block = bottleneck_block if block_type == "bottleneck" else basic_block
+    expansion = 4 if block_type == "bottleneck" else 1
+
+    inputs = keras.Input(shape=ctx.input_shape, name="input")
+    if params.stem == "imagenet":
+        x = layers.ZeroPadding2D(3, name="conv1_pad")(inputs)
+        x = layers.Conv2D(64, 7, strides=2, use_bias=params.conv_bias,
+                          kernel_initializer=params.kernel_initializer, name="conv1_conv")(x)
+        x = layers.BatchNormalization(axis=-1, epsilon=params.bn_epsilon, name="conv1_bn")(x)
+        x = layers.Activation("relu", name="conv1_relu")(x)
+        x = layers.ZeroPadding2D(1, name="pool1_pad")(x)
+        x = layers.MaxPooling2D(3, strides=2, name="pool1_pool")(x)
+    else:
+        x = _conv_bn(inputs, 64, 3, 1, "conv1", params)
+    channels = 64
+    for stage, (filters, blocks) in enumerate(zip(STAGE_FILTERS, depths, strict=True), start=2):
+        for b in range(1, blocks + 1):
+            strides = 2 if (b == 1 and stage > 2) else 1
+            conv_shortcut = b == 1 and (strides != 1 or channels != filters * expansion)
+            x = block(x, filters, strides, conv_shortcut, f"conv{stage}_block{b}", params)
+            channels = filters * expansion
+    outputs = build_head(x, params.head, ctx)
+    return keras.Model(inputs, outputs, name=ctx.name)
+
+
+@zoo.hookimpl
+def zoo_register_architectures(registry) -> None:
+    for name, (block_type, depths, count) in VARIANTS.items():
+        layers_total = sum(depths) * (3 if block_type == "bottleneck" else 2) + 2
+        note = " (the note's model with the defaults)" if name == "resnet50" else ""
+        registry.add_architecture(
+            name, params=ResNetParams, factory=functools.partial(build_resnet, variant=name),
+            description=f"ResNet-{layers_total} v1, {block_type} blocks {list(depths)}{note}; "
+            "head per the note (GAP, Dropout, Dense 200, Dropout). "
+            "param_count: the default at 224x224x3, 10 classes.",
+            tags={"cnn", "residual", "paper"} | ({"note"} if note else set()),
+            family="resnet", input_kind="image", param_count=count,
+        )
