@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import fnmatch
 import re
+import types
 import typing
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 from pydantic import BaseModel
+from pydantic_core import to_jsonable_python
 
 from zoo.contracts import PluginKind, RecipeType
 from zoo.errors import DuplicatePluginError, PluginContractError, Problem, UnknownPluginError
@@ -123,19 +125,27 @@ def describe_params(model: type[BaseModel]) -> list[dict[str, Any]]:
 
 def _type_label(annotation: Any) -> str:
     """A short type name for tables: ``int``, ``list[int]``, ``choice``, ``float | None``."""
-    if typing.get_origin(annotation) is typing.Literal:
+    origin = typing.get_origin(annotation)
+    args = typing.get_args(annotation)
+    if origin is typing.Literal:
         return "choice"
+    if origin is typing.Annotated:
+        return _type_label(args[0])
+    if origin in (typing.Union, types.UnionType):
+        return " | ".join(_type_label(a) for a in args)
+    if annotation is type(None):
+        return "None"
+    if origin is not None:
+        name = getattr(origin, "__name__", str(origin))
+        return f"{name}[{', '.join(_type_label(a) for a in args)}]"
     if isinstance(annotation, type):
         return annotation.__name__
-    return re.sub(r"\b(typing|pathlib)\.", "", str(annotation)).replace("NoneType", "None")
+    return re.sub(r"\b(?:[A-Za-z_]\w*\.)+", "", str(annotation))
 
 
 def _jsonable(value: Any) -> Any:
-    if isinstance(value, BaseModel):
-        return value.model_dump(mode="json")
-    if isinstance(value, tuple):
-        return list(value)
-    return value
+    """Defaults as plain data (nested models, tuples, paths) for tables and JSON."""
+    return to_jsonable_python(value)
 
 
 class PluginRegistrar:

@@ -18,6 +18,11 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     return p
 
 
+def _short(text: str, width: int = 40) -> str:
+    """Long defaults (nested blocks) are cut here; --format json shows them whole."""
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
 def run(args: argparse.Namespace) -> int:
     import zoo
 
@@ -34,7 +39,7 @@ def run(args: argparse.Namespace) -> int:
     out.write(f"  from: {info['distribution'] or '?'} {info['version'] or ''} (plugin '{info['plugin']}')\n\n")
     rows = []
     for prm in info["parameters"]:
-        default = "(required)" if prm["required"] else repr(prm["default"])
+        default = "(required)" if prm["required"] else _short(repr(prm["default"]))
         bounds = " ".join(f"{k}={v}" for k, v in prm["bounds"].items())
         rows.append((prm["name"], prm["type"], default, bounds, prm["description"]))
     if rows:
