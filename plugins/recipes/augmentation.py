@@ -29,7 +29,7 @@ images only. albumentations is imported lazily: ``zoo list`` imports this module
 
 from __future__ import annotations
 
-import threading
+import queue
 from collections.abc import Callable
 from typing import Annotated, Any, Literal
 
@@ -50,9 +50,9 @@ class AlbumentationsAugmenter:
     """One image (uint8 HWC) in, one augmented image of the same shape out.
 
     ``__call__`` draws from one generator seeded by the spec's seed, so a sequence of calls
-    repeats. ``augment_batch(images, seed)`` reseeds a per-thread copy of the pipeline for
-    each batch: that is what the tf.data pipeline uses, so batches come out the same whatever
-    thread ran them.
+    repeats. ``augment_batch(images, seed)`` reseeds a spare copy of the pipeline for each
+    batch (one per concurrent caller, kept for reuse): that is what the tf.data pipeline
+    uses, so batches come out the same whatever thread ran them.
     """
 
     def __init__(
@@ -67,7 +67,9 @@ class AlbumentationsAugmenter:
         self.ctx = ctx
         self._to_params = to_params
         self.pipeline = albu.build(items, seed=ctx.seed)
-        self._local = threading.local()
+        # Spare pipelines for augment_batch. Not threading.local: TensorFlow runs
+        # numpy_function in threads whose Python state is new at every call.
+        self._spares: queue.SimpleQueue[Any] = queue.SimpleQueue()
 
     def __getstate__(self) -> dict[str, Any]:
         # What a worker process needs to rebuild the pipeline (see zoo.data.pipeline).
@@ -81,14 +83,18 @@ class AlbumentationsAugmenter:
 
     def augment_batch(self, images: np.ndarray, seed: int) -> np.ndarray:
         """Augment a uint8 NHWC batch with a pipeline reseeded by ``seed``."""
-        pipeline = getattr(self._local, "pipeline", None)
-        if pipeline is None:
-            pipeline = self._local.pipeline = albu.build(self.items, seed=self.ctx.seed)
-        pipeline.set_random_seed(int(seed) % 2**32)
-        out = np.empty_like(images)
-        for i in range(len(images)):
-            out[i] = self._apply(pipeline, images[i])
-        return out
+        try:
+            pipeline = self._spares.get_nowait()
+        except queue.Empty:
+            pipeline = albu.build(self.items, seed=self.ctx.seed)
+        try:
+            pipeline.set_random_seed(int(seed) % 2**32)
+            out = np.empty_like(images)
+            for i in range(len(images)):
+                out[i] = self._apply(pipeline, images[i])
+            return out
+        finally:
+            self._spares.put(pipeline)
 
     @staticmethod
     def _apply(pipeline: Any, image: Any) -> np.ndarray:

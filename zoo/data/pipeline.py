@@ -26,6 +26,7 @@ TensorFlow is imported inside the functions: importing this module is cheap.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 import pickle
@@ -33,6 +34,7 @@ import queue
 import struct
 import subprocess
 import sys
+import tempfile
 import threading
 import weakref
 from collections.abc import Iterator
@@ -48,6 +50,7 @@ from zoo.registry import Registry
 FIT_BATCH = 256  # images decoded at a time when a scaling recipe is fitted on files
 WORKERS_ENV = "ZOO_AUGMENT_WORKERS"  # augmentation processes; 0: augment in threads instead
 MAX_WORKERS = 8
+WORKER_MIN_IMAGES = 50_000  # augmented images (per run) from which worker processes pay off
 
 
 def _spec_model(spec: Any) -> Any:
@@ -134,8 +137,11 @@ def build_pipelines(
     :param batch_size: defaults to ``spec.training.batch_size`` (the global batch size).
     :param scaling_state: a saved ``Scaling.state()`` (resuming a run): used instead of
         fitting the scaling recipe on the training images again.
-    :param augment_workers: processes that augment training batches (default: one per
-        usable CPU, or ``$ZOO_AUGMENT_WORKERS``); 0 augments in threads of this process.
+    :param augment_workers: processes that augment training batches; 0 augments in
+        threads of this process. Default: ``$ZOO_AUGMENT_WORKERS``, else one per usable CPU
+        when the run augments at least ``WORKER_MIN_IMAGES`` images (training images times
+        epochs), since starting a worker costs about as much CPU as augmenting a few thousand
+        small images.
     """
     import tensorflow as tf
 
@@ -153,7 +159,11 @@ def build_pipelines(
             return None
         ds = _batches(tf, image_set, prepared.image_shape, spec, batch, seed, shuffle=training)
         if training and augmenter is not None:
-            ds = _augment(tf, ds, augmenter, prepared.image_shape, seed, augment_workers)
+            workers = augment_workers
+            if workers is None and not os.environ.get(WORKERS_ENV, "").strip():
+                epochs = spec.training.epochs + sum(p.epochs for p in spec.training.phases)
+                workers = None if len(image_set) * epochs >= WORKER_MIN_IMAGES else 0
+            ds = _augment(tf, ds, augmenter, prepared.image_shape, seed, workers)
         ds = ds.map(
             lambda x, y: (scaling(tf.cast(x, tf.float32)), y),
             num_parallel_calls=tf.data.AUTOTUNE,
@@ -308,6 +318,7 @@ class WorkerPool:
         self._here = threading.Lock()
         self._idle: queue.Queue[subprocess.Popen] = queue.Queue()
         self._procs: list[subprocess.Popen] = []
+        self._buffers: dict[int, _Buffer] = {}
         self.failures: list[str] = []
         for _ in range(workers):
             proc = subprocess.Popen(
@@ -317,8 +328,9 @@ class WorkerPool:
                 env=env,
             )
             self._procs.append(proc)
+            self._buffers[proc.pid] = _Buffer()
             threading.Thread(target=self._hand_over, args=(proc, payload), daemon=True).start()
-        weakref.finalize(self, _stop_workers, list(self._procs))
+        weakref.finalize(self, _stop_workers, list(self._procs), list(self._buffers.values()))
 
     def _hand_over(self, proc: subprocess.Popen, payload: bytes) -> None:
         """Send the augmenter; the worker joins the pool once it says it is ready."""
@@ -363,15 +375,17 @@ class WorkerPool:
                     self._here.release()
         try:
             assert proc.stdin is not None and proc.stdout is not None
-            _send(proc.stdin, (images, seed))
-            ok, result = _recv(proc.stdout)
+            view = self._buffers[proc.pid].view(images)
+            _send(proc.stdin, (self._buffers[proc.pid].path, images.shape, images.dtype.str, seed))
+            ok, detail = _recv(proc.stdout)
+            result = np.array(view)  # the worker wrote the augmented batch in place
         except (OSError, EOFError) as exc:  # the worker died: drop it, do the batch here
             self.failures.append(f"worker {proc.pid} died (exit code {proc.poll()}): {exc}")
             with self._here:
                 return self._augment_here(images, seed)
         self._idle.put(proc)
         if not ok:
-            raise RuntimeError(f"augmentation failed in a worker: {result}")
+            raise RuntimeError(f"augmentation failed in a worker: {detail}")
         return result
 
     @property
@@ -379,7 +393,38 @@ class WorkerPool:
         return len(self._procs)
 
 
-def _stop_workers(procs: list[subprocess.Popen]) -> None:
+class _Buffer:
+    """A file in shared memory (/dev/shm) that carries one worker's batches both ways:
+    the pipe then only carries a few bytes, not the pixels."""
+
+    def __init__(self) -> None:
+        self.path = ""
+        self.capacity = 0
+        self._map: np.memmap | None = None
+
+    def view(self, images: np.ndarray) -> np.ndarray:
+        """The buffer as an array shaped like ``images``, holding a copy of them."""
+        if images.nbytes > self.capacity:
+            self.close()
+            folder = "/dev/shm" if os.path.isdir("/dev/shm") else None
+            fd, self.path = tempfile.mkstemp(prefix="zoo-augment-", dir=folder)
+            os.close(fd)
+            self.capacity = max(images.nbytes, 1)
+            self._map = np.memmap(self.path, dtype=np.uint8, mode="w+", shape=(self.capacity,))
+        assert self._map is not None
+        view = np.ndarray(images.shape, images.dtype, buffer=self._map)
+        view[...] = images
+        return view
+
+    def close(self) -> None:
+        self._map = None
+        if self.path:
+            with contextlib.suppress(OSError):
+                os.unlink(self.path)
+        self.path, self.capacity = "", 0
+
+
+def _stop_workers(procs: list[subprocess.Popen], buffers: list[_Buffer] = ()) -> None:  # type: ignore[assignment]
     for proc in procs:
         try:
             if proc.stdin is not None:
@@ -391,6 +436,8 @@ def _stop_workers(procs: list[subprocess.Popen]) -> None:
             proc.wait(timeout=5)
         except subprocess.TimeoutExpired:
             proc.kill()
+    for buffer in buffers:
+        buffer.close()
 
 
 def _worker_main() -> None:
@@ -410,13 +457,19 @@ def _worker_main() -> None:
         _send(out, (False, f"{type(exc).__name__}: {exc}"))
         return
     _send(out, (True, "ready"))
+    maps: dict[str, np.memmap] = {}
     while True:
         try:
-            images, seed = _recv(inp)
+            path, shape, dtype, seed = _recv(inp)
         except EOFError:
             return
         try:
-            reply: tuple[bool, Any] = (True, augmenter.augment_batch(images, seed))
+            if path not in maps:
+                maps.clear()  # the pool made a bigger buffer: the old one is gone
+                maps[path] = np.memmap(path, dtype=np.uint8, mode="r+")
+            batch = np.ndarray(shape, np.dtype(dtype), buffer=maps[path])
+            batch[...] = augmenter.augment_batch(batch, seed)
+            reply: tuple[bool, Any] = (True, None)
         except Exception as exc:  # reported to the pipeline, which raises it
             reply = (False, f"{type(exc).__name__}: {exc}")
         _send(out, reply)
