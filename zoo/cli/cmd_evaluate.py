@@ -1,0 +1,47 @@
+"""zoo evaluate RUN: a finished run's loss, metrics and per-class precision/recall."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from zoo.cli.output import print_json, print_table
+
+
+def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
+    from zoo.cli.main import add_format_option
+
+    p = sub.add_parser(
+        "evaluate",
+        help="evaluate a trained run on its test split or other data",
+        description="Evaluate a finished run with its own scaling: on its test split (the "
+        "same seeded split as in training), on another spec's data, or on a folder with one "
+        "sub-folder of images per class. Exit 2 on a missing run or unreadable data.",
+    )
+    p.add_argument("run_dir", metavar="RUN", help="run folder written by zoo train")
+    p.add_argument(
+        "--data",
+        metavar="SPEC_OR_DIR",
+        help="a spec whose data to use (its test split), or a folder of class folders",
+    )
+    p.add_argument("--batch-size", type=int, metavar="N", help="evaluation batch size")
+    add_format_option(p)
+    return p
+
+
+def run(args: argparse.Namespace) -> int:
+    import zoo
+
+    result = zoo.evaluate_run(args.run_dir, data=args.data, batch_size=args.batch_size)
+    if args.format == "json":
+        print_json({"ok": True, "run_dir": args.run_dir, **result.to_dict()})
+        return 0
+    out = sys.stdout
+    metrics = ", ".join(f"{k} {v:.4f}" for k, v in result.metrics.items())
+    out.write(f"{result.split} ({result.count} images): {metrics}\n\n")
+    rows = [
+        (name, f"{c['precision']:.3f}", f"{c['recall']:.3f}", f"{c['f1']:.3f}", c["support"])
+        for name, c in result.per_class.items()
+    ]
+    print_table(rows, ("CLASS", "PRECISION", "RECALL", "F1", "SUPPORT"))
+    return 0

@@ -1,0 +1,105 @@
+"""zoo train SPEC: train a spec's model and write a run folder (or resume an unfinished one)."""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import sys
+from typing import Any
+
+from zoo.cli.output import print_json, print_problems
+
+
+def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
+    from zoo.cli.main import add_format_option
+
+    p = sub.add_parser(
+        "train",
+        help="train a spec's model; write a run folder with the model and its metrics",
+        description="Train the model a spec describes and write a new run folder (never reusing "
+        "one): the resolved spec, model.keras, the best checkpoint, history.csv, metrics.json, "
+        "curves.png and confusion_matrix.png. Progress is printed per epoch (a bar per batch on "
+        "a terminal). A killed run continues with --resume RUN. Exit 0 when training finished, "
+        "2 on a mistake in the spec, data or options.",
+    )
+    p.add_argument(
+        "spec",
+        nargs="?",
+        metavar="SPEC",
+        help="spec file (YAML); optional with --resume (the run's own spec is used)",
+    )
+    p.add_argument("--out", metavar="DIR", help="folder that holds run folders (default: runs)")
+    p.add_argument("--epochs", type=int, metavar="N", help="shortcut for --set training.epochs=N")
+    p.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override a key, e.g. training.optimizer.learning_rate=0.01 (repeatable)",
+    )
+    p.add_argument(
+        "--resume", metavar="RUN", help="continue an unfinished run from its last backup"
+    )
+    p.add_argument("--quiet", action="store_true", help="no progress output")
+    add_format_option(p)
+    return p
+
+
+def summary(result: Any) -> dict[str, Any]:
+    metrics = result.metrics
+    split = metrics.get("split")
+    return {
+        "ok": True,
+        "run_dir": str(result.run_dir),
+        "epochs": result.epochs,
+        "seconds": round(result.seconds, 2),
+        "split": split,
+        "metrics": metrics.get(split, {}) if split else {},
+        "final_epoch": metrics.get("final_epoch", {}),
+        "files": result.files,
+    }
+
+
+def run(args: argparse.Namespace) -> int:
+    from zoo.errors import UserError
+
+    if args.spec is None and args.resume is None:
+        raise UserError("give a SPEC to train, or --resume RUN")
+    if args.epochs is not None and args.epochs < 1:
+        raise UserError("--epochs must be at least 1")
+    overrides = list(args.overrides)
+    if args.epochs is not None:
+        overrides.append(f"training.epochs={args.epochs}")
+    if args.resume is not None and overrides and args.spec is None:
+        raise UserError("--set/--epochs cannot change a run being resumed")
+
+    import zoo
+
+    spec: Any = None
+    if args.spec is not None:
+        spec = zoo.load_spec(args.spec, overrides)
+        print_problems(spec.warnings)
+    verbose = 0 if args.quiet else None
+    # Keras prints progress on stdout; with --format json stdout carries only the result.
+    to_stderr = (
+        contextlib.redirect_stdout(sys.stderr)
+        if args.format == "json"
+        else contextlib.nullcontext()
+    )
+    with to_stderr:
+        result = zoo.train(spec, out=args.out, resume=args.resume, verbose=verbose)
+    info = summary(result)
+    if args.format == "json":
+        print_json(info)
+        return 0
+    out = sys.stdout
+    out.write(f"\nrun: {result.run_dir}\n")
+    metrics = info["metrics"]
+    if metrics:
+        parts = [f"{k} {v:.4f}" for k, v in metrics.items()]
+        out.write(
+            f"{info['split']} ({result.metrics.get('count')} images): " + ", ".join(parts) + "\n"
+        )
+    out.write(f"{result.epochs} epochs in {result.seconds:.1f}s\n")
+    return 0

@@ -1,0 +1,241 @@
+"""Optimizer, learning-rate schedule, loss and metrics from a spec's ``training`` section.
+
+The data pipeline yields integer labels. Which form the model trains on follows from the
+loss, the output activation and the metrics (DIGEST section 1: sparse categorical
+cross-entropy takes integer targets, categorical cross-entropy one-hot ones):
+
+* ``sparse``: integer labels as they come (softmax, no label smoothing, no
+  precision/recall/AUC);
+* ``one_hot``: label smoothing, precision/recall/AUC and sigmoid outputs over several
+  classes need one-hot targets, so the labels are converted in the dataset;
+* ``binary``: one sigmoid unit, labels 0/1 as a float column.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from zoo.errors import Problem, UserError
+
+TargetForm = Literal["sparse", "one_hot", "binary"]
+LOSS_NAMES = {
+    "sparse": "sparse_categorical_crossentropy",
+    "one_hot": "categorical_crossentropy",
+}
+ONE_HOT_METRICS = frozenset({"precision", "recall", "auc"})
+# Metrics where higher is better: mode "auto" of a monitor picks "max" for these.
+HIGHER_IS_BETTER = ("accuracy", "acc", "precision", "recall", "auc")
+
+
+@dataclass(frozen=True)
+class Objective:
+    """The loss the model trains with and the form its targets take."""
+
+    loss_name: str
+    targets: TargetForm
+    label_smoothing: float
+    num_classes: int
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            "loss": self.loss_name,
+            "targets": self.targets,
+            "label_smoothing": self.label_smoothing,
+        }
+
+
+def metric_name(metric: Any) -> str:
+    """The name a metric has in Keras logs and history.csv."""
+    if isinstance(metric, str):
+        return metric
+    return f"top_{metric.k}_accuracy"
+
+
+def choose_objective(training: Any, output_activation: str, num_classes: int) -> Objective:
+    """Pick the loss and target form; a combination that cannot train is a UserError."""
+    loss = training.loss
+    wanted = loss.name
+    problems = []
+    names = {metric_name(m) for m in training.metrics}
+    if output_activation == "sigmoid":
+        if wanted not in ("auto", "binary_crossentropy"):
+            problems.append(
+                Problem(
+                    f"{wanted} needs a softmax output; a sigmoid output trains "
+                    "with binary_crossentropy (or auto)",
+                    key_path="training.loss.name",
+                )
+            )
+        targets: TargetForm = "binary" if num_classes == 1 else "one_hot"
+        loss_name = "binary_crossentropy"
+    else:
+        if num_classes < 2:
+            problems.append(
+                Problem(
+                    "a softmax output needs at least 2 classes; use "
+                    "model.output_activation: sigmoid for one unit",
+                    key_path="model.output_activation",
+                )
+            )
+        needs_one_hot = loss.label_smoothing > 0 or bool(names & ONE_HOT_METRICS)
+        if wanted == "binary_crossentropy":
+            targets, loss_name = "one_hot", "binary_crossentropy"
+        elif wanted == "categorical_crossentropy" or needs_one_hot:
+            # Sparse CE with smoothing (or one-hot metrics) is categorical CE on one-hot targets.
+            targets, loss_name = "one_hot", "categorical_crossentropy"
+        else:
+            targets, loss_name = "sparse", "sparse_categorical_crossentropy"
+    for m in training.metrics:
+        if not isinstance(m, str) and m.k > num_classes:
+            problems.append(
+                Problem(
+                    f"top-{m.k} accuracy needs more than {num_classes} classes",
+                    key_path="training.metrics",
+                )
+            )
+    if problems:
+        raise UserError(problems)
+    return Objective(loss_name, targets, float(loss.label_smoothing), num_classes)
+
+
+def check_optimizer(optimizer: Any) -> list[Problem]:
+    """Options that the chosen optimizer would silently ignore."""
+    problems = []
+    if optimizer.momentum and optimizer.name not in ("sgd", "rmsprop"):
+        problems.append(
+            Problem(
+                f"momentum applies to sgd and rmsprop, not {optimizer.name}",
+                key_path="training.optimizer.momentum",
+            )
+        )
+    if optimizer.nesterov and optimizer.name != "sgd":
+        problems.append(
+            Problem(
+                f"nesterov applies to sgd only, not {optimizer.name}",
+                key_path="training.optimizer.nesterov",
+            )
+        )
+    if optimizer.nesterov and not optimizer.momentum:
+        problems.append(
+            Problem("nesterov needs momentum > 0", key_path="training.optimizer.nesterov")
+        )
+    return problems
+
+
+def make_optimizer(optimizer: Any, learning_rate: float | None = None) -> Any:
+    """A fresh Keras optimizer (a new phase gets a new one, as the note recompiles)."""
+    import keras
+
+    lr = float(learning_rate if learning_rate is not None else optimizer.learning_rate)
+    common: dict[str, Any] = {"learning_rate": lr}
+    if optimizer.clipnorm is not None:
+        common["clipnorm"] = optimizer.clipnorm
+    if optimizer.weight_decay is not None:
+        common["weight_decay"] = optimizer.weight_decay
+    name = optimizer.name
+    if name == "sgd":
+        return keras.optimizers.SGD(
+            momentum=optimizer.momentum, nesterov=optimizer.nesterov, **common
+        )
+    if name == "adagrad":
+        return keras.optimizers.Adagrad(**common)
+    if name == "rmsprop":
+        return keras.optimizers.RMSprop(momentum=optimizer.momentum, **common)
+    if name == "adamw":
+        return keras.optimizers.AdamW(**common)  # Keras' default weight decay when unset
+    return keras.optimizers.Adam(**common)
+
+
+def make_loss(objective: Objective) -> Any:
+    import keras
+
+    if objective.loss_name == "sparse_categorical_crossentropy":
+        return keras.losses.SparseCategoricalCrossentropy()
+    if objective.loss_name == "categorical_crossentropy":
+        return keras.losses.CategoricalCrossentropy(label_smoothing=objective.label_smoothing)
+    return keras.losses.BinaryCrossentropy(label_smoothing=objective.label_smoothing)
+
+
+def make_metrics(metrics: list[Any], objective: Objective) -> list[Any]:
+    import keras
+
+    out = []
+    for m in metrics:
+        name = metric_name(m)
+        if name == "accuracy":
+            if objective.targets == "binary":
+                out.append(keras.metrics.BinaryAccuracy(name="accuracy"))
+            elif objective.targets == "sparse":
+                out.append(keras.metrics.SparseCategoricalAccuracy(name="accuracy"))
+            else:
+                out.append(keras.metrics.CategoricalAccuracy(name="accuracy"))
+        elif name == "precision":
+            out.append(keras.metrics.Precision(name="precision"))
+        elif name == "recall":
+            out.append(keras.metrics.Recall(name="recall"))
+        elif name == "auc":
+            out.append(keras.metrics.AUC(name="auc"))
+        elif objective.targets == "sparse":
+            out.append(keras.metrics.SparseTopKCategoricalAccuracy(k=m.k, name=name))
+        else:
+            out.append(keras.metrics.TopKCategoricalAccuracy(k=m.k, name=name))
+    return out
+
+
+def compile_model(
+    model: Any, training: Any, objective: Objective, learning_rate: float | None = None
+) -> None:
+    """``model.compile`` with a fresh optimizer, the objective's loss and the spec's metrics."""
+    model.compile(
+        optimizer=make_optimizer(training.optimizer, learning_rate),
+        loss=make_loss(objective),
+        metrics=make_metrics(training.metrics, objective),
+    )
+
+
+def targets_fn(objective: Objective) -> Callable[[Any, Any], tuple[Any, Any]] | None:
+    """A ``dataset.map`` function turning integer labels into the objective's targets."""
+    import tensorflow as tf
+
+    n = objective.num_classes
+    if objective.targets == "sparse":
+        return None
+    if objective.targets == "binary":
+        return lambda x, y: (x, tf.cast(tf.reshape(y, (-1, 1)), tf.float32))
+    return lambda x, y: (x, tf.one_hot(tf.cast(y, tf.int32), n))
+
+
+def schedule_fn(schedule: Any, learning_rate: float, epochs: int) -> Callable[[int], float]:
+    """Learning rate of each (0-based) epoch: step, cosine (with warm-up) or exponential."""
+    lr0 = float(learning_rate)
+    if schedule.name == "step":
+        return lambda epoch: lr0 * schedule.factor ** (epoch // schedule.every_epochs)
+    if schedule.name == "exponential":
+        return lambda epoch: lr0 * schedule.decay_rate**epoch
+    warmup, alpha = schedule.warmup_epochs, schedule.alpha
+
+    def cosine(epoch: int) -> float:
+        if epoch < warmup:
+            return lr0 * (epoch + 1) / warmup
+        span = max(1, epochs - warmup)
+        progress = min(1.0, (epoch - warmup) / span)
+        return lr0 * (alpha + (1 - alpha) * 0.5 * (1 + math.cos(math.pi * progress)))
+
+    return cosine
+
+
+def monitor_mode(monitor: str, mode: str) -> str:
+    """``min`` or ``max`` for a monitor; ``auto`` reads it from the metric's name."""
+    if mode != "auto":
+        return mode
+    base = monitor[4:] if monitor.startswith("val_") else monitor
+    return (
+        "max"
+        if any(
+            base == h or base.endswith("_" + h) or base.startswith("top_") for h in HIGHER_IS_BETTER
+        )
+        else "min"
+    )

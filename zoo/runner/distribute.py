@@ -1,0 +1,129 @@
+"""Where a model trains: a tf.distribute strategy from ``training.distribute``, and precision.
+
+The batch size in a spec is global: with a mirrored strategy over N devices each replica
+sees ``batch_size / N`` images a step, and Keras splits each batch of the tf.data pipeline.
+"""
+
+from __future__ import annotations
+
+import gc
+import json
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from zoo.errors import Problem, UserError
+
+
+def clear_keras_session() -> None:
+    """Free the previous model's graph and memory before building the next one."""
+    import keras
+
+    keras.backend.clear_session()
+    gc.collect()
+
+
+def _device_key(name: str) -> tuple[str, int]:
+    import tensorflow as tf
+
+    spec = tf.DeviceSpec.from_string(name if name.startswith("/") else "/" + name)
+    return (spec.device_type or "").upper(), int(spec.device_index or 0)
+
+
+def _check_devices(devices: list[str]) -> list[str]:
+    """The devices as given, after checking each exists on this machine."""
+    import tensorflow as tf
+
+    available = tf.config.list_logical_devices()
+    known = {_device_key(d.name): d.name for d in available}
+    problems = []
+    for i, name in enumerate(devices):
+        try:
+            key = _device_key(name)
+        except ValueError:
+            problems.append(
+                Problem(
+                    f"not a device name: {name!r} (e.g. '/gpu:0', '/cpu:0')",
+                    key_path=f"training.distribute.devices.{i}",
+                )
+            )
+            continue
+        if key not in known:
+            problems.append(
+                Problem(
+                    f"no device {name!r} on this machine; available: "
+                    + ", ".join(sorted(known.values())),
+                    key_path=f"training.distribute.devices.{i}",
+                )
+            )
+    if problems:
+        raise UserError(problems)
+    return list(devices)
+
+
+def make_strategy(distribute: Any) -> Any:
+    """The ``tf.distribute.Strategy`` a spec's ``training.distribute`` section asks for."""
+    import tensorflow as tf
+
+    devices = _check_devices(distribute.devices) if distribute.devices else None
+    if distribute.strategy == "mirrored":
+        return tf.distribute.MirroredStrategy(devices=devices)
+    if distribute.strategy == "multi_worker":
+        if "TF_CONFIG" in os.environ:
+            try:
+                json.loads(os.environ["TF_CONFIG"])
+            except ValueError as exc:
+                raise UserError(
+                    [
+                        Problem(
+                            f"TF_CONFIG is not valid JSON: {exc}",
+                            key_path="training.distribute.strategy",
+                        )
+                    ]
+                ) from None
+        return tf.distribute.MultiWorkerMirroredStrategy()
+    if devices:
+        if len(devices) > 1:
+            raise UserError(
+                [
+                    Problem(
+                        "the default strategy runs on one device; use strategy: "
+                        "mirrored for several",
+                        key_path="training.distribute.devices",
+                    )
+                ]
+            )
+        return tf.distribute.OneDeviceStrategy(devices[0])
+    return tf.distribute.get_strategy()
+
+
+@contextmanager
+def precision(mixed: bool) -> Iterator[None]:
+    """Build (and train) under ``mixed_float16`` when asked; the old policy comes back after."""
+    if not mixed:
+        yield
+        return
+    import keras
+
+    old = keras.mixed_precision.global_policy()
+    keras.mixed_precision.set_global_policy("mixed_float16")
+    try:
+        yield
+    finally:
+        keras.mixed_precision.set_global_policy(old)
+
+
+def float32_outputs(model: Any) -> Any:
+    """A functional model whose outputs are float32 (softmax in float16 loses precision)."""
+    import keras
+
+    outputs = model.outputs if isinstance(model.outputs, list) else [model.outputs]
+    if all(o.dtype == "float32" for o in outputs):
+        return model
+    cast = [
+        keras.layers.Activation("linear", dtype="float32", name=f"float32_output_{i}")(o)
+        for i, o in enumerate(outputs)
+    ]
+    inputs = model.inputs[0] if len(model.inputs) == 1 else model.inputs
+    return keras.Model(inputs, cast[0] if len(cast) == 1 else cast, name=model.name)

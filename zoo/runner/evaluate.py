@@ -1,0 +1,143 @@
+"""Evaluation: loss and compiled metrics, per-class precision/recall, confusion matrix.
+
+``evaluate_model`` works on any batched dataset of ``(scaled images, int labels)`` (the
+pipeline's test split during training). ``evaluate_run`` re-opens a finished run and
+evaluates it on its own test split, on another spec's data, or on a folder of class
+sub-folders, always with the run's own scaling.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from zoo.errors import Problem, UserError
+from zoo.runner.compile import Objective, targets_fn
+from zoo.runner.results import EvalResult
+
+if TYPE_CHECKING:
+    from zoo.runner.predict import Run
+
+
+def predicted_classes(probs: np.ndarray) -> np.ndarray:
+    """Class index per row: argmax, or ``p >= 0.5`` for one sigmoid unit."""
+    probs = np.asarray(probs)
+    if probs.ndim == 2 and probs.shape[1] == 1:
+        return (probs[:, 0] >= 0.5).astype(np.int64)
+    return np.argmax(probs, axis=-1).astype(np.int64)
+
+
+def class_report(
+    labels: np.ndarray, predicted: np.ndarray, class_names: list[str]
+) -> tuple[dict[str, dict[str, float]], list[list[int]]]:
+    """Per-class precision, recall, F1 and support, and the confusion matrix (scikit-learn)."""
+    from sklearn.metrics import confusion_matrix, precision_recall_fscore_support
+
+    index = list(range(len(class_names)))
+    precision, recall, f1, support = precision_recall_fscore_support(
+        labels, predicted, labels=index, zero_division=0
+    )
+    per_class = {
+        name: {
+            "precision": float(precision[i]),
+            "recall": float(recall[i]),
+            "f1": float(f1[i]),
+            "support": int(support[i]),
+        }
+        for i, name in enumerate(class_names)
+    }
+    matrix = confusion_matrix(labels, predicted, labels=index)
+    return per_class, matrix.astype(int).tolist()
+
+
+def evaluate_model(
+    model: Any, dataset: Any, objective: Objective, class_names: list[str], split: str = "test"
+) -> EvalResult:
+    """Evaluate a compiled model on a dataset of ``(images, int labels)`` batches."""
+    fn = targets_fn(objective)
+    target_ds = dataset.map(fn) if fn is not None else dataset
+    metrics = model.evaluate(target_ds, verbose=0, return_dict=True)
+    probs, labels = [], []
+    for x, y in dataset:  # a direct call: predict_on_batch repeats the batch per replica
+        probs.append(np.asarray(model(x, training=False)))
+        labels.append(np.asarray(y))
+    all_labels = np.concatenate(labels).astype(np.int64) if labels else np.zeros(0, np.int64)
+    predicted = predicted_classes(np.concatenate(probs)) if probs else np.zeros(0, np.int64)
+    per_class, matrix = class_report(all_labels, predicted, class_names)
+    clean = {k: float(v) for k, v in metrics.items() if np.ndim(v) == 0}
+    if "accuracy" not in clean and len(all_labels):
+        clean["accuracy"] = float(np.mean(predicted == all_labels))
+    return EvalResult(split, int(len(all_labels)), clean, per_class, matrix, list(class_names))
+
+
+# ---- data for a saved run ---------------------------------------------------------------
+
+
+def _remap(labels: np.ndarray, names: list[str], run_names: list[str], where: str) -> np.ndarray:
+    position = {n: i for i, n in enumerate(run_names)}
+    unknown = [n for n in names if n not in position]
+    if unknown:
+        raise UserError(
+            [
+                Problem(
+                    f"classes the model was not trained on: {', '.join(unknown)} "
+                    f"(it knows: {', '.join(run_names)})",
+                    where,
+                )
+            ]
+        )
+    table = np.array([position[n] for n in names], dtype=np.int64)
+    return table[np.asarray(labels, dtype=np.int64)]
+
+
+def folder_images(folder: Path, run: Run) -> tuple[np.ndarray, np.ndarray]:
+    """Images of ``folder/<class name>/*`` at the run's size, with labels in the run's order."""
+    from zoo.data.images import IMAGE_SUFFIXES, load_images
+
+    subdirs = sorted(p for p in folder.iterdir() if p.is_dir() and not p.name.startswith("."))
+    if not subdirs:
+        raise UserError([Problem("expected one sub-folder of images per class", str(folder))])
+    paths: list[Path] = []
+    names: list[str] = []
+    labels: list[int] = []
+    for i, sub in enumerate(subdirs):
+        names.append(sub.name)
+        files = sorted(f for f in sub.iterdir() if f.suffix.lower() in IMAGE_SUFFIXES)
+        paths += files
+        labels += [i] * len(files)
+    if not paths:
+        raise UserError([Problem("no image files in the class sub-folders", str(folder))])
+    h, w, c = run.image_shape
+    loaded = load_images(paths, (h, w), c, run.resize_mode)
+    return loaded.images, _remap(np.array(labels), names, run.class_names, str(folder))
+
+
+def split_images(prepared: Any, run: Run, where: str) -> tuple[np.ndarray, np.ndarray, str]:
+    """The test split (else validation, else train) of prepared data, in the run's classes."""
+    from zoo.data.images import convert_images, load_images
+
+    for split in ("test", "validation", "train"):
+        part = prepared.splits().get(split)
+        if part is not None and len(part):
+            break
+    else:
+        raise UserError([Problem("the data has no images", where)])
+    h, w, c = run.image_shape
+    if part.images is not None:
+        images = convert_images(part.images, (h, w), c, run.resize_mode)
+    else:
+        images = load_images(part.paths, (h, w), c, run.resize_mode).images
+    return images, _remap(part.labels, list(prepared.class_names), run.class_names, where), split
+
+
+def evaluate_run(
+    run: str | Path | Run, data: str | Path | None = None, batch_size: int | None = None
+) -> EvalResult:
+    """Evaluate a saved run on its own test split, another spec's data, or a class folder."""
+    from zoo.runner.predict import Run, load_run
+
+    if not isinstance(run, Run):
+        run = load_run(run)
+    return run.evaluate(data, batch_size=batch_size)

@@ -1,0 +1,96 @@
+"""What the runner hands back: typed, JSON-able results of training, evaluation, prediction."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+
+@dataclass(frozen=True)
+class ClassScore:
+    """One class and its predicted probability (0..1)."""
+
+    class_name: str
+    index: int
+    probability: float
+
+    def __str__(self) -> str:
+        return f"{self.class_name} ({self.probability * 100:.2f}%)"
+
+
+@dataclass(frozen=True)
+class Prediction:
+    """The model's answer for one image: the top class and the ``top_k`` best, best first."""
+
+    source: str
+    class_name: str
+    index: int
+    probability: float
+    top_k: list[ClassScore]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "image": self.source,
+            "class": self.class_name,
+            "index": self.index,
+            "probability": self.probability,
+            "top_k": [
+                {"class": s.class_name, "index": s.index, "probability": s.probability}
+                for s in self.top_k
+            ],
+        }
+
+    def __str__(self) -> str:  # decode_predictions style, in percent
+        return f"{self.source}: " + ", ".join(str(s) for s in self.top_k)
+
+
+@dataclass
+class EvalResult:
+    """Loss and metrics on one split, per-class precision/recall, and the confusion matrix."""
+
+    split: str
+    count: int
+    metrics: dict[str, float]
+    per_class: dict[str, dict[str, float]]
+    confusion_matrix: list[list[int]]
+    class_names: list[str]
+
+    @property
+    def accuracy(self) -> float | None:
+        return self.metrics.get("accuracy")
+
+    @property
+    def loss(self) -> float | None:
+        return self.metrics.get("loss")
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
+class TrainResult:
+    """A finished run: its folder, the per-epoch history and the final evaluation."""
+
+    run_dir: Path
+    history: dict[str, list[float]]
+    metrics: dict[str, Any]
+    evaluation: EvalResult | None = None
+    epochs: int = 0
+    seconds: float = 0.0
+    files: list[str] = field(default_factory=list)
+    model: Any = field(default=None, repr=False, compare=False)  # the trained keras.Model
+
+    @property
+    def test_accuracy(self) -> float | None:
+        return self.evaluation.accuracy if self.evaluation else None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "run_dir": str(self.run_dir),
+            "epochs": self.epochs,
+            "seconds": self.seconds,
+            "metrics": self.metrics,
+            "history": self.history,
+            "files": self.files,
+        }
