@@ -10,10 +10,12 @@ Per split::
 - Shuffling (training split only) is seeded by the spec's seed and differs every epoch;
   the same seed gives the same order of epochs in every run.
 - Augmentation runs the recipe's augmenter on whole uint8 batches in a ``tf.numpy_function``
-  inside a parallel map (``num_parallel_calls=AUTOTUNE``), so several batches are augmented
-  at once on the CPU's cores (OpenCV releases the GIL). Each batch gets its own seed from a
-  seeded ``Dataset.random`` stream and the map keeps its order (``deterministic=True``), so a
-  seeded run repeats exactly whatever thread ran which batch.
+  inside a parallel map (``deterministic=True``), while TensorFlow gathers, scales and trains
+  on the other cores. albumentations is mostly Python, so threads of one process share one
+  core (the GIL); for runs that augment many images (``WORKER_MIN_IMAGES``) the batches go
+  to worker processes (:class:`WorkerPool`, one per CPU) instead. Each batch gets its own
+  seed from a seeded ``Dataset.random`` stream, so a seeded run repeats exactly whatever
+  thread or process ran which batch.
 - Scaling runs once per batch on the whole tensor, after batching; the scaling recipe is
   fitted on the (unaugmented) training images first, and its ``state()`` is what
   :func:`scale_for_predict` gets back at predict time.
