@@ -291,12 +291,6 @@ def _named_check(name: str) -> Callable[[NamedParams, Any], list[str]]:
     return check
 
 
-def expand(entry: Any, params: Any, image_size: tuple[int, int]) -> list[dict[str, Any]]:
-    """The albumentations items a recipe stands for (for previews and docs)."""
-    ctx = zoo.AugmentContext(image_size=tuple(image_size), channels=3, seed=0)
-    return entry.factory(params, ctx).items
-
-
 @zoo.hookimpl
 def zoo_register_recipes(registry) -> None:
     registry.add_augmentation(
