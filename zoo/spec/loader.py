@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import re
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -15,7 +16,7 @@ from zoo.registry import Registry
 from zoo.spec.dynamic import PLUGIN_SECTIONS, build_spec_model
 from zoo.spec.problems import format_path, problems_from_validation
 from zoo.spec.sections import CURRENT_SPEC_VERSION
-from zoo.spec.yaml_source import YamlDocument, parse_yaml
+from zoo.spec.yaml_source import YamlDocument, locate, parse_yaml
 
 # spec_version N -> function turning a version-N mapping into a version-(N+1) mapping.
 MIGRATIONS: dict[int, Callable[[dict[str, Any]], dict[str, Any]]] = {}
@@ -127,7 +128,7 @@ def load_spec_text(text: str, file: str = "<spec>", overrides: Sequence[str] = (
     if problems:
         raise UserError(problems)
     path = Path(file) if file and not file.startswith("<") else None
-    warnings = _plugin_checks(spec, registry, file)
+    warnings = _plugin_checks(spec, registry, doc)
     return LoadedSpec(spec, path, warnings, data)
 
 
@@ -150,19 +151,43 @@ def _conflict_problems(data: dict[str, Any], registry: Registry, file: str) -> l
     return out
 
 
-def _plugin_checks(spec: BaseModel, registry: Registry, file: str) -> list[Problem]:
-    """Warnings from plugins that can judge the whole spec (say, scaling vs. weights)."""
-    warnings = []
+def _plugin_checks(spec: BaseModel, registry: Registry, doc: YamlDocument) -> list[Problem]:
+    """Plugins that judge the whole spec (scaling vs. weights, crop boxes vs. image size).
+
+    A check returns warnings, or raises :class:`UserError` for a mistake; either way each
+    problem is located in the file by its key path.
+    """
+    warnings: list[Problem] = []
+    errors: list[Problem] = []
     for section, (key, _, _) in PLUGIN_SECTIONS.items():
         part = getattr(spec, section, None)
         if part is None:
             continue
         entry = registry.get(getattr(part, key))
         check = entry.extra.get("check_spec")
-        if callable(check):
+        if not callable(check):
+            continue
+        try:
             for text in check(part.params, spec) or ():
-                warnings.append(Problem(f"warning: {text}", file, key_path=section))
+                warnings.append(_located(Problem(f"warning: {text}", key_path=section), doc))
+        except UserError as exc:
+            errors += [_located(p, doc, default_path=section) for p in exc.problems]
+    if errors:
+        raise UserError(errors)
     return warnings
+
+
+def _located(problem: Problem, doc: YamlDocument, default_path: str | None = None) -> Problem:
+    """The problem with the spec file's name and the line and column of its key path."""
+    key_path = problem.key_path or default_path
+    line = column = None
+    if key_path:
+        steps = [int(s) if s.isdigit() else s
+                 for s in re.split(r"\.|\[|\]", key_path) if s]
+        found = locate(doc.root, steps)
+        if found:
+            line, column = found
+    return Problem(problem.message, problem.file or doc.file, line, column, key_path)
 
 
 def load_spec(path: str | Path, overrides: Sequence[str] = (), registry: Registry | None = None) -> LoadedSpec:
