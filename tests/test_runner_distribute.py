@@ -73,3 +73,24 @@ def test_unknown_device_is_a_user_error(tmp_path):
     with pytest.raises(UserError, match="no device '/gpu:7' on this machine; available: .*CPU:0"):
         zoo.train(spec, out=tmp_path / "runs")
     assert not (tmp_path / "runs").exists()
+
+
+def test_multi_worker_runs_alone_and_refuses_several_workers(tmp_path, monkeypatch):
+    spec = {
+        "name": "mw",
+        "data": {"source": "digits", "params": {"limit": 200}},
+        "model": {"architecture": "mlp", "params": {"hidden_units": [8]}},
+        "training": {"epochs": 1, "verbose": 0, "distribute": {"strategy": "multi_worker"}},
+    }
+    cluster = {
+        "cluster": {"worker": ["localhost:23456", "localhost:23457"]},
+        "task": {"type": "worker", "index": 0},
+    }
+    monkeypatch.setenv("TF_CONFIG", json.dumps(cluster))
+    with pytest.raises(UserError, match="TF_CONFIG names 2 workers.*keras-team/keras#20585"):
+        zoo.train(spec, out=tmp_path / "runs")
+    assert not (tmp_path / "runs").exists()
+    monkeypatch.delenv("TF_CONFIG")
+    result = zoo.train(spec, out=tmp_path / "runs")  # no TF_CONFIG: one worker, this machine
+    info = json.loads((result.run_dir / "run.json").read_text())
+    assert info["strategy"]["name"] == "multi_worker" and info["strategy"]["replicas"] == 1

@@ -62,26 +62,43 @@ def _check_devices(devices: list[str]) -> list[str]:
     return list(devices)
 
 
+def _check_tf_config() -> None:
+    """TF_CONFIG must be JSON, and name one worker: Keras 3's ``fit`` cannot span several.
+
+    With two or more workers ``model.fit`` fails inside Keras (it reduces a data batch
+    across workers to build the model, then sums scalar metrics along axis 0): see
+    keras-team/keras#20585 and tensorflow/tensorflow#72388, open for Keras 3.0 to 3.15.
+    """
+    raw = os.environ.get("TF_CONFIG")
+    if not raw:
+        return
+    key = "training.distribute.strategy"
+    try:
+        config = json.loads(raw)
+        cluster = config.get("cluster", {})
+        tasks = sum(len(cluster.get(role, [])) for role in ("chief", "worker"))
+    except (ValueError, AttributeError, TypeError) as exc:
+        raise UserError([Problem(f"TF_CONFIG is not a valid cluster description: {exc}",
+                                 key_path=key)]) from None
+    if tasks > 1:
+        raise UserError([Problem(
+            f"TF_CONFIG names {tasks} workers, but Keras 3's model.fit cannot train across "
+            "workers (keras-team/keras#20585); use strategy: mirrored on one machine's GPUs",
+            key_path=key)])
+
+
 def make_strategy(distribute: Any) -> Any:
-    """The ``tf.distribute.Strategy`` a spec's ``training.distribute`` section asks for."""
+    """The ``tf.distribute.Strategy`` a spec's ``training.distribute`` section asks for.
+
+    ``multi_worker`` reads TF_CONFIG; without it, it runs as a single worker.
+    """
     import tensorflow as tf
 
     devices = _check_devices(distribute.devices) if distribute.devices else None
     if distribute.strategy == "mirrored":
         return tf.distribute.MirroredStrategy(devices=devices)
     if distribute.strategy == "multi_worker":
-        if "TF_CONFIG" in os.environ:
-            try:
-                json.loads(os.environ["TF_CONFIG"])
-            except ValueError as exc:
-                raise UserError(
-                    [
-                        Problem(
-                            f"TF_CONFIG is not valid JSON: {exc}",
-                            key_path="training.distribute.strategy",
-                        )
-                    ]
-                ) from None
+        _check_tf_config()
         return tf.distribute.MultiWorkerMirroredStrategy()
     if devices:
         if len(devices) > 1:

@@ -17,11 +17,9 @@ interruption (a crash, Ctrl-C, a kill) leaves it, resumable with ``resume=RUN`` 
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import shutil
 import sys
-import tempfile
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -119,17 +117,6 @@ def _verbose(setting: Any) -> int:
     return int(setting)
 
 
-def _is_chief(strategy: Any) -> bool:
-    resolver = getattr(strategy, "cluster_resolver", None)
-    if resolver is None or not getattr(resolver, "task_type", None):
-        return True
-    return resolver.task_type == "chief" or (
-        resolver.task_type == "worker"
-        and resolver.task_id == 0
-        and "chief" not in resolver.cluster_spec().as_dict()
-    )
-
-
 # ---- training ---------------------------------------------------------------------------
 
 
@@ -203,8 +190,10 @@ def train(
     except UserError:
         session.discard()
         raise
-    finally:
-        session.close()
+    except KeyboardInterrupt:
+        sys.stderr.write(f"\nzoo: training interrupted; continue it with: "
+                         f"zoo train --resume {session.run_dir}\n")
+        raise
 
 
 class _Session:
@@ -224,7 +213,6 @@ class _Session:
         self.info = info  # run.json of the run being resumed
         self.verbose = _verbose(self.spec.training.verbose) if verbose is None else verbose
         self.created = False
-        self.temp_dir: str | None = None
         self.history_rows: list[dict[str, Any]] = []
         self.extra_callbacks = extra_callbacks
 
@@ -282,7 +270,6 @@ class _Session:
         self.val_ds = None
         if self.has_validation and pl.validation is not None:
             self.val_ds = pl.validation.map(fn) if fn else pl.validation
-        self.is_chief = _is_chief(self.strategy)
 
     # -- step 3: the run folder -----------------------------------------------------------
     def open_run_dir(
@@ -295,10 +282,7 @@ class _Session:
             info["status"] = "running"
             info.setdefault("resumed", []).append(rundir.now())
         else:
-            if not self.is_chief:
-                self.temp_dir = tempfile.mkdtemp(prefix="zoo-worker-")
-                self.run_dir = Path(self.temp_dir)
-            elif run_dir is not None:
+            if run_dir is not None:
                 self.run_dir = Path(run_dir)
                 try:
                     self.run_dir.mkdir(parents=True)
@@ -554,8 +538,3 @@ class _Session:
         """A user error after the folder was made: leave nothing half-written behind."""
         if self.created and getattr(self, "run_dir", None) is not None:
             shutil.rmtree(self.run_dir, ignore_errors=True)
-
-    def close(self) -> None:
-        if self.temp_dir:
-            with contextlib.suppress(OSError):
-                shutil.rmtree(self.temp_dir)
