@@ -212,6 +212,10 @@ def test_seeded_runs_repeat(tmp_path):
     a = zoo.train(spec, out=tmp_path)
     b = zoo.train(spec, out=tmp_path)
     assert a.run_dir != b.run_dir  # never the same folder
+    # without a model_checkpoint in the spec, the run keeps its best weights (by val_loss)
+    info = json.loads((a.run_dir / "run.json").read_text())
+    assert info["best_checkpoint"] == "checkpoints/best.weights.h5"
+    assert (a.run_dir / "checkpoints" / "best.weights.h5").is_file()
     assert a.history == b.history
     assert a.metrics["test"] == b.metrics["test"]
 
@@ -382,6 +386,12 @@ def test_phases_schedule_and_resume_after_a_crash(tmp_path):
     info = json.loads((run_dir / "run.json").read_text())
     assert info["status"] == "finished" and info["epochs_done"] == 5 and info["resumed"]
     assert not (run_dir / "backup").exists()
+    # the best weights survived the crash in the backup and were written at the end
+    best = int(np.argmin([float(r["val_loss"]) for r in history])) + 1
+    model = TinyTransfer.build(None, zoo.ModelContext((8, 8, 1), 10))
+    model.load_weights(run_dir / info["best_checkpoint"])
+    if best < 5:
+        assert not np.allclose(model.get_weights()[-1], result.model.get_weights()[-1])
     with pytest.raises(UserError, match="already finished"):
         zoo.train(resume=run_dir, registry=registry)
 

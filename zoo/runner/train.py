@@ -191,8 +191,9 @@ def train(
         session.discard()
         raise
     except KeyboardInterrupt:
-        sys.stderr.write(f"\nzoo: training interrupted; continue it with: "
-                         f"zoo train --resume {session.run_dir}\n")
+        sys.stderr.write(
+            f"\nzoo: training interrupted; continue it with: zoo train --resume {session.run_dir}\n"
+        )
         raise
 
 
@@ -349,7 +350,7 @@ class _Session:
             default = ModelCheckpointCallback(
                 type="model_checkpoint", monitor=monitor, filepath="checkpoints/best.weights.h5"
             )
-            self.checkpoints.append(make_checkpoint(default, self.run_dir))
+            self.checkpoints.append(make_checkpoint(default, self.run_dir, lazy=True))
 
         restore = self.backup.load() if self.info is not None and self.backup.exists() else None
         first, epoch = 0, 0
@@ -357,8 +358,7 @@ class _Session:
             meta, arrays = restore
             self.history_rows = list(meta.get("history", []))
             first, epoch = int(meta["phase"]), int(meta["next_epoch"])
-            for cb, state in zip(self.checkpoints, meta.get("callbacks", []), strict=False):
-                cb.set_state(state)
+            Backup.restore_callbacks(self.checkpoints, meta, arrays)  # they come first
             if meta.get("phase_done"):
                 first += 1
         for phase in phases_of(s.training)[first:]:
@@ -475,6 +475,8 @@ class _Session:
 
         run = self.run_dir
         atomic_save(run / rundir.MODEL_FILE, lambda tmp: self.model.save(str(tmp)))
+        for checkpoint in self.checkpoints:
+            checkpoint.flush()
         pl = self.pipelines
         split, ds = ("test", pl.test) if pl.test is not None else ("validation", pl.validation)
         evaluation = None
