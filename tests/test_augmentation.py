@@ -337,7 +337,7 @@ def test_crop_boxes_are_checked_against_the_image_size():
         """)
     )
     assert found == [
-        "augmentation.params.transforms[0].Crop.x_max: the crop box's x_max=80 is "
+        "spec.yaml:12:45: augmentation.params.transforms[0].Crop.x_max: the crop box's x_max=80 is "
         "outside the image, which is 64 pixels wide here (64x64)"
     ]
     found = problems(
@@ -350,7 +350,7 @@ def test_crop_boxes_are_checked_against_the_image_size():
         """)
     )
     assert found == [
-        "augmentation.params.transforms: the pipeline can output images of 30x50 "
+        "spec.yaml:12:7: augmentation.params.transforms: the pipeline can output images of 30x50 "
         "pixels but the images are 64x64: batches need one size; end with Resize: "
         "{height: 64, width: 64} (p: 1)"
     ]
