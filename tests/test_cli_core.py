@@ -7,7 +7,6 @@ import subprocess
 import sys
 
 import pytest
-
 from conftest import ROOT, fixture_pythonpath, run_zoo
 
 BAD_SPEC = "name: x\ndata: {source: digits}\nmodel: {architecture: mpl}\n"

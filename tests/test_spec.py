@@ -7,13 +7,12 @@ from pathlib import Path
 
 import pytest
 import yaml
+from conftest import SPECS
 
 import zoo
 from zoo.errors import UserError
 from zoo.spec import load_spec, load_spec_text, spec_json_schema, validate_spec
 from zoo.spec.sections import CURRENT_SPEC_VERSION
-
-from conftest import SPECS
 
 MINIMAL = """\
 name: mini
@@ -175,3 +174,10 @@ def test_schema_rejects_what_validation_rejects():
     bad["model"]["params"] = {"hiden_units": [3]}
     with pytest.raises(jsonschema.ValidationError):
         jsonschema.validate(bad, schema)
+
+
+def test_optimizer_options_that_would_be_ignored_are_errors():
+    [line] = problems_of(MINIMAL + "training:\n  optimizer: {name: adam, momentum: 0.9}\n")
+    assert line == "spec.yaml:7:37: training.optimizer.momentum: momentum applies to sgd and rmsprop, not adam"
+    [line] = problems_of(MINIMAL + "training:\n  optimizer: {name: sgd, nesterov: true}\n")
+    assert line == "spec.yaml:7:36: training.optimizer.nesterov: nesterov needs momentum > 0"

@@ -101,30 +101,6 @@ def choose_objective(training: Any, output_activation: str, num_classes: int) ->
     return Objective(loss_name, targets, float(loss.label_smoothing), num_classes)
 
 
-def check_optimizer(optimizer: Any) -> list[Problem]:
-    """Options that the chosen optimizer would silently ignore."""
-    problems = []
-    if optimizer.momentum and optimizer.name not in ("sgd", "rmsprop"):
-        problems.append(
-            Problem(
-                f"momentum applies to sgd and rmsprop, not {optimizer.name}",
-                key_path="training.optimizer.momentum",
-            )
-        )
-    if optimizer.nesterov and optimizer.name != "sgd":
-        problems.append(
-            Problem(
-                f"nesterov applies to sgd only, not {optimizer.name}",
-                key_path="training.optimizer.nesterov",
-            )
-        )
-    if optimizer.nesterov and not optimizer.momentum:
-        problems.append(
-            Problem("nesterov needs momentum > 0", key_path="training.optimizer.nesterov")
-        )
-    return problems
-
-
 def make_optimizer(optimizer: Any, learning_rate: float | None = None) -> Any:
     """A fresh Keras optimizer (a new phase gets a new one, as the note recompiles)."""
     import keras

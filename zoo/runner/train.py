@@ -95,9 +95,7 @@ def located(problems: list[Problem], loaded: Any) -> UserError:
 
 
 def _static_problems(spec: Any, registry: Any) -> list[Problem]:
-    from zoo.runner.compile import check_optimizer
-
-    problems = check_optimizer(spec.training.optimizer)
+    problems: list[Problem] = []
     if spec.training.phases:
         entry = registry.get(spec.model.architecture, "architecture")
         if not callable(entry.extra.get("set_trainable")):

@@ -8,10 +8,15 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic_core import PydanticCustomError
 from pydantic import BaseModel, ConfigDict, Field, PlainValidator, WithJsonSchema, model_validator
+from pydantic_core import PydanticCustomError
 
 CURRENT_SPEC_VERSION = 1
+
+
+def _at(key: str, message: str) -> PydanticCustomError:
+    """An error from a model validator, located at one of the model's keys."""
+    return PydanticCustomError("zoo_check", message, {"zoo_loc": (key,)})
 
 
 class Section(BaseModel):
@@ -108,6 +113,17 @@ class OptimizerSpec(Section):
         None, ge=0, description="Decoupled weight decay (adamw; others apply it too when set)."
     )
     clipnorm: float | None = Field(None, gt=0, description="Clip each gradient to this norm.")
+
+    @model_validator(mode="after")
+    def _options_apply(self) -> OptimizerSpec:
+        """Options the chosen optimizer would silently ignore are mistakes, not no-ops."""
+        if self.momentum and self.name not in ("sgd", "rmsprop"):
+            raise _at("momentum", f"momentum applies to sgd and rmsprop, not {self.name}")
+        if self.nesterov and self.name != "sgd":
+            raise _at("nesterov", f"nesterov applies to sgd only, not {self.name}")
+        if self.nesterov and not self.momentum:
+            raise _at("nesterov", "nesterov needs momentum > 0")
+        return self
 
 
 class StepSchedule(Section):
