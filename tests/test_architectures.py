@@ -463,6 +463,14 @@ def test_offline_imagenet_download_names_the_missing_file(tmp_path: Path,
     assert not any((tmp_path / "models").iterdir())  # no partial file left behind
 
 
+def test_zoo_offline_never_tries_to_download(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path))
+    monkeypatch.setenv("ZOO_OFFLINE", "1")
+    with pytest.raises(zoo.OfflineError, match=r"\(ZOO_OFFLINE is set\)\. Missing file: "):
+        build("vgg16_transfer", (32, 32, 3), weights="imagenet")
+    assert not (tmp_path / "models").exists()
+
+
 # ---------------------------------------------------------------- zoo.weights with a real server
 
 @pytest.fixture

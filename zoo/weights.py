@@ -124,6 +124,8 @@ def ensure(wf: WeightsFile, *, base_url: str | None = None, log: TextIO | None =
         log.write(f"zoo: {target} does not match its published {wf.hash_algorithm} hash; "
                   "downloading it again\n")
     url = wf.url(base_url)
+    if os.environ.get("ZOO_OFFLINE", "").strip() not in ("", "0"):
+        raise _offline(wf, url, "ZOO_OFFLINE is set")
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
