@@ -49,6 +49,16 @@ def sub_folders(folder: Path) -> list[str]:
     return sorted(p.name for p in folder.iterdir() if p.is_dir() and not p.name.startswith("."))
 
 
+def file_shape_hint(data_spec: object, num_classes: int | None) -> dict[str, object]:
+    """The shape hint of a file-based source: the spec's size, RGB unless told, the classes."""
+    size = getattr(data_spec, "image_size", None)
+    return {
+        "image_size": tuple(size) if size else None,
+        "channels": getattr(data_spec, "channels", None) or 3,
+        "num_classes": num_classes,
+    }
+
+
 def label_order(labels: Iterable[str]) -> list[str]:
     """Distinct labels, sorted; numerically when every label is an integer."""
     distinct = list(dict.fromkeys(labels))

@@ -19,7 +19,13 @@ from pathlib import Path
 from typing import Any
 
 from pydantic import Field
-from zoo_builtins.data._common import SPLIT_FOLDERS, label_order, require, resolve_path
+from zoo_builtins.data._common import (
+    SPLIT_FOLDERS,
+    file_shape_hint,
+    label_order,
+    require,
+    resolve_path,
+)
 
 import zoo
 from zoo.data.label_map import read_label_map
@@ -164,11 +170,7 @@ def csv_shape_hint(params: CsvParams, data_spec: Any,
             num_classes = len(labels) or None
         except (UserError, OSError):
             num_classes = None
-    return {
-        "image_size": tuple(data_spec.image_size) if data_spec.image_size else None,
-        "channels": data_spec.channels or 3,
-        "num_classes": num_classes,
-    }
+    return file_shape_hint(data_spec, num_classes)
 
 
 @zoo.hookimpl

@@ -21,7 +21,14 @@ from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import Field
-from zoo_builtins.data._common import SPLIT_FOLDERS, list_images, require, resolve_path, sub_folders
+from zoo_builtins.data._common import (
+    SPLIT_FOLDERS,
+    file_shape_hint,
+    list_images,
+    require,
+    resolve_path,
+    sub_folders,
+)
 
 import zoo
 from zoo.data.label_map import apply_label_map, read_label_map
@@ -180,11 +187,7 @@ def directory_shape_hint(params: DirectoryParams, data_spec: Any,
             num_classes = len(set(folders))
     except (UserError, OSError):
         num_classes = None
-    return {
-        "image_size": tuple(data_spec.image_size) if data_spec.image_size else None,
-        "channels": data_spec.channels or 3,
-        "num_classes": num_classes,
-    }
+    return file_shape_hint(data_spec, num_classes)
 
 
 @zoo.hookimpl
