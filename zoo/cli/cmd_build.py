@@ -11,7 +11,7 @@ from zoo.cli.output import print_json, print_problems
 
 
 def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
-    from zoo.cli.main import add_format_option
+    from zoo.cli.main import add_format_option, add_override_option
 
     p = sub.add_parser(
         "build", help="build a spec's model and print its summary and parameter counts",
@@ -21,8 +21,7 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
         "Exit 0 when it builds, 2 on a mistake in the spec.",
     )
     p.add_argument("spec", metavar="SPEC", help="spec file (YAML)")
-    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
-                   help="override a key, e.g. model.params.head.dropout=0.3 (repeatable)")
+    add_override_option(p, "model.params.head.dropout=0.3")
     add_format_option(p)
     return p
 
@@ -86,12 +85,9 @@ def run(args: argparse.Namespace) -> int:
     if args.format == "text":
         print_problems(loaded.warnings)
 
-    from zoo.runner.build import build_model
+    from zoo.runner.build import build_model, import_keras
 
-    start = time.perf_counter()
-    import keras  # noqa: F401  (TensorFlow loads here; timed apart from the build)
-
-    import_seconds = time.perf_counter() - start
+    import_seconds = import_keras()  # TensorFlow loads here, timed apart from the build
     start = time.perf_counter()
     model = build_model(loaded)
     seconds = time.perf_counter() - start

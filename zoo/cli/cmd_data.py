@@ -16,15 +16,14 @@ DEFAULT_SAMPLES = 16
 
 
 def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
-    from zoo.cli.main import add_format_option
+    from zoo.cli.main import add_format_option, add_override_option
 
     p = sub.add_parser(
         "data", help="load and split a spec's data; print split sizes, save sample images",
         description="Load the spec's data source, split it as the spec says, print the size of "
                     "each split and its class counts, and save a grid of sample images.")
     p.add_argument("spec", metavar="SPEC", help="spec file (YAML)")
-    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
-                   help="override a key, e.g. data.split.test=0.1 (repeatable)")
+    add_override_option(p, "data.split.test=0.1")
     p.add_argument("--out", metavar="PNG", default=None,
                    help="where to save the sample grid (default: <spec name>-samples.png)")
     p.add_argument("--no-grid", action="store_true", help="do not save a sample grid")

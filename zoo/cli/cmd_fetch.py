@@ -17,7 +17,7 @@ SECTIONS = (("data", "source"), ("model", "architecture"))
 
 
 def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
-    from zoo.cli.main import add_format_option
+    from zoo.cli.main import add_format_option, add_override_option
 
     p = sub.add_parser(
         "fetch", help="download the data set and weights a spec needs",
@@ -25,8 +25,7 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
         "architecture need, so a later run works offline. Exit 2 when a file cannot be had.",
     )
     p.add_argument("spec", metavar="SPEC", help="spec file (YAML)")
-    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
-                   help="override a key, e.g. model.params.weights=imagenet (repeatable)")
+    add_override_option(p, "model.params.weights=imagenet")
     add_format_option(p)
     return p
 

@@ -22,7 +22,7 @@ CHANNEL_NAMES = {1: ("Gray",), 3: ("Red", "Green", "Blue")}
 
 
 def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
-    from zoo.cli.main import add_format_option
+    from zoo.cli.main import add_format_option, add_override_option
 
     p = sub.add_parser(
         "preview",
@@ -41,14 +41,7 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
         action="store_true",
         help="add R/G/B pixel histograms before and after the spec's scaling",
     )
-    p.add_argument(
-        "--set",
-        dest="overrides",
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        help="override a key, e.g. augmentation.params.p=1 (repeatable)",
-    )
+    add_override_option(p, "augmentation.params.p=1")
     add_format_option(p)
     return p
 

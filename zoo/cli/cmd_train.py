@@ -11,7 +11,7 @@ from zoo.cli.output import print_json, print_problems
 
 
 def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
-    from zoo.cli.main import add_format_option
+    from zoo.cli.main import add_format_option, add_override_option
 
     p = sub.add_parser(
         "train",
@@ -30,14 +30,7 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     )
     p.add_argument("--out", metavar="DIR", help="folder that holds run folders (default: runs)")
     p.add_argument("--epochs", type=int, metavar="N", help="shortcut for --set training.epochs=N")
-    p.add_argument(
-        "--set",
-        dest="overrides",
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        help="override a key, e.g. training.optimizer.learning_rate=0.01 (repeatable)",
-    )
+    add_override_option(p, "training.optimizer.learning_rate=0.01")
     p.add_argument(
         "--resume", metavar="RUN", help="continue an unfinished run from its last backup"
     )

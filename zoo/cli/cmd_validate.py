@@ -9,13 +9,12 @@ from zoo.cli.output import print_json, print_problems
 
 
 def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
-    from zoo.cli.main import add_format_option
+    from zoo.cli.main import add_format_option, add_override_option
 
     p = sub.add_parser("validate", help="check spec files; report every mistake with its place",
                        description="Validate spec files. Exit 0 if all are valid, 2 otherwise.")
     p.add_argument("specs", nargs="+", metavar="SPEC", help="spec files (YAML)")
-    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
-                   help="override a key, e.g. training.epochs=3 (repeatable)")
+    add_override_option(p, "training.epochs=3")
     add_format_option(p)
     return p
 

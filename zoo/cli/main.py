@@ -50,6 +50,12 @@ def add_format_option(parser: argparse.ArgumentParser) -> None:
                         help="text for people (default), json for programs")
 
 
+def add_override_option(parser: argparse.ArgumentParser, example: str = "training.epochs=3") -> None:
+    """``--set KEY=VALUE`` (repeatable): spec overrides, validated like the file."""
+    parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                        help=f"override a spec key, e.g. {example} (repeatable)")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     parser = make_parser()

@@ -22,6 +22,17 @@ def _spec_and_registry(spec: Any, registry: Registry | None) -> tuple[Any, Regis
     return spec, registry or default_registry(), spec_dir
 
 
+def import_keras() -> float:
+    """Import Keras (and TensorFlow behind it); the seconds it took, so `zoo build` can
+    report the import apart from the build itself."""
+    import time
+
+    start = time.perf_counter()
+    import keras  # noqa: F401
+
+    return time.perf_counter() - start
+
+
 def build_model(spec: Any, registry: Registry | None = None, *, num_classes: int | None = None,
                 image_shape: tuple[int, ...] | None = None, context: ModelContext | None = None) -> Any:
     """A ``keras.Model`` for ``spec`` (a path, a LoadedSpec or a Spec model)."""
