@@ -27,15 +27,17 @@ import yaml
 
 from zoo.errors import Problem, UserError
 from zoo.io import atomic_write_json, atomic_write_text
+from zoo.run_files import (  # noqa: F401  (re-exported: the runner's names for them)
+    CONFUSION_FILE,
+    CURVES_FILE,
+    DEFAULT_BACKUP_DIR,
+    HISTORY_FILE,
+    INFO_FILE,
+    METRICS_FILE,
+    MODEL_FILE,
+    SPEC_FILE,
+)
 
-SPEC_FILE = "spec.yaml"
-INFO_FILE = "run.json"
-MODEL_FILE = "model.keras"
-HISTORY_FILE = "history.csv"
-METRICS_FILE = "metrics.json"
-CURVES_FILE = "curves.png"
-CONFUSION_FILE = "confusion_matrix.png"
-DEFAULT_BACKUP_DIR = "backup"
 DEFAULT_RUNS_DIR = "runs"
 RUN_FORMAT = 1
 
