@@ -71,6 +71,10 @@ def __getattr__(name: str) -> Any:
         from zoo import runner
 
         return getattr(runner, name)
+    if name in ("export", "load_export"):
+        from zoo import serving
+
+        return getattr(serving, name)
     raise AttributeError(f"module 'zoo' has no attribute {name!r}")
 
 
@@ -78,6 +82,6 @@ __all__ = [
     "AugmentContext", "BrokenPlugin", "DataContext", "DuplicatePluginError", "LoadedSpec",
     "ModelContext", "NoParams", "OfflineError", "PluginContractError", "PluginEntry",
     "PluginParams", "Problem", "Registry", "Scaling", "UnknownPluginError", "UserError",
-    "ZooError", "describe", "get", "hookimpl", "list_plugins", "load_spec", "load_spec_text",
-    "registry", "spec_json_schema", "validate_spec",
+    "ZooError", "describe", "export", "get", "hookimpl", "list_plugins", "load_export",
+    "load_spec", "load_spec_text", "registry", "spec_json_schema", "validate_spec",
 ]

@@ -18,7 +18,7 @@ from zoo.errors import UserError
 VERBS = (
     "list", "info", "plugins", "validate", "schema",
     "build", "fetch", "data", "preview",
-    "train", "evaluate", "predict", "runs",
+    "train", "evaluate", "predict", "export", "runs",
 )
 EXIT_OK, EXIT_USER_ERROR = 0, 2
 

@@ -1,5 +1,8 @@
 """A finished run, re-opened: predict on new images and evaluate with the run's own scaling.
 
+:class:`Predictor` is the part shared with exported models (``zoo.serving``): read images
+at the model's size, run it, report the top classes.
+
 ::
 
     run = zoo.load_run("runs/digits_mlp-20250101-120000")
@@ -26,90 +29,23 @@ from zoo.runner.results import ClassScore, EvalResult, Prediction
 DEFAULT_BATCH = 64
 
 
-class Run:
-    """A run folder: its spec, class names, scaling state and (loaded on first use) model."""
+class Predictor:
+    """Images in, top classes out: what a run folder and an exported model share.
 
-    def __init__(self, path: str | Path, registry: Any = None) -> None:
-        self.path = Path(path)
-        self.info = rundir.read_info(self.path)
-        self._registry = registry
-        self._model: Any = None
-        self._loaded_spec: Any = None
-        self.class_names: list[str] = list(self.info.get("class_names") or [])
-        self.image_shape: tuple[int, int, int] = tuple(self.info.get("image_shape") or ())  # type: ignore[assignment]
-        if not self.class_names or len(self.image_shape) != 3:
-            raise UserError([Problem("run.json lacks class names or image shape", str(self.path))])
+    Subclasses set ``class_names``, ``image_shape`` (H, W, C) and ``resize_mode`` and
+    implement :meth:`_probs` on a uint8 NHWC batch at that shape.
+    """
 
-    def __repr__(self) -> str:
-        return f"Run({str(self.path)!r}, status={self.status!r})"
+    path: Path
+    class_names: list[str]
+    image_shape: tuple[int, int, int]
+    resize_mode: str = "stretch"
 
-    @property
-    def status(self) -> str:
-        return str(self.info.get("status"))
-
-    @property
-    def registry(self) -> Any:
-        if self._registry is None:
-            from zoo.plugin_manager import default_registry
-
-            self._registry = default_registry()
-        return self._registry
-
-    @property
-    def loaded_spec(self) -> Any:
-        """The run's resolved spec, validated against the installed plugins."""
-        if self._loaded_spec is None:
-            from zoo.spec import load_spec
-
-            self._loaded_spec = load_spec(self.path / rundir.SPEC_FILE, registry=self.registry)
-        return self._loaded_spec
-
-    @property
-    def spec(self) -> Any:
-        return self.loaded_spec.spec
-
-    @property
-    def resize_mode(self) -> str:
-        return str(self.info.get("resize", "stretch"))
-
-    @property
-    def objective(self) -> Objective:
-        o = self.info["objective"]
-        return Objective(
-            o["loss"],
-            o["targets"],
-            float(o["label_smoothing"]),
-            len(self.class_names) if o["targets"] != "binary" else 1,
-        )
-
-    @property
-    def model(self) -> Any:
-        """The trained ``keras.Model`` (``model.keras``), compiled for evaluation."""
-        if self._model is None:
-            path = self.path / rundir.MODEL_FILE
-            if not path.exists():
-                raise UserError(
-                    [
-                        Problem(
-                            f"the run has no {rundir.MODEL_FILE}; it did not finish "
-                            f"(resume it with: zoo train --resume {self.path})",
-                            str(self.path),
-                        )
-                    ]
-                )
-            import keras
-
-            from zoo.runner.compile import compile_model
-
-            _ = self.registry  # plugins register their custom Keras objects on import
-            self._model = keras.saving.load_model(path, compile=False, safe_mode=True)
-            compile_model(self._model, self.spec.training, self.objective)
-        return self._model
-
-    # ---- prediction ----------------------------------------------------------------------
+    def _probs(self, batch: np.ndarray, batch_size: int) -> np.ndarray:
+        raise NotImplementedError
 
     def _as_batch(self, images: Any) -> tuple[np.ndarray, list[str]]:
-        """uint8 NHWC at the run's image size, and a label per image for the output."""
+        """uint8 NHWC at the model's image size, and a label per image for the output."""
         from zoo.data.images import convert_images, read_image
 
         h, w, c = self.image_shape
@@ -144,30 +80,14 @@ class Run:
         ):
             return arr.astype(np.uint8)
         raise UserError(
-            f"images must be uint8 pixels 0..255 (got {arr.dtype}); the run applies its own scaling"
+            f"images must be uint8 pixels 0..255 (got {arr.dtype}); the model applies its own "
+            "scaling"
         )
-
-    def scale(self, images_uint8: np.ndarray) -> np.ndarray:
-        """The run's scaling, with the state fitted at training time."""
-        from zoo.data.pipeline import scale_for_predict
-
-        state = (self.info.get("scaling") or {}).get("state")
-        return np.asarray(scale_for_predict(images_uint8, self.spec.scaling, self.registry, state))
 
     def probabilities(self, images: Any, batch_size: int = DEFAULT_BATCH) -> np.ndarray:
         """Class probabilities, one row per image (two columns for a single sigmoid unit)."""
         batch, _ = self._as_batch(images)
         return self._probs(batch, batch_size)
-
-    def _probs(self, batch: np.ndarray, batch_size: int) -> np.ndarray:
-        out = []
-        for start in range(0, len(batch), batch_size):
-            x = self.scale(batch[start : start + batch_size])
-            out.append(np.asarray(self.model(x, training=False), dtype=np.float64))
-        probs = np.concatenate(out)
-        if probs.shape[1] == 1:
-            probs = np.concatenate([1 - probs, probs], axis=1)
-        return probs
 
     def predict(
         self, images: Any, top_k: int = 5, batch_size: int = DEFAULT_BATCH
@@ -192,12 +112,160 @@ class Run:
     def _class(self, index: int) -> str:
         return self.class_names[index] if index < len(self.class_names) else str(index)
 
+
+def two_columns(probs: np.ndarray) -> np.ndarray:
+    """A single sigmoid unit as two class probabilities ``[1 - p, p]``."""
+    probs = np.asarray(probs, dtype=np.float64)
+    if probs.ndim == 2 and probs.shape[1] == 1:
+        return np.concatenate([1 - probs, probs], axis=1)
+    return probs
+
+
+class Run(Predictor):
+    """A run folder: its spec, class names, scaling state and (loaded on first use) model.
+
+    Prediction reads only ``run.json``, ``spec.yaml`` as plain YAML and ``model.keras``: it
+    needs neither the data-source plugin that trained the run nor, for zoo's own recipes,
+    the scaling plugin. Evaluation validates the whole spec (it reads the run's data).
+    """
+
+    def __init__(self, path: str | Path, registry: Any = None) -> None:
+        self.path = Path(path)
+        self.info = rundir.read_info(self.path)
+        self._registry = registry
+        self._model: Any = None
+        self._compiled = False
+        self._scaling: Any = None
+        self._loaded_spec: Any = None
+        self._raw_spec: dict[str, Any] | None = None
+        self.class_names: list[str] = list(self.info.get("class_names") or [])
+        self.image_shape: tuple[int, int, int] = tuple(self.info.get("image_shape") or ())  # type: ignore[assignment]
+        if not self.class_names or len(self.image_shape) != 3:
+            raise UserError([Problem("run.json lacks class names or image shape", str(self.path))])
+        self.resize_mode = str(self.info.get("resize", "stretch"))
+
+    def __repr__(self) -> str:
+        return f"Run({str(self.path)!r}, status={self.status!r})"
+
+    @property
+    def status(self) -> str:
+        return str(self.info.get("status"))
+
+    @property
+    def registry(self) -> Any:
+        if self._registry is None:
+            from zoo.plugin_manager import default_registry
+
+            self._registry = default_registry()
+        return self._registry
+
+    @property
+    def loaded_spec(self) -> Any:
+        """The run's resolved spec, validated against the installed plugins."""
+        if self._loaded_spec is None:
+            from zoo.spec import load_spec
+
+            self._loaded_spec = load_spec(self.path / rundir.SPEC_FILE, registry=self.registry)
+        return self._loaded_spec
+
+    @property
+    def spec(self) -> Any:
+        return self.loaded_spec.spec
+
+    @property
+    def raw_spec(self) -> dict[str, Any]:
+        """spec.yaml as plain data, not validated: prediction needs only a few keys of it."""
+        if self._raw_spec is None:
+            import yaml
+
+            try:
+                text = (self.path / rundir.SPEC_FILE).read_text(encoding="utf-8")
+                data = yaml.safe_load(text)
+            except (OSError, yaml.YAMLError) as exc:
+                raise UserError(
+                    [Problem(f"cannot read {rundir.SPEC_FILE}: {exc}", str(self.path))]
+                ) from None
+            self._raw_spec = data if isinstance(data, dict) else {}
+        return self._raw_spec
+
+    @property
+    def scaling_section(self) -> dict[str, Any] | None:
+        section = self.raw_spec.get("scaling")
+        return section if isinstance(section, dict) else None
+
+    @property
+    def scaling(self) -> Any:
+        """The run's scaling with its fitted state; works on NumPy arrays and tf tensors."""
+        if self._scaling is None:
+            from zoo.serving.scaling import run_scaling
+
+            self._scaling = run_scaling(
+                self.info, self.scaling_section, self.registry, str(self.path)
+            )
+        return self._scaling
+
+    @property
+    def objective(self) -> Objective:
+        o = self.info["objective"]
+        return Objective(
+            o["loss"],
+            o["targets"],
+            float(o["label_smoothing"]),
+            len(self.class_names) if o["targets"] != "binary" else 1,
+        )
+
+    @property
+    def model(self) -> Any:
+        """The trained ``keras.Model`` (``model.keras``), not compiled (see :meth:`compiled`)."""
+        if self._model is None:
+            path = self.path / rundir.MODEL_FILE
+            if not path.exists():
+                raise UserError(
+                    [
+                        Problem(
+                            f"the run has no {rundir.MODEL_FILE}; it did not finish "
+                            f"(resume it with: zoo train --resume {self.path})",
+                            str(self.path),
+                        )
+                    ]
+                )
+            import keras
+
+            _ = self.registry  # plugins register their custom Keras objects on import
+            self._model = keras.saving.load_model(path, compile=False, safe_mode=True)
+        return self._model
+
+    def compiled(self) -> Any:
+        """The model compiled with the spec's loss and metrics, for evaluation."""
+        model = self.model
+        if not self._compiled:
+            from zoo.runner.compile import compile_model
+
+            compile_model(model, self.spec.training, self.objective)
+            self._compiled = True
+        return model
+
+    # ---- prediction ----------------------------------------------------------------------
+
+    def scale(self, images_uint8: np.ndarray) -> np.ndarray:
+        """The run's scaling, with the state fitted at training time."""
+        return np.asarray(self.scaling(np.asarray(images_uint8, dtype=np.float32)), np.float32)
+
+    def _probs(self, batch: np.ndarray, batch_size: int) -> np.ndarray:
+        out = []
+        for start in range(0, len(batch), batch_size):
+            x = self.scale(batch[start : start + batch_size])
+            out.append(np.asarray(self.model(x, training=False), dtype=np.float64))
+        return two_columns(np.concatenate(out))
+
     # ---- evaluation ----------------------------------------------------------------------
 
     def evaluate(self, data: str | Path | None = None, batch_size: int | None = None) -> EvalResult:
         """Evaluate on the run's own test split, a spec's data, or a class-folder tree."""
         from zoo.runner.evaluate import evaluate_model, folder_images, split_images
 
+        if batch_size is not None and batch_size < 1:
+            raise UserError(f"the batch size must be a positive integer (got {batch_size})")
         batch_size = batch_size or self.spec.training.batch_size
         if data is not None and Path(data).is_dir():
             images, labels = folder_images(Path(data), self)
@@ -206,7 +274,7 @@ class Run:
             prepared, where = self._prepared(data)
             images, labels, split = split_images(prepared, self, where)
         ds = self._dataset(images, labels, batch_size)
-        return evaluate_model(self.model, ds, self.objective, self.class_names, split)
+        return evaluate_model(self.compiled(), ds, self.objective, self.class_names, split)
 
     def _prepared(self, data: str | Path | None) -> tuple[Any, str]:
         from zoo.data.prepare import prepare_data
@@ -237,6 +305,30 @@ def load_run(path: str | Path, registry: Any = None) -> Run:
     return Run(path, registry)
 
 
-def predict(run: str | Path | Run, images: Sequence[Any] | Any, top_k: int = 5) -> list[Prediction]:
-    """Shortcut: ``load_run(run).predict(images, top_k)``."""
-    return (run if isinstance(run, Run) else load_run(run)).predict(images, top_k)
+def open_predictor(path: str | Path, registry: Any = None) -> Predictor:
+    """A run folder, or a model exported by ``zoo export`` (run with its own runtime)."""
+    path = Path(path)
+    if (path / rundir.INFO_FILE).is_file():
+        return Run(path, registry)
+    from zoo.serving.artifact import load_export, looks_exported
+
+    if looks_exported(path):
+        return load_export(path)
+    if not path.exists():
+        raise UserError([Problem("no such run folder or exported model", str(path))])
+    raise UserError(
+        [
+            Problem(
+                f"not a run folder (no {rundir.INFO_FILE}) nor an exported model "
+                "(a zoo export folder, a SavedModel folder, a .tflite or .onnx file)",
+                str(path),
+            )
+        ]
+    )
+
+
+def predict(
+    run: str | Path | Predictor, images: Sequence[Any] | Any, top_k: int = 5
+) -> list[Prediction]:
+    """Shortcut: ``open_predictor(run).predict(images, top_k)``."""
+    return (run if isinstance(run, Predictor) else open_predictor(run)).predict(images, top_k)

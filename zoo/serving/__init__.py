@@ -1,0 +1,20 @@
+"""Serving: export a finished run as a self-contained model, and run exports again.
+
+``zoo.export(run, format="tflite")`` writes ``RUN/exports/tflite/model.tflite`` and its
+``manifest.json``; the exported graph takes raw pixels (float32 0..255, NHWC, any batch
+size) and returns class probabilities, with the run's scaling and its fitted state inside,
+so serving it needs nothing of zoo. ``zoo.load_export(path)`` opens an export with its
+format's own runtime (TensorFlow, the TFLite interpreter, ONNX Runtime) and predicts like
+the run did.
+
+The package is not called ``zoo.export``: that name is the function. Importing it does not
+import TensorFlow.
+"""
+
+from __future__ import annotations
+
+from zoo.serving.artifact import ExportedModel, load_export
+from zoo.serving.exporter import ExportResult, export
+from zoo.serving.formats import FORMATS, QUANTIZATIONS
+
+__all__ = ["FORMATS", "QUANTIZATIONS", "ExportResult", "ExportedModel", "export", "load_export"]

@@ -1,0 +1,111 @@
+"""Open an exported model for prediction: the export folder, or the bare artifact in it.
+
+``zoo predict`` takes any of::
+
+    RUN/exports/tflite                 the export folder (manifest.json names the artifact)
+    RUN/exports/tflite/model.tflite    a .tflite or .onnx file (a manifest beside it is used)
+    RUN/exports/savedmodel/model       a SavedModel folder (saved_model.pb inside)
+
+With a manifest, class names, image size and resize mode come from it; without one, the
+classes are numbered and the size is read from the model's input.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from zoo.errors import Problem, UserError
+from zoo.runner.predict import DEFAULT_BATCH, Predictor, two_columns
+from zoo.serving.formats import FORMATS, MANIFEST_FILE, MANIFEST_KIND, ExportFormat, get_format
+from zoo.serving.runtimes import Runtime, open_runtime
+
+SUFFIX_FORMATS = {".tflite": "tflite", ".onnx": "onnx"}
+SAVED_MODEL_FILE = "saved_model.pb"
+
+
+def read_manifest(path: Path) -> dict[str, Any] | None:
+    """A zoo export manifest, or None when ``path`` is not one."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) and data.get("kind") == MANIFEST_KIND else None
+
+
+def looks_exported(path: Path) -> bool:
+    """An export folder, a SavedModel folder, or a .tflite/.onnx file."""
+    if path.is_dir():
+        return (path / MANIFEST_FILE).is_file() or (path / SAVED_MODEL_FILE).is_file()
+    return path.is_file() and path.suffix.lower() in SUFFIX_FORMATS
+
+
+def locate(path: Path) -> tuple[ExportFormat, Path, dict[str, Any] | None]:
+    """(format, artifact path, manifest or None) of an export given by any of its paths."""
+    if path.is_dir() and (path / MANIFEST_FILE).is_file():
+        manifest = read_manifest(path / MANIFEST_FILE)
+        if manifest is None:
+            raise UserError([Problem(f"{MANIFEST_FILE} is not a zoo export manifest", str(path))])
+        fmt = get_format(str(manifest.get("format")))
+        return fmt, path / str(manifest.get("artifact") or fmt.artifact), manifest
+    if path.is_dir() and (path / SAVED_MODEL_FILE).is_file():
+        fmt = FORMATS["savedmodel"]
+    elif path.is_file() and path.suffix.lower() in SUFFIX_FORMATS:
+        fmt = FORMATS[SUFFIX_FORMATS[path.suffix.lower()]]
+    else:
+        raise UserError([Problem("not an exported model", str(path))])
+    beside = read_manifest(path.parent / MANIFEST_FILE)
+    if beside is not None and beside.get("artifact") != path.name:
+        beside = None
+    return fmt, path, beside
+
+
+class ExportedModel(Predictor):
+    """An exported model run by its own runtime, predicting like the run it came from."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        self.format, self.artifact, self.manifest = locate(self.path)
+        self.runtime: Runtime = open_runtime(self.format, self.artifact)
+        manifest = self.manifest or {}
+        self.class_names = [str(c) for c in manifest.get("class_names") or []]
+        self.resize_mode = str((manifest.get("input") or {}).get("resize") or "stretch")
+        shape = (manifest.get("input") or {}).get("shape") or list(self.runtime.input_shape)
+        dims = tuple(shape[1:]) if len(shape) == 4 else ()
+        if len(dims) != 3 or any(not isinstance(d, int) for d in dims):
+            raise UserError(
+                [Problem(f"cannot tell the model's image size from its input {shape}", str(path))]
+            )
+        self.image_shape = dims  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return f"ExportedModel({str(self.path)!r}, format={self.format.name!r})"
+
+    def _probs(self, batch: np.ndarray, batch_size: int = DEFAULT_BATCH) -> np.ndarray:
+        out = [
+            self.runtime(batch[start : start + batch_size].astype(np.float32))
+            for start in range(0, len(batch), batch_size)
+        ]
+        probs = two_columns(np.concatenate(out))
+        if self.class_names and probs.shape[1] != len(self.class_names):
+            raise UserError(
+                [
+                    Problem(
+                        f"the model gives {probs.shape[1]} outputs but its manifest lists "
+                        f"{len(self.class_names)} classes",
+                        str(self.path),
+                    )
+                ]
+            )
+        return probs
+
+
+def load_export(path: str | Path) -> ExportedModel:
+    """Open an export (folder, SavedModel folder, .tflite or .onnx file) for prediction."""
+    path = Path(path)
+    if not path.exists():
+        raise UserError([Problem("no such exported model", str(path))])
+    return ExportedModel(path)
