@@ -387,9 +387,9 @@ def test_googlenet_auxiliary_classifiers() -> None:
     assert model.output_names == ["predictions", "aux1_predictions", "aux2_predictions"]
     assert model.get_layer("aux1_avg_pool").output.shape[1:] == (4, 4, 512)
     assert model.get_layer("aux2_avg_pool").output.shape[1:] == (4, 4, 528)
-    assert entry.extra["loss_weights"](params) == {
+    assert entry.capabilities.loss_weights(params) == {
         "predictions": 1.0, "aux1_predictions": 0.3, "aux2_predictions": 0.3}
-    assert entry.extra["loss_weights"](entry.params()) is None
+    assert entry.capabilities.loss_weights(entry.params()) is None
     with pytest.raises(UserError, match="aux1_avg_pool.*65x65"):
         entry.factory(params, ModelContext((64, 64, 3), 10))
 
@@ -403,7 +403,7 @@ def trainable_base(model) -> list[str]:
 
 def test_vgg16_transfer_freezing() -> None:
     entry = zoo.get("vgg16_transfer")
-    set_trainable = entry.extra["set_trainable"]
+    set_trainable = entry.capabilities.set_trainable
     model = build("vgg16_transfer", (32, 32, 3))
     assert trainable_base(model) == []  # the note's default: feature extraction
     head_only = sum(int(np.prod(w.shape)) for w in model.trainable_weights)
@@ -418,10 +418,18 @@ def test_vgg16_transfer_freezing() -> None:
     assert trainable_base(partly) == ["block5_conv2", "block5_conv3"]
 
 
-def test_vgg16_transfer_check_spec_warns_about_scaling() -> None:
+def test_pretrained_weights_require_their_scaling_and_auto_picks_it() -> None:
     assert zoo.load_spec(SPECS / "note_vgg16_transfer.yaml").warnings == []
-    loaded = zoo.load_spec(SPECS / "note_vgg16_transfer.yaml", ["scaling.recipe=unit"])
-    assert any("caffe" in w.message for w in loaded.warnings)
+    with pytest.raises(UserError) as err:
+        zoo.load_spec(SPECS / "note_vgg16_transfer.yaml", ["scaling.recipe=unit"])
+    [problem] = err.value.problems
+    assert problem.key_path == "scaling.recipe" and problem.line == 17
+    assert "{recipe: caffe}" in problem.message
+    auto = zoo.load_spec(SPECS / "note_vgg16_transfer.yaml", ["scaling.recipe=auto"])
+    assert auto.spec.scaling.recipe == "caffe"
+    random = zoo.load_spec(SPECS / "note_vgg16_transfer.yaml",
+                           ["model.params.weights=none", "scaling.recipe=auto"])
+    assert random.spec.scaling.recipe == "unit"  # nothing required: the default recipe
     loaded = zoo.load_spec(SPECS / "note_vgg16_transfer.yaml", ["model.params.weights=none"])
     assert any("random weights" in w.message for w in loaded.warnings)
 
@@ -457,7 +465,7 @@ def test_offline_imagenet_download_names_the_missing_file(tmp_path: Path,
     assert time.monotonic() - start < 10
     text = str(err.value)
     expected = tmp_path / "models" / "vgg16_weights_tf_dim_ordering_tf_kernels_notop.h5"
-    assert f"Missing file: {expected}" in text
+    assert f"{expected} is missing" in text
     assert "http://127.0.0.1:9/vgg16/vgg16_weights_tf_dim_ordering_tf_kernels_notop.h5" in text
     assert "6d6bbae143d832006294945121d1f1fc" in text and "\n" not in text
     assert not any((tmp_path / "models").iterdir())  # no partial file left behind
@@ -466,12 +474,12 @@ def test_offline_imagenet_download_names_the_missing_file(tmp_path: Path,
 def test_zoo_offline_never_tries_to_download(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("KERAS_HOME", str(tmp_path))
     monkeypatch.setenv("ZOO_OFFLINE", "1")
-    with pytest.raises(zoo.OfflineError, match=r"\(ZOO_OFFLINE is set\)\. Missing file: "):
+    with pytest.raises(zoo.OfflineError, match=r"\(ZOO_OFFLINE is set\): .* is missing"):
         build("vgg16_transfer", (32, 32, 3), weights="imagenet")
     assert not (tmp_path / "models").exists()
 
 
-# ---------------------------------------------------------------- zoo.weights with a real server
+# ---------------------------------------------------------------- the download helper, real server
 
 @pytest.fixture
 def served(tmp_path: Path) -> Iterator[tuple[str, Path]]:
@@ -496,30 +504,29 @@ def served(tmp_path: Path) -> Iterator[tuple[str, Path]]:
         server.server_close()
 
 
-def test_download_checks_the_hash(served: tuple[str, Path], tmp_path: Path,
-                                  monkeypatch: pytest.MonkeyPatch) -> None:
-    from zoo import weights
+def test_download_checks_the_hash_and_reports_every_missing_file(
+        served: tuple[str, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from zoo.plugin import RemoteFile, ensure_files
 
     url, root = served
     monkeypatch.setenv("KERAS_HOME", str(tmp_path / "keras"))
+    monkeypatch.delenv("ZOO_OFFLINE", raising=False)
     payload = b"weights" * 1000
-    (root / "w").mkdir()
-    (root / "w" / "good.h5").write_bytes(payload)
-    good = weights.WeightsFile("good.h5", url, "w/good.h5", hashlib.md5(payload).hexdigest())
-    path = weights.ensure(good)
+    (root / "good.h5").write_bytes(payload)
+    good = RemoteFile("good.h5", url + "good.h5", hashlib.md5(payload).hexdigest())
+    [path] = ensure_files([good], what="test weights")
     assert path == tmp_path / "keras" / "models" / "good.h5" and path.read_bytes() == payload
-    (root / "w" / "good.h5").unlink()  # present now: no second download
-    assert weights.ensure(good) == path
+    (root / "good.h5").unlink()  # present now: no second download
+    assert ensure_files([good], what="test weights") == [path]
 
-    bad = weights.WeightsFile("bad.h5", url, "w/bad.h5", "0" * 32)
-    (root / "w" / "bad.h5").write_bytes(b"not the published file")
-    with pytest.raises(UserError, match="not the published"):
-        weights.ensure(bad)
+    (root / "bad.h5").write_bytes(b"not the published file")
+    bad = RemoteFile("bad.h5", url + "bad.h5", "0" * 32)
+    gone = RemoteFile("gone.h5", url + "gone.h5", "0" * 32)
+    with pytest.raises(zoo.OfflineError) as err:
+        ensure_files([bad, gone], what="test weights")
+    assert len(err.value.problems) == 2  # every missing file, not only the first
+    assert "bad.h5" in str(err.value.problems[0]) and "404" in str(err.value.problems[1])
     assert not (tmp_path / "keras" / "models" / "bad.h5").exists()
-
-    gone = weights.WeightsFile("gone.h5", url, "w/gone.h5", "0" * 32)
-    with pytest.raises(zoo.OfflineError, match="HTTP 404"):
-        weights.ensure(gone)
 
 
 @pytest.mark.parametrize("spec, architecture", [

@@ -107,7 +107,7 @@ def test_every_recipe_survives_the_round_trip(name):
     loaded = load_spec_text(spec_text(yaml.safe_dump({"augmentation": section})), "spec.yaml")
     resolved = loaded.resolved()["augmentation"]
     entry, augmenter = build(name, resolved["params"])
-    assert entry.extra["to_spec"](augmenter) == resolved["params"]
+    assert entry.capabilities.to_spec(augmenter) == resolved["params"]
     again = load_spec_text(spec_text(yaml.safe_dump({"augmentation": resolved})), "again.yaml")
     assert again.resolved()["augmentation"] == resolved
 

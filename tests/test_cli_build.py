@@ -21,6 +21,7 @@ def write_spec(folder: Path, model: str) -> Path:
         name: cli-test
         data: {{source: digits}}
         model: {model}
+        scaling: {{recipe: auto}}
         """), encoding="utf-8")
     return path
 
@@ -106,7 +107,7 @@ def test_fetch_offline_names_the_missing_file(tmp_path: Path) -> None:
     errors = [line for line in result.stderr.splitlines()
               if not line.startswith("zoo: downloading")]
     assert len(errors) == 1, result.stderr
-    assert f"Missing file: {tmp_path / 'keras' / 'models' / WEIGHTS}" in errors[0]
+    assert f"{tmp_path / 'keras' / 'models' / WEIGHTS} is missing" in errors[0]
 
 
 def test_fetch_reports_a_present_local_file(tmp_path: Path,

@@ -1,11 +1,12 @@
-"""What plugin factories receive and return.
+"""What plugin factories and capabilities receive and return: the typed plugin contract.
 
-Kept free of TensorFlow imports: these types are read by ``zoo list`` and friends.
+Kept free of TensorFlow imports: these types are read by ``zoo list`` and friends. Plugin
+authors import them from :mod:`zoo.plugin`; ``docs/plugins.md`` explains each one.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal, Protocol, runtime_checkable
@@ -22,7 +23,7 @@ class PluginParams(BaseModel):
     Give every field a ``description``: ``zoo info`` and ``zoo schema`` show it.
     """
 
-    model_config = ConfigDict(extra="forbid", frozen=True, validate_default=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, validate_default=True, allow_inf_nan=False)
 
 
 class NoParams(PluginParams):
@@ -46,6 +47,27 @@ class AugmentContext:
     image_size: tuple[int, int]
     channels: int
     seed: int | None = None
+
+
+@dataclass(frozen=True)
+class ShapeHint:
+    """What a data source can tell without loading its images (``None``: cannot tell).
+
+    Lets ``zoo build`` and ``zoo.build_model`` size a model from the spec alone.
+    """
+
+    image_size: tuple[int, int] | None = None
+    channels: int | None = None
+    num_classes: int | None = None
+
+
+@dataclass(frozen=True)
+class FetchContext:
+    """What a ``fetch`` capability needs: where relative paths start, and whether the
+    network may be used (``ZOO_OFFLINE=1`` forbids it)."""
+
+    spec_dir: Path = Path(".")
+    offline: bool = False
 
 
 @dataclass(frozen=True)
@@ -74,5 +96,77 @@ class Scaling(Protocol):
         """JSON-able state saved in the run so predict applies the very same scaling."""
 
 
-# An augmenter takes one uint8 HWC image and returns one uint8 HWC image of the same shape.
-Augmenter = Callable[[Any], Any]
+@runtime_checkable
+class Augmenter(Protocol):
+    """Augments one image: uint8 HWC in, uint8 HWC of the same shape out.
+
+    Called from several threads (tf.data's parallel map) and, for long runs, in worker
+    processes (so it must pickle); seed it from ``AugmentContext.seed`` and draw from its
+    own generator, never from global random state. zoo checks dtype and shape of every
+    result and ends the run with an error naming the plugin if they are wrong.
+    """
+
+    def __call__(self, image: Any) -> Any: ...
+
+
+# ---- capabilities: optional, typed functions a plugin passes to ``registry.add_*`` --------
+
+
+class SpecCheck(Protocol):
+    """``check_spec(params, spec)``: judge the whole spec at validate time.
+
+    Return warnings (strings), or raise :class:`zoo.UserError` whose problems carry a
+    ``key_path`` into the spec (``model.params.weights``); zoo locates them in the file.
+    Must not import TensorFlow and may only do cheap file-system checks.
+    """
+
+    def __call__(self, params: Any, spec: Any) -> Iterable[str] | None: ...
+
+
+class Fetch(Protocol):
+    """``fetch(params, ctx: FetchContext) -> list[Path]``: make needed files local now.
+
+    Returns the local paths. When files cannot be had, raise :class:`zoo.OfflineError` with
+    one problem per missing file (all of them, not the first): ``zoo fetch`` reports them.
+    """
+
+    def __call__(self, params: Any, ctx: FetchContext) -> list[Path]: ...
+
+
+class ShapeHintFn(Protocol):
+    """``shape_hint(params, ctx: DataContext) -> ShapeHint``: image size, channels and class
+    count without loading the images (cheap: reads at most a header or a folder listing)."""
+
+    def __call__(self, params: Any, ctx: DataContext) -> ShapeHint | None: ...
+
+
+class SetTrainable(Protocol):
+    """``set_trainable(model, unfreeze) -> int``: apply ``training.phases[i].unfreeze``
+    (a layer count from the top, ``"all"``, ``"none"`` or a layer name to unfreeze from)
+    to a built model; returns how many base layers now train. The runner recompiles."""
+
+    def __call__(self, model: Any, unfreeze: int | str) -> int: ...
+
+
+class LossWeights(Protocol):
+    """``loss_weights(params) -> {output name: weight}`` for models with auxiliary outputs.
+
+    The model's first output is the classifier zoo evaluates, predicts with and saves; the
+    others only add to the training loss with their weights.
+    """
+
+    def __call__(self, params: Any) -> dict[str, float] | None: ...
+
+
+class RequiredScaling(Protocol):
+    """``required_scaling(params) -> recipe name | None``: the scaling recipe these params
+    need (pretrained weights expect their own preprocessing). ``scaling: {recipe: auto}``
+    picks it; another recipe is a located validation error."""
+
+    def __call__(self, params: Any) -> str | None: ...
+
+
+class ToSpec(Protocol):
+    """``to_spec(augmenter) -> dict``: a built augmenter back to its spec params (round trip)."""
+
+    def __call__(self, augmenter: Any) -> dict[str, Any]: ...

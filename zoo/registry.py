@@ -7,6 +7,7 @@ two claim one name, and can drop a plugin that breaks the contract without losin
 
 from __future__ import annotations
 
+import dataclasses
 import fnmatch
 import re
 import types
@@ -18,7 +19,17 @@ from typing import Any
 from pydantic import BaseModel
 from pydantic_core import to_jsonable_python
 
-from zoo.contracts import PluginKind, RecipeType
+from zoo.contracts import (
+    Fetch,
+    LossWeights,
+    PluginKind,
+    RecipeType,
+    RequiredScaling,
+    SetTrainable,
+    ShapeHintFn,
+    SpecCheck,
+    ToSpec,
+)
 from zoo.errors import DuplicatePluginError, PluginContractError, Problem, UnknownPluginError
 from zoo.suggest import did_you_mean
 
@@ -46,6 +57,42 @@ class Provenance:
         dist = self.distribution or "(not installed)"
         return f"{dist} {self.version or ''}".strip() + f" [{self.plugin}]"
 
+    def label(self) -> str:
+        """``plugin 'acme' (acme-zoo 1.2)``: for error messages that name the culprit."""
+        dist = f"{self.distribution} {self.version or ''}".strip() if self.distribution else None
+        return f"plugin '{self.plugin}'" + (f" ({dist})" if dist else "")
+
+
+@dataclass(frozen=True)
+class Capabilities:
+    """The optional, typed functions a plugin declared with its entry (see ``zoo.contracts``)."""
+
+    check_spec: SpecCheck | None = None
+    fetch: Fetch | None = None
+    shape_hint: ShapeHintFn | None = None
+    set_trainable: SetTrainable | None = None
+    loss_weights: LossWeights | None = None
+    required_scaling: RequiredScaling | None = None
+    to_spec: ToSpec | None = None
+    default: bool = False  # scaling: the recipe a spec without a scaling section gets
+    runs_in: str = "python"  # augmentation: "python" (per image) or "graph" (tf.data ops)
+
+    def declared(self) -> list[str]:
+        """Names of the capabilities set, for ``zoo info``."""
+        out = [f.name for f in dataclasses.fields(self)
+               if f.name not in ("default", "runs_in") and getattr(self, f.name) is not None]
+        return out + (["default"] if self.default else [])
+
+
+# Which capability keywords each ``add_*`` accepts (the registrar checks, the docs list them).
+CAPABILITIES_BY_KIND: dict[str, tuple[str, ...]] = {
+    "architecture": ("check_spec", "fetch", "set_trainable", "loss_weights", "required_scaling"),
+    "scaling": ("check_spec", "default"),
+    "augmentation": ("check_spec", "to_spec", "runs_in"),
+    "data": ("check_spec", "fetch", "shape_hint"),
+}
+AUGMENTATION_PATHS = ("python", "graph")
+
 
 @dataclass(frozen=True)
 class PluginEntry:
@@ -63,7 +110,7 @@ class PluginEntry:
     input_kind: str | None = None
     param_count: int | None = None
     weights_license: str | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
+    capabilities: Capabilities = field(default_factory=lambda: Capabilities())
 
     def parameters(self) -> list[dict[str, Any]]:
         """Each parameter's name, type, default, bounds and description (for ``zoo info``)."""
@@ -84,7 +131,14 @@ class PluginEntry:
             "plugin": self.provenance.plugin,
             "distribution": self.provenance.distribution,
             "version": self.provenance.version,
+            "capabilities": self.capabilities.declared(),
+            **({"runs_in": self.capabilities.runs_in} if self.recipe_type == "augmentation" else {}),
         }
+
+    @property
+    def owner(self) -> str:
+        """``plugin 'x' (dist version)``: who to blame in an error message."""
+        return self.provenance.label()
 
 
 @dataclass(frozen=True)
@@ -167,44 +221,95 @@ class PluginRegistrar:
         input_kind: str | None = None,
         param_count: int | None = None,
         weights_license: str | None = None,
-        **extra: Any,
+        check_spec: SpecCheck | None = None,
+        fetch: Fetch | None = None,
+        set_trainable: SetTrainable | None = None,
+        loss_weights: LossWeights | None = None,
+        required_scaling: RequiredScaling | None = None,
+        **unknown: Any,
     ) -> None:
-        """Add a model builder: ``factory(params, ctx: ModelContext) -> keras.Model``."""
+        """Add a model builder: ``factory(params, ctx: ModelContext) -> keras.Model``.
+
+        The optional capabilities are described in :mod:`zoo.contracts`.
+        """
+        caps = Capabilities(check_spec=check_spec, fetch=fetch, set_trainable=set_trainable,
+                            loss_weights=loss_weights, required_scaling=required_scaling)
         self._add("architecture", name, params, factory, description, tags, None, family,
-                  input_kind, param_count, weights_license, extra)
+                  input_kind, param_count, weights_license, caps, unknown)
 
     def add_scaling(
-        self, name: str, *, params: type[BaseModel], factory: Callable[..., Any],
-        description: str, tags: Iterable[str] = (), **extra: Any,
+        self,
+        name: str,
+        *,
+        params: type[BaseModel],
+        factory: Callable[..., Any],
+        description: str,
+        tags: Iterable[str] = (),
+        check_spec: SpecCheck | None = None,
+        default: bool = False,
+        **unknown: Any,
     ) -> None:
-        """Add a scaling recipe: ``factory(params, state: dict | None) -> Scaling``."""
+        """Add a scaling recipe: ``factory(params, state: dict | None) -> Scaling``.
+
+        ``default=True``: the recipe a spec without a ``scaling`` section gets.
+        """
+        caps = Capabilities(check_spec=check_spec, default=default)
         self._add("recipe", name, params, factory, description, tags, "scaling",
-                  None, None, None, None, extra)
+                  None, None, None, None, caps, unknown)
 
     def add_augmentation(
-        self, name: str, *, params: type[BaseModel], factory: Callable[..., Any],
-        description: str, tags: Iterable[str] = (), **extra: Any,
+        self,
+        name: str,
+        *,
+        params: type[BaseModel],
+        factory: Callable[..., Any],
+        description: str,
+        tags: Iterable[str] = (),
+        check_spec: SpecCheck | None = None,
+        to_spec: ToSpec | None = None,
+        runs_in: str = "python",
+        **unknown: Any,
     ) -> None:
-        """Add an augmentation recipe: ``factory(params, ctx: AugmentContext) -> Augmenter``."""
+        """Add an augmentation recipe: ``factory(params, ctx: AugmentContext) -> Augmenter``.
+
+        ``runs_in``: ``"python"`` (the augmenter is called per uint8 image) or ``"graph"``
+        (it is called on a batch of float tf.Tensors inside tf.data).
+        """
+        caps = Capabilities(check_spec=check_spec, to_spec=to_spec, runs_in=runs_in)
         self._add("recipe", name, params, factory, description, tags, "augmentation",
-                  None, None, None, None, extra)
+                  None, None, None, None, caps, unknown)
 
     def add_data_source(
-        self, name: str, *, params: type[BaseModel], factory: Callable[..., Any],
-        description: str, tags: Iterable[str] = (), input_kind: str | None = None,
-        **extra: Any,
+        self,
+        name: str,
+        *,
+        params: type[BaseModel],
+        factory: Callable[..., Any],
+        description: str,
+        tags: Iterable[str] = (),
+        input_kind: str | None = None,
+        check_spec: SpecCheck | None = None,
+        fetch: Fetch | None = None,
+        shape_hint: ShapeHintFn | None = None,
+        **unknown: Any,
     ) -> None:
         """Add a data source: ``factory(params, ctx: DataContext) -> SourceData``."""
+        caps = Capabilities(check_spec=check_spec, fetch=fetch, shape_hint=shape_hint)
         self._add("data", name, params, factory, description, tags, None, None,
-                  input_kind, None, None, extra)
+                  input_kind, None, None, caps, unknown)
 
     def _add(
         self, kind: PluginKind, name: str, params: Any, factory: Any, description: str,
         tags: Iterable[str], recipe_type: RecipeType | None, family: str | None,
         input_kind: str | None, param_count: int | None, weights_license: str | None,
-        extra: dict[str, Any],
+        capabilities: Capabilities, unknown: dict[str, Any],
     ) -> None:
         check_contract(name, params, factory, description)
+        check_capabilities(name, recipe_type or kind, capabilities, unknown)
+        if param_count is not None and (isinstance(param_count, bool)
+                                        or not isinstance(param_count, int) or param_count < 0):
+            raise PluginContractError(
+                f"'{name}': param_count must be a whole number. Received: {param_count!r}")
         tag_set = frozenset(str(t) for t in tags)
         tag_set |= {t for t in (family, input_kind, recipe_type) if t}
         self.entries.append(
@@ -212,9 +317,33 @@ class PluginRegistrar:
                 kind=kind, name=name, params=params, factory=factory,
                 description=description.strip(), tags=tag_set, provenance=self.provenance,
                 recipe_type=recipe_type, family=family, input_kind=input_kind,
-                param_count=param_count, weights_license=weights_license, extra=extra,
+                param_count=param_count, weights_license=weights_license,
+                capabilities=capabilities,
             )
         )
+
+
+def check_capabilities(name: str, kind: str, caps: Capabilities, unknown: dict[str, Any]) -> None:
+    """Unknown keywords and non-callable capabilities make the plugin broken, with a hint."""
+    allowed = CAPABILITIES_BY_KIND[kind]
+    for key in unknown:
+        hint = did_you_mean(key, allowed)
+        raise PluginContractError(
+            f"'{name}': unknown {kind} capability {key!r}" + (f"; {hint}" if hint else "")
+            + f" (a {kind} accepts: {', '.join(allowed)})")
+    for f in dataclasses.fields(caps):
+        value = getattr(caps, f.name)
+        if f.name == "default":
+            if not isinstance(value, bool):
+                raise PluginContractError(f"'{name}': default must be True or False. "
+                                          f"Received: {value!r}")
+        elif f.name == "runs_in":
+            if value not in AUGMENTATION_PATHS:
+                raise PluginContractError(f"'{name}': runs_in must be one of "
+                                          f"{', '.join(AUGMENTATION_PATHS)}. Received: {value!r}")
+        elif value is not None and not callable(value):
+            raise PluginContractError(f"'{name}': capability {f.name} must be callable. "
+                                      f"Received: {value!r}")
 
 
 def check_contract(name: Any, params: Any, factory: Any, description: Any) -> None:
@@ -331,6 +460,10 @@ class Registry:
         if entry is None or (wanted_kind and entry.kind != wanted_kind) or (
             recipe_type and entry.recipe_type != recipe_type
         ):
+            broken = self.broken_plugin(name) if entry is None else None
+            if broken is not None:
+                raise UnknownPluginError([Problem(
+                    f"'{name}' is broken and was not loaded: {broken.reason}")])
             candidates = self.names(wanted_kind, recipe_type)  # type: ignore[arg-type]
             raise UnknownPluginError([Problem(self.unknown_message(name, label, candidates))])
         return entry
@@ -347,7 +480,23 @@ class Registry:
             f"{e.provenance.version or ''}".strip() + f" (plugin '{e.provenance.plugin}')"
             for e in self.conflicts[name]
         )
-        return f"the name '{name}' is registered by more than one plugin: {owners}; uninstall one of them"
+        plugins = ",".join(sorted({e.provenance.plugin for e in self.conflicts[name]}))
+        return (f"the name '{name}' is registered by more than one plugin: {owners}; uninstall "
+                f"one of them, or skip one with ZOO_DISABLE_PLUGINS=<plugin> (one of: {plugins})")
+
+    def broken_plugin(self, name: str) -> BrokenPlugin | None:
+        """The broken plugin called ``name`` (entry-point or distribution name), if any."""
+        for b in self.broken:
+            if name in (b.plugin, b.distribution):
+                return b
+        return None
+
+    def default_scaling(self) -> str | None:
+        """The scaling recipe a spec without a ``scaling`` section gets: the one a plugin
+        declared ``default=True`` (none when no plugin, or several, declare it)."""
+        names = [e.name for e in self.list("recipe", recipe_type="scaling")
+                 if e.capabilities.default]
+        return names[0] if len(names) == 1 else None
 
     def describe(self, name: str) -> dict[str, Any]:
         """Everything ``zoo info NAME`` shows, JSON-able."""

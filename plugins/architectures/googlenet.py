@@ -11,9 +11,9 @@ outputs of 4a and 4d, AvgPool 5x5/3 'valid', Conv 128 1x1 ReLU, Flatten, Dense 1
 Dropout 0.7, Dense classes. The model then has three outputs, in this order:
 ``predictions``, ``aux1_predictions``, ``aux2_predictions``. Train all three on the same
 targets with loss weights 1, ``aux_loss_weight``, ``aux_loss_weight`` (the paper: 0.3),
-which ``entry.extra["loss_weights"](params)`` returns as ``{output name: weight}``; use only
-``predictions`` to predict. With aux off (the default) the model has one output and
-``loss_weights`` returns None.
+which the ``loss_weights(params)`` capability returns as ``{output name: weight}``; the
+runner trains all three and evaluates, predicts and saves ``predictions`` only. With aux
+off (the default) the model has one output and ``loss_weights`` returns None.
 """
 
 from __future__ import annotations
@@ -163,7 +163,7 @@ def zoo_register_architectures(registry) -> None:
     registry.add_architecture(
         "googlenet", params=GoogLeNetParams, factory=build_googlenet,
         description="GoogLeNet / Inception v1 with the note's filter table; optional auxiliary "
-        "classifiers (3 outputs; see extra['loss_weights']). "
+        "classifiers (3 outputs, trained with loss weights; only the main one predicts). "
         "param_count: the default at 224x224x3, 10 classes.",
         tags={"cnn", "inception", "note", "paper"}, family="googlenet", input_kind="image",
         param_count=5_983_802,

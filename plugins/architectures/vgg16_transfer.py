@@ -13,18 +13,19 @@ Freezing: ``unfreeze`` counts the base's layers that have weights (VGG16: 13 con
 top: ``none`` freezes the base (feature extraction), ``3`` makes block5's three convs
 trainable, ``all`` fine-tunes everything. The head always trains.
 
-For the runner (``entry.extra``):
+Capabilities declared with the registration (see ``zoo.contracts``):
 
 - ``set_trainable(model, unfreeze)``: apply a ``training.phases[i].unfreeze`` value to a
   built (or loaded) model; returns how many base layers are now trainable. Compile the model
   again afterwards, as Keras requires after changing ``trainable``.
-- ``check_spec(params, spec)``: warnings, e.g. ImageNet weights without the ``caffe``
-  scaling recipe Keras' VGG16 was trained with.
-- ``fetch(params)``: download the weights now; returns the local file paths.
+- ``check_spec(params, spec)``: warnings, e.g. a frozen base with random weights.
+- ``required_scaling(params)``: ``caffe`` with pretrained weights, what Keras' VGG16 expects.
+- ``fetch(params, ctx)``: download the weights now; returns the local file paths.
 """
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -33,10 +34,15 @@ from zoo_builtins.architectures._checks import SpatialTrace, check_channels, che
 from zoo_builtins.architectures._layers import Head, build_head
 
 import zoo
+import zoo.plugin
 
 if TYPE_CHECKING:
     import keras
 
+KERAS_APPLICATIONS = "https://storage.googleapis.com/tensorflow/keras-applications/"
+NOTOP_FILE = "vgg16_weights_tf_dim_ordering_tf_kernels_notop.h5"
+NOTOP_MD5 = "6d6bbae143d832006294945121d1f1fc"  # keras.applications.vgg16's published hash
+BASE_URL_ENV = "ZOO_WEIGHTS_BASE_URL"
 BASE_PREFIX = "block"  # every VGG16 base layer is named block<n>_...
 BASE_WEIGHTED_LAYERS = 13
 WEIGHT_SUFFIXES = (".h5", ".hdf5")
@@ -90,9 +96,7 @@ def _weights_path(params: VGG16TransferParams) -> str | None:
     if params.weights is None:
         return None
     if params.weights == "imagenet":
-        from zoo.weights import VGG16_NOTOP, ensure
-
-        return str(ensure(VGG16_NOTOP))
+        return str(zoo.plugin.ensure_files([imagenet_file()], what="VGG16 ImageNet weights")[0])
     path = Path(params.weights).expanduser()
     if not path.is_file():
         raise zoo.UserError([zoo.Problem(
@@ -101,10 +105,23 @@ def _weights_path(params: VGG16TransferParams) -> str | None:
     return str(path)
 
 
-def fetch(params: VGG16TransferParams) -> list[str]:
+def imagenet_file() -> zoo.plugin.RemoteFile:
+    """Keras' published VGG16 no-top file and its md5 (``ZOO_WEIGHTS_BASE_URL``: a mirror)."""
+    base = os.environ.get(BASE_URL_ENV) or KERAS_APPLICATIONS
+    return zoo.plugin.RemoteFile(
+        fname=NOTOP_FILE, origin=base.rstrip("/") + "/vgg16/" + NOTOP_FILE, file_hash=NOTOP_MD5,
+        description="VGG16 convolutional base trained on ImageNet (Keras Applications), 58.9 MB")
+
+
+def fetch(params: VGG16TransferParams, ctx: zoo.plugin.FetchContext) -> list[Path]:
     """Make the weights file local now; the paths of the files it needs."""
     path = _weights_path(params)
-    return [path] if path else []
+    return [Path(path)] if path else []
+
+
+def required_scaling(params: VGG16TransferParams) -> str | None:
+    """Keras' VGG16 weights were trained on 'caffe' inputs (BGR, ImageNet mean subtracted)."""
+    return "caffe" if params.weights is not None else None
 
 
 def set_trainable(model: keras.Model, unfreeze: int | str) -> int:
@@ -136,12 +153,6 @@ def set_trainable(model: keras.Model, unfreeze: int | str) -> int:
 def check_spec(params: VGG16TransferParams, spec: Any) -> list[str]:
     """Warnings about the whole spec (zoo validate and load_spec show them)."""
     warnings = []
-    scaling = getattr(getattr(spec, "scaling", None), "recipe", None)
-    if params.weights is not None and scaling != "caffe":
-        warnings.append(
-            f"keras' VGG16 weights expect the 'caffe' scaling (BGR, ImageNet mean subtracted, "
-            f"no division) but scaling.recipe is {scaling!r}; set scaling: {{recipe: caffe}}"
-        )
     channels = getattr(getattr(spec, "data", None), "channels", None)
     if params.weights is not None and channels not in (None, 3):
         warnings.append(f"pretrained VGG16 weights need data.channels: 3 (it is {channels})")
@@ -187,4 +198,5 @@ def zoo_register_architectures(registry) -> None:
         param_count=14_740_848,
         weights_license="imagenet (Keras Applications)",
         set_trainable=set_trainable, check_spec=check_spec, fetch=fetch,
+        required_scaling=required_scaling,
     )

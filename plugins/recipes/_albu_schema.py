@@ -31,7 +31,7 @@ from typing import Any
 
 import numpy as np
 
-from zoo.suggest import did_you_mean
+from zoo.plugin import did_you_mean
 
 Loc = tuple[str | int, ...]
 

@@ -22,7 +22,7 @@
   list, with a probability ``p`` and a ``strength``.
 
 Every factory returns an :class:`AlbumentationsAugmenter`: uint8 HWC in, uint8 HWC of the
-same shape out, seeded from the spec's seed; ``to_spec()`` (also ``entry.extra['to_spec']``)
+same shape out, seeded from the spec's seed; ``to_spec()`` (also the registered ``to_spec`` capability)
 reads the spec's params back from the built pipeline. The pipeline runs it on training
 images only. albumentations is imported lazily: ``zoo list`` imports this module.
 """
@@ -40,8 +40,7 @@ from zoo_builtins.recipes import _albu_schema as albu
 from zoo_builtins.recipes._named import NAMED, keras_items, keras_params
 
 import zoo
-from zoo.errors import Problem, UserError
-from zoo.spec.problems import format_path
+from zoo.plugin import Problem, UserError, format_path
 
 ITEMS_PATH = ("augmentation", "params", "transforms")
 
@@ -122,7 +121,7 @@ def _not_in_worker(items: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 def to_spec(augmenter: AlbumentationsAugmenter) -> dict[str, Any]:
-    """``entry.extra['to_spec']``: a built augmenter back to its spec params."""
+    """The ``to_spec`` capability: a built augmenter back to its spec params."""
     return augmenter.to_spec()
 
 

@@ -238,6 +238,7 @@ def zoo_register_recipes(registry) -> None:
         factory=build_unit,
         description="Divide by 255: pixels in 0..1 (the note's default).",
         tags={"fixed"},
+        default=True,
     )
     registry.add_scaling(
         "tf",

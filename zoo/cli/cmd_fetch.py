@@ -1,19 +1,20 @@
 """zoo fetch SPEC: download what a spec needs (data sets, pretrained weights) ahead of time.
 
-For each plugin section the spec uses (the data source, the architecture) whose registry
-entry has ``extra["fetch"]``, call ``fetch(params)``; it returns the local paths of the
-files that are now present (downloaded or found). Offline, a plugin raises an
-:class:`~zoo.errors.OfflineError` saying which file to put where; the verb exits 2.
+For each plugin section the spec uses whose plugin declares the ``fetch`` capability, call
+``fetch(params, FetchContext)``; it returns the local paths of the files now present
+(downloaded or found). Every file that cannot be had is reported, not only the first, and
+the verb exits 2.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 from zoo.cli.output import print_json, print_problems
 
-SECTIONS = (("data", "source"), ("model", "architecture"))
+SECTIONS = ("data", "model", "scaling", "augmentation")
 
 
 def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
@@ -31,18 +32,28 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
 
 
 def run(args: argparse.Namespace) -> int:
-    import zoo
+    from zoo.contracts import FetchContext
+    from zoo.errors import UserError
     from zoo.spec import load_spec
 
     loaded = load_spec(args.spec, args.overrides)
-    results = []
-    for section, key in SECTIONS:
-        part = getattr(loaded.spec, section)
-        name = getattr(part, key)
-        fetch = zoo.get(name).extra.get("fetch")
-        files = [str(f) for f in fetch(part.params)] if callable(fetch) else []
-        results.append({"section": section, "plugin": name, "fetches": callable(fetch),
+    ctx = FetchContext(spec_dir=loaded.spec_dir, offline=os.environ.get("ZOO_OFFLINE") == "1")
+    results, missing = [], []
+    for section in SECTIONS:
+        if section not in loaded.entries:
+            continue
+        entry = loaded.entry(section)
+        fetch = entry.capabilities.fetch
+        files: list[str] = []
+        if fetch is not None:
+            try:
+                files = [str(f) for f in fetch(getattr(loaded.spec, section).params, ctx)]
+            except UserError as exc:  # OfflineError included: collect, report all at the end
+                missing += exc.problems
+        results.append({"section": section, "plugin": entry.name, "fetches": fetch is not None,
                         "files": files})
+    if missing:
+        raise UserError(missing)
     if args.format == "json":
         print_json({"ok": True, "spec": args.spec, "results": results,
                     "warnings": [w.to_dict() for w in loaded.warnings]})

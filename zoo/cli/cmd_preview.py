@@ -46,24 +46,25 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     return p
 
 
-def _image_size(spec: Any, registry: Any, image: np.ndarray) -> tuple[int, int]:
+def _image_size(loaded: Any, image: np.ndarray) -> tuple[int, int]:
     from zoo.model_context import shape_hint
 
-    size = spec.data.image_size or shape_hint(spec, registry).get("image_size")
+    size = loaded.spec.data.image_size or shape_hint(loaded).image_size
     return (int(size[0]), int(size[1])) if size else (int(image.shape[0]), int(image.shape[1]))
 
 
 def preview_images(
-    spec: Any, registry: Any, image_path: str | Path, n: int
+    loaded: Any, image_path: str | Path, n: int
 ) -> tuple[np.ndarray, list[np.ndarray]]:
     """The image as training sees it (size, channels) and ``n`` augmented versions."""
     from zoo.data.images import decode_image, read_image
     from zoo.data.pipeline import make_augmenter
     from zoo.model_context import shape_hint
 
-    channels = spec.data.channels or shape_hint(spec, registry).get("channels")
+    spec, registry = loaded.spec, loaded.registry
+    channels = spec.data.channels or shape_hint(loaded).channels
     raw = decode_image(image_path)
-    image = read_image(image_path, _image_size(spec, registry, raw), channels, spec.data.resize)
+    image = read_image(image_path, _image_size(loaded, raw), channels, spec.data.resize)
     augmenter = make_augmenter(spec.augmentation, registry, image.shape, int(spec.seed))
     if augmenter is None:
         return image, []
@@ -139,14 +140,13 @@ def draw(
 
 def run(args: argparse.Namespace) -> int:
     from zoo.errors import Problem, UserError
-    from zoo.plugin_manager import default_registry
     from zoo.spec import load_spec
 
     if args.n < 0:
         raise UserError([Problem(f"-n must be 0 or more (got {args.n})", "-n")])
     loaded = load_spec(args.spec, args.overrides)
-    spec, registry = loaded.spec, default_registry()
-    image, augmented = preview_images(spec, registry, args.image, args.n)
+    spec, registry = loaded.spec, loaded.registry
+    image, augmented = preview_images(loaded, args.image, args.n)
     recipe = spec.augmentation.recipe if spec.augmentation is not None else None
     title = (
         f"{Path(args.image).name}: augmentation '{recipe}' (seed {spec.seed})"

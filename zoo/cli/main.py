@@ -13,7 +13,7 @@ import sys
 from collections.abc import Sequence
 
 from zoo.cli.output import print_json, print_problems
-from zoo.errors import UserError
+from zoo.errors import PluginContractError, UserError
 
 VERBS = (
     "list", "info", "plugins", "validate", "schema",
@@ -21,6 +21,8 @@ VERBS = (
     "train", "evaluate", "predict", "export", "runs",
 )
 EXIT_OK, EXIT_USER_ERROR = 0, 2
+# Verbs that always need TensorFlow: imported up front, without its start-up lines on stderr.
+TENSORFLOW_VERBS = frozenset({"build", "train", "evaluate", "predict", "export", "sweep"})
 
 
 def make_parser() -> argparse.ArgumentParser:
@@ -34,12 +36,7 @@ def make_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"zoo {__version__}")
     sub = parser.add_subparsers(dest="verb", metavar="VERB")
     for verb in VERBS:
-        try:
-            module = importlib.import_module(f"zoo.cli.cmd_{verb}")
-        except ModuleNotFoundError as exc:
-            if exc.name != f"zoo.cli.cmd_{verb}":
-                raise
-            continue  # a verb not built yet
+        module = importlib.import_module(f"zoo.cli.cmd_{verb}")
         verb_parser = module.add_parser(sub)
         verb_parser.set_defaults(handler=module.run)
     return parser
@@ -63,12 +60,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not getattr(args, "handler", None):
         parser.print_help()
         return EXIT_USER_ERROR
+    if args.verb in TENSORFLOW_VERBS:
+        from zoo.tf_import import import_keras
+
+        import_keras()
     try:
         return int(args.handler(args) or EXIT_OK)
     except UserError as exc:
         if getattr(args, "format", "text") == "json":
             print_json({"ok": False, "problems": [p.to_dict() for p in exc.problems]})
         print_problems(exc.problems)
+        return EXIT_USER_ERROR
+    except PluginContractError as exc:  # an installed plugin misbehaved: name it, no traceback
+        if getattr(args, "format", "text") == "json":
+            print_json({"ok": False, "problems": [{"message": str(exc)}]})
+        sys.stderr.write(f"zoo: error: {exc}\n")
         return EXIT_USER_ERROR
     except KeyboardInterrupt:
         sys.stderr.write("zoo: interrupted\n")

@@ -10,9 +10,13 @@ Order of work, so that a mistake never leaves a half-made run behind:
 5. save ``model.keras``, evaluate on the test split, write ``metrics.json``,
    ``curves.png`` and ``confusion_matrix.png``; drop the backup; mark the run finished.
 
-A :class:`~zoo.errors.UserError` raised after step 3 removes the new run folder. Any other
-interruption (a crash, Ctrl-C, a kill) leaves it, resumable with ``resume=RUN`` /
-``zoo train --resume RUN``.
+The process holds the run's lock (:class:`zoo.runner.rundir.RunLock`) from step 3 (from
+the start when resuming) to the end, and ``run.json`` records how the run ended: a
+:class:`~zoo.errors.UserError` before the first epoch removes the new run folder; a NaN
+loss or a crash marks it ``failed`` with the reason, Ctrl-C or a full disk ``interrupted``;
+a kill leaves it ``running`` with its lock free, which reads as interrupted. Whatever
+stopped it, ``resume=RUN`` / ``zoo train --resume RUN`` finishes it, ending exactly where an
+uninterrupted run would.
 """
 
 from __future__ import annotations
@@ -27,7 +31,6 @@ from pathlib import Path
 from typing import Any
 
 from zoo.errors import Problem, UserError
-from zoo.io import atomic_save, atomic_write_json
 from zoo.runner import rundir
 from zoo.runner.results import TrainResult
 
@@ -94,21 +97,6 @@ def located(problems: list[Problem], loaded: Any) -> UserError:
     )
 
 
-def _static_problems(spec: Any, registry: Any) -> list[Problem]:
-    problems: list[Problem] = []
-    if spec.training.phases:
-        entry = registry.get(spec.model.architecture, "architecture")
-        if not callable(entry.extra.get("set_trainable")):
-            problems.append(
-                Problem(
-                    f"architecture '{entry.name}' has no layers to freeze or "
-                    "unfreeze, so it cannot have fine-tuning phases",
-                    key_path="training.phases",
-                )
-            )
-    return problems
-
-
 def _verbose(setting: Any) -> int:
     if setting == "auto":
         return 1 if sys.stdout.isatty() else 2
@@ -149,50 +137,65 @@ def train(
 
         registry = default_registry()
     info: dict[str, Any] | None = None
+    lock: rundir.RunLock | None = None
     if resume is not None:
         resume = Path(resume)
-        info = rundir.read_info(resume)
-        if info.get("status") == "finished":
-            raise UserError([Problem("this run already finished; start a new one", str(resume))])
-        loaded = load(resume / rundir.SPEC_FILE, (), registry)
-        if spec is not None:
-            given = load(spec, overrides, registry)
-            diff = _differences(given.resolved(), loaded.resolved())
-            if diff:
-                raise UserError(
-                    [
-                        Problem(
-                            "the spec differs from the run's spec at: "
-                            + ", ".join(diff[:10])
-                            + "; resume with the run's own spec (leave SPEC out)",
-                            str(resume),
-                        )
-                    ]
-                )
-        spec_dir = Path(info.get("spec_dir") or resume)
-    else:
-        if spec is None:
-            raise UserError("train() needs a spec (or resume=RUN)")
-        loaded = load(spec, overrides, registry)
-        spec_dir = (loaded.path.parent if loaded.path else Path.cwd()).resolve()
-    s = loaded.spec
-    problems = _static_problems(s, registry)
-    if problems:
-        raise located(problems, loaded)
-    session = _Session(loaded, registry, spec_dir, info, verbose, list(callbacks))
-    session.prepare()
-    session.open_run_dir(out, run_dir, resume)
+        rundir.read_info(resume)  # a missing or damaged run is a clear error before the lock
+        lock = rundir.RunLock.acquire(resume)  # refuses a run another process trains
+    session: _Session | None = None
     try:
-        session.fit_all()
-        return session.finish(started)
-    except UserError:
-        session.discard()
-        raise
-    except KeyboardInterrupt:
-        sys.stderr.write(
-            f"\nzoo: training interrupted; continue it with: zoo train --resume {session.run_dir}\n"
-        )
-        raise
+        if resume is not None:
+            info, loaded = _resumable(resume, spec, overrides, registry)
+            spec_dir = Path(info.get("spec_dir") or resume)
+        else:
+            if spec is None:
+                raise UserError("train() needs a spec (or resume=RUN)")
+            loaded = load(spec, overrides, registry)
+            spec_dir = (loaded.path.parent if loaded.path else Path.cwd()).resolve()
+        session = _Session(loaded, registry, spec_dir, info, verbose, list(callbacks))
+        session.lock = lock
+        session.prepare()
+        session.open_run_dir(out, run_dir, resume)
+        return session.run(started)
+    finally:
+        held = session.lock if session is not None else lock
+        if held is not None:
+            held.release()
+
+
+def _resumable(
+    run: Path, spec: Any, overrides: Sequence[str], registry: Any
+) -> tuple[dict[str, Any], Any]:
+    """run.json and the spec of a run to resume (read under its lock), or a UserError."""
+    info = rundir.read_info(run)
+    if info["status"] == rundir.FINISHED:
+        if info.get("backup_dir") and (run / info["backup_dir"]).exists():
+            rundir.remove_backup(run, info["backup_dir"])  # killed just after it finished
+        raise UserError([Problem("this run already finished; start a new one", str(run))])
+    rundir.check_spec_unchanged(run, info)
+    loaded = load(run / rundir.SPEC_FILE, (), registry)
+    if spec is not None:
+        given = load(spec, overrides, registry)
+        diff = _differences(given.resolved(), loaded.resolved())
+        if diff:
+            raise UserError(
+                [
+                    Problem(
+                        "the spec differs from the run's spec at: "
+                        + ", ".join(diff[:10])
+                        + "; resume with the run's own spec (leave SPEC out)",
+                        str(run),
+                    )
+                ]
+            )
+    return info, loaded
+
+
+def _backup_dir(spec: Any) -> str:
+    return next(
+        (c.backup_dir for c in spec.callbacks if c.type == "backup_and_restore"),
+        rundir.DEFAULT_BACKUP_DIR,
+    )
 
 
 class _Session:
@@ -214,6 +217,8 @@ class _Session:
         self.created = False
         self.history_rows: list[dict[str, Any]] = []
         self.extra_callbacks = extra_callbacks
+        self.lock: rundir.RunLock | None = None
+        self.train_first = 0  # the epoch self.train_ds starts at
 
     # -- step 2: data, pipelines, model ---------------------------------------------------
     def prepare(self) -> None:
@@ -243,12 +248,13 @@ class _Session:
         self.strategy = make_strategy(s.training.distribute)
         state = ((self.info or {}).get("scaling") or {}).get("state")
         self.pipelines = build_pipelines(
-            p, s, self.registry, batch_size=s.training.batch_size, scaling_state=state
+            p, s, self.registry, batch_size=s.training.batch_size, scaling_state=state,
+            first_epoch=0,
         )
         mixed = s.training.distribute.mixed_precision
         with precision(mixed), self.strategy.scope():
             model = build_model(
-                s, self.registry, num_classes=p.num_classes, image_shape=p.image_shape
+                self.loaded, num_classes=p.num_classes, image_shape=p.image_shape
             )
             self.model = float32_outputs(model) if mixed else model
         units = int(self.model.outputs[0].shape[-1])
@@ -263,12 +269,26 @@ class _Session:
                 ]
             )
         self.objective = choose_objective(s.training, s.model.output_activation, units)
+        self._train_auxiliary_outputs()
         fn = targets_fn(self.objective)
         pl = self.pipelines
         self.train_ds = pl.train.map(fn) if fn else pl.train
         self.val_ds = None
         if self.has_validation and pl.validation is not None:
             self.val_ds = pl.validation.map(fn) if fn else pl.validation
+
+    def _train_auxiliary_outputs(self) -> None:
+        """A model with auxiliary outputs trains them all with the plugin's loss weights."""
+        if len(self.model.outputs) == 1:
+            return
+        from zoo.runner.aux_outputs import with_auxiliary_losses
+        from zoo.runner.compile import make_loss
+
+        entry = self.loaded.entry("model")
+        weights = entry.capabilities.loss_weights(self.spec.model.params)  # type: ignore[misc]
+        with self.strategy.scope():
+            self.model = with_auxiliary_losses(
+                self.model, weights or {}, make_loss(self.objective), entry.owner)
 
     # -- step 3: the run folder -----------------------------------------------------------
     def open_run_dir(
@@ -277,25 +297,27 @@ class _Session:
         s = self.spec
         if resume is not None:
             self.run_dir = resume
-            info = dict(self.info or {})
-            info["status"] = "running"
+            rundir.remove_leftovers(resume)  # temporary files of writes a kill cut short
+            info = {k: v for k, v in (self.info or {}).items() if k not in ("reason", "ended")}
+            info["status"] = rundir.RUNNING
             info.setdefault("resumed", []).append(rundir.now())
+            info.setdefault("backup_dir", _backup_dir(s))
+            rundir.write_info(self.run_dir, info)
         else:
             if run_dir is not None:
-                self.run_dir = Path(run_dir)
-                try:
-                    self.run_dir.mkdir(parents=True)
-                except FileExistsError:
-                    raise UserError(
-                        [Problem("already exists; a run never reuses a folder", str(self.run_dir))]
-                    ) from None
+                self.run_dir = rundir.make_run_dir(run_dir)
             else:
                 self.run_dir = rundir.create_run_dir(out or rundir.DEFAULT_RUNS_DIR, s.name)
             self.created = True
-            rundir.write_spec(self.run_dir, self.loaded.resolved())
-            info = self._new_info()
+            try:
+                self.lock = rundir.RunLock.acquire(self.run_dir)
+                info = self._new_info()
+                info["spec_sha256"] = rundir.write_spec(self.run_dir, self.loaded.resolved())
+                rundir.write_info(self.run_dir, info)
+            except UserError:
+                self.discard()
+                raise
         self.run_info = info
-        rundir.write_info(self.run_dir, info)
 
     def _new_info(self) -> dict[str, Any]:
         s, p = self.spec, self.prepared
@@ -325,7 +347,41 @@ class _Session:
             },
             "epochs_done": 0,
             "best_checkpoint": None,
+            "backup_dir": _backup_dir(s),
         }
+
+    # -- steps 4 and 5, and how they ended ------------------------------------------------
+    def run(self, started: float) -> TrainResult:
+        """Train and write the final files; whatever stops that is recorded in run.json."""
+        try:
+            self.fit_all()
+            return self.finish(started)
+        except rundir.DiskFull as exc:
+            self._ended(rundir.INTERRUPTED, exc.problems[0].message)
+            raise
+        except UserError as exc:
+            if self.created and not self.history_rows:
+                self.discard()  # nothing trained yet: leave nothing half-made behind
+            else:
+                self._ended(rundir.FAILED, "; ".join(str(p) for p in exc.problems))
+            raise
+        except rundir.RunFailed as exc:
+            exc.run_dir = self.run_dir
+            self._ended(rundir.FAILED, exc.reason)
+            raise
+        except KeyboardInterrupt:
+            self._ended(rundir.INTERRUPTED, "interrupted (Ctrl-C)")
+            sys.stderr.write(
+                "\nzoo: training interrupted; continue it with: "
+                f"zoo train --resume {self.run_dir}\n"
+            )
+            raise
+        except BaseException as exc:
+            self._ended(rundir.FAILED, f"{type(exc).__name__}: {exc}"[:500])
+            raise
+
+    def _ended(self, status: str, reason: str) -> None:
+        self.run_info = rundir.mark(self.run_dir, self.run_info, status, reason)
 
     # -- step 4: training -----------------------------------------------------------------
     def fit_all(self) -> None:
@@ -333,13 +389,11 @@ class _Session:
         from zoo.runner.compile import compile_model
 
         s = self.spec
-        backup_dir = next(
-            (c.backup_dir for c in s.callbacks if c.type == "backup_and_restore"),
-            rundir.DEFAULT_BACKUP_DIR,
-        )
-        self.backup = Backup(self.run_dir / backup_dir)
+        self.backup = Backup(self.run_dir / _backup_dir(s))
         self.checkpoints = [
-            make_checkpoint(c, self.run_dir) for c in s.callbacks if c.type == "model_checkpoint"
+            make_checkpoint(c, self.run_dir, key=f"callbacks.{i}.filepath")
+            for i, c in enumerate(s.callbacks)
+            if c.type == "model_checkpoint"
         ]
         if not any(c.spec.save_best_only for c in self.checkpoints):
             from zoo.spec.sections import ModelCheckpointCallback
@@ -351,128 +405,104 @@ class _Session:
             self.checkpoints.append(make_checkpoint(default, self.run_dir, lazy=True))
 
         restore = self.backup.load() if self.info is not None and self.backup.exists() else None
+        phases = phases_of(s.training)
         first, epoch = 0, 0
         if restore is not None:
             meta, arrays = restore
             self.history_rows = list(meta.get("history", []))
             first, epoch = int(meta["phase"]), int(meta["next_epoch"])
             Backup.restore_callbacks(self.checkpoints, meta, arrays)  # they come first
-            if meta.get("phase_done"):
-                first += 1
-        for phase in phases_of(s.training)[first:]:
-            same = (
-                restore is not None
-                and int(restore[0]["phase"]) == phase.index
-                and not restore[0].get("phase_done")
-            )
+            if meta.get("phase_done") and first + 1 < len(phases):
+                first += 1  # that phase had ended: the next one starts
+        # A backup of the last phase after its end (killed while writing the final files)
+        # still enters that phase: its model is compiled and restored, and nothing trains.
+        for phase in phases[first:]:
+            same = restore is not None and int(restore[0]["phase"]) == phase.index
             start = int(restore[0]["phase_start"]) if same else epoch  # type: ignore[index]
             if phase.unfreeze is not None:
-                entry = self.registry.get(s.model.architecture, "architecture")
-                entry.extra["set_trainable"](self.model, phase.unfreeze)
+                set_trainable = self.loaded.entry("model").capabilities.set_trainable
+                assert set_trainable is not None  # zoo validate refuses phases without it
+                set_trainable(self.model, phase.unfreeze)
             with self.strategy.scope():
                 compile_model(self.model, s.training, self.objective, phase.learning_rate)
                 if restore is not None:
-                    Backup.restore_model(self.model, restore[1], with_optimizer=same)
+                    self.backup.restore_model(self.model, restore[1], with_optimizer=same)
+            if restore is not None:
+                Backup.restore_random(restore[0])
             self._fit(phase, start, epoch, restore if same else None)
             restore = None
             epoch = int(self.history_rows[-1]["epoch"]) if self.history_rows else epoch
-        if restore is not None:  # killed after the last phase ended, before the model was saved
-            Backup.restore_model(self.model, restore[1], with_optimizer=False)
+        for checkpoint in self.checkpoints:
+            checkpoint.set_model(self.model)  # also when no fit ran (resumed after the last)
 
     def _fit(self, phase: Phase, start: int, initial: int, restore: Any) -> None:
-        import keras
+        from zoo.runner.callbacks import end_phase, fit_callbacks
 
-        from zoo.runner.callbacks import (
-            inside,
-            make_backup_callback,
-            make_history_writer,
-            normalize_monitor,
-        )
-        from zoo.runner.compile import monitor_mode, schedule_fn
-
-        s = self.spec
         end = start + phase.epochs
+        meta = restore[0] if restore is not None else {}
+        if meta.get("phase_done"):
+            return  # backed up after the phase had ended
+        callbacks, stateful = fit_callbacks(
+            self.spec,
+            self.run_dir,
+            phase,
+            start,
+            initial,
+            extra=self.extra_callbacks,
+            checkpoints=self.checkpoints,
+            rows=self.history_rows,
+            backup=self.backup,
+            restore=restore,
+        )
+        if restore is not None and (meta.get("stopped") or initial >= end):
+            # killed after the phase's last (or early-stopped) epoch, before its end
+            end_phase(self.model, stateful, self.backup, *restore)
+            return
         if initial >= end:
             return
-        rows = self.history_rows
-        callbacks: list[Any] = list(self.extra_callbacks)
-        stateful: list[Any] = list(self.checkpoints)
-        csv_paths = [self.run_dir / rundir.HISTORY_FILE]
-        schedule = s.training.schedule
-        for i, c in enumerate(s.callbacks):
-            key = f"callbacks.{i}"
-            if c.type == "reduce_lr_on_plateau":
-                m = normalize_monitor(c.monitor)
-                cb = keras.callbacks.ReduceLROnPlateau(
-                    monitor=m,
-                    factor=c.factor,
-                    patience=c.patience,
-                    mode=monitor_mode(m, c.mode),
-                    min_lr=c.min_lr,
-                )
-                stateful.append(cb)
-                callbacks.append(cb)
-            elif c.type == "early_stopping":
-                m = normalize_monitor(c.monitor)
-                cb = keras.callbacks.EarlyStopping(
-                    monitor=m,
-                    patience=c.patience,
-                    min_delta=c.min_delta,
-                    mode=monitor_mode(m, c.mode),
-                    restore_best_weights=c.restore_best_weights,
-                )
-                stateful.append(cb)
-                callbacks.append(cb)
-            elif c.type == "learning_rate_scheduler":
-                schedule = c.schedule
-            elif c.type == "tensorboard":
-                callbacks.append(
-                    keras.callbacks.TensorBoard(
-                        log_dir=str(inside(self.run_dir, c.log_dir, f"{key}.log_dir")),
-                        histogram_freq=c.histogram_freq,
-                    )
-                )
-            elif c.type == "csv_logger":
-                csv_paths.append(inside(self.run_dir, c.filename, f"{key}.filename"))
-        if schedule is not None:
-            fn = schedule_fn(schedule, phase.learning_rate, phase.epochs)
-            callbacks.insert(
-                len(self.extra_callbacks),
-                keras.callbacks.LearningRateScheduler(lambda epoch, lr: fn(epoch - start)),
-            )
-
-        def meta(next_epoch: int | None, done: bool) -> dict[str, Any]:
-            return {
-                "phase": phase.index,
-                "phase_start": start,
-                "phase_done": done,
-                "next_epoch": next_epoch
-                if next_epoch is not None
-                else (int(rows[-1]["epoch"]) if rows else initial),
-                "history": rows,
-            }
-
-        callbacks += self.checkpoints
-        callbacks.append(make_history_writer(csv_paths, rows, phase.index))
-        callbacks.append(make_backup_callback(self.backup, meta, stateful, restore))
         self.model.fit(
-            self.train_ds,
+            self._train_from(initial),
             validation_data=self.val_ds,
             epochs=end,
             initial_epoch=initial,
+            steps_per_epoch=self.pipelines.steps_per_epoch,
             callbacks=callbacks,
             verbose=self.verbose,
             shuffle=False,
         )
 
+    def _train_from(self, epoch: int) -> Any:
+        """Training batches from ``epoch`` on: each epoch's order and augmentation come from
+        (seed, epoch) alone, so a resumed run or a later phase sees what one uninterrupted
+        run would."""
+        if epoch != self.train_first:
+            from zoo.data.pipeline import build_pipelines
+            from zoo.runner.compile import targets_fn
+
+            s, scaling = self.spec, self.pipelines.scaling
+            train = build_pipelines(
+                self.prepared,
+                s,
+                self.registry,
+                batch_size=s.training.batch_size,
+                scaling_state=scaling.state() if scaling else None,
+                first_epoch=epoch,
+            ).train
+            fn = targets_fn(self.objective)
+            self.train_ds = train.map(fn) if fn else train
+            self.train_first = epoch
+        return self.train_ds
+
     # -- step 5: model, evaluation, pictures ----------------------------------------------
     def finish(self, started: float) -> TrainResult:
         from zoo.runner.artifacts import plot_confusion, plot_curves
+        from zoo.runner.aux_outputs import inference_model
         from zoo.runner.callbacks import read_history
         from zoo.runner.evaluate import evaluate_model
 
         run = self.run_dir
-        atomic_save(run / rundir.MODEL_FILE, lambda tmp: self.model.save(str(tmp)))
+        saved = inference_model(self.model)
+        rundir.save_file(run, rundir.MODEL_FILE, lambda tmp: saved.save(str(tmp)), "model")
         for checkpoint in self.checkpoints:
             checkpoint.flush()
         pl = self.pipelines
@@ -499,30 +529,45 @@ class _Session:
             metrics["final_epoch"] = {k: v for k, v in last.items() if k not in ("epoch", "phase")}
         seconds = time.perf_counter() - started
         metrics["epochs"] = len(self.history_rows)
-        atomic_write_json(run / rundir.METRICS_FILE, metrics)
+        rundir.write_json(run, rundir.METRICS_FILE, metrics, "metrics")
         if history:
-            plot_curves(history, run / rundir.CURVES_FILE, title=self.spec.name)
+            rundir.save_file(
+                run,
+                rundir.CURVES_FILE,
+                lambda tmp: plot_curves(history, tmp, title=self.spec.name),
+                "curves",
+            )
         if evaluation is not None:
-            plot_confusion(
-                evaluation.confusion_matrix,
-                evaluation.class_names,
-                run / rundir.CONFUSION_FILE,
-                title=f"{self.spec.name}: {split} set",
+            rundir.save_file(
+                run,
+                rundir.CONFUSION_FILE,
+                lambda tmp: plot_confusion(
+                    evaluation.confusion_matrix,
+                    evaluation.class_names,
+                    tmp,
+                    title=f"{self.spec.name}: {split} set",
+                ),
+                "confusion",
             )
         best = next(
             (c.best_path for c in self.checkpoints if c.spec.save_best_only and c.best_path), None
         )
-        info = dict(self.run_info)
+        info = {k: v for k, v in self.run_info.items() if k not in ("reason", "ended")}
         info.update(
-            status="finished",
+            status=rundir.FINISHED,
             finished=rundir.now(),
             epochs_done=len(self.history_rows),
             best_checkpoint=best,
         )
         info["train_seconds"] = round(info.get("train_seconds", 0) + seconds, 3)
-        rundir.write_info(run, info)
-        shutil.rmtree(self.backup.directory, ignore_errors=True)
-        files = sorted(str(p.relative_to(run)) for p in run.rglob("*") if p.is_file())
+        rundir.write_info(run, info, "finish")
+        self.run_info = info
+        rundir.remove_backup(run, self.backup.directory.relative_to(run))
+        files = sorted(
+            str(p.relative_to(run))
+            for p in run.rglob("*")
+            if p.is_file() and p.name != rundir.LOCK_FILE
+        )
         return TrainResult(
             run_dir=run,
             history=history,

@@ -15,7 +15,8 @@ from pydantic import AfterValidator, BaseModel, Field, create_model
 from zoo.registry import PluginEntry, Registry
 from zoo.spec.sections import (
     CURRENT_SPEC_VERSION,
-    Callback,
+    MAX_SEED,
+    Callbacks,
     DataSpec,
     ModelSpec,
     RecipeSpec,
@@ -31,7 +32,7 @@ PLUGIN_SECTIONS: dict[str, tuple[str, type[Section], dict[str, str]]] = {
     "augmentation": ("recipe", RecipeSpec, {"kind": "recipe", "recipe_type": "augmentation"}),
 }
 DISCRIMINATOR_KEYS = frozenset({"source", "architecture", "recipe", "type", "name"})
-DEFAULT_SCALING = "unit"
+AUTO_SCALING = "auto"  # scaling: {recipe: auto} -> what the model needs, else the default
 
 
 def _has_all_defaults(model: type[BaseModel]) -> bool:
@@ -80,8 +81,9 @@ def build_spec_model(registry: Registry) -> type[BaseModel]:
         return cached
     scaling_union = _union("scaling", registry)
     scaling_default: dict[str, Any] = {}
-    if DEFAULT_SCALING in registry.names("recipe", "scaling"):
-        scaling_default = {"default_factory": lambda: {"recipe": DEFAULT_SCALING}}
+    default = registry.default_scaling()
+    if default is not None:
+        scaling_default = {"default_factory": lambda: {"recipe": default}}
     spec_model = create_model(
         "Spec",
         __base__=Section,
@@ -90,14 +92,15 @@ def build_spec_model(registry: Registry) -> type[BaseModel]:
         name=(str, Field("experiment", pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$",
                          description="Run name; run folders are named after it.")),
         description=(str | None, Field(None, description="Free text about the experiment.")),
-        seed=(int, Field(42, ge=0, description="Seeds every random source (Python, NumPy, TF).")),
+        seed=(int, Field(42, strict=True, ge=0, le=MAX_SEED,
+                         description="Seeds every random source (Python, NumPy, TF).")),
         data=(_union("data", registry), Field(description="Where the images come from.")),
         model=(_union("model", registry), Field(description="The architecture.")),
         scaling=(scaling_union, Field(validate_default=True, description="Pixel scaling.", **scaling_default)),
         augmentation=(_union("augmentation", registry) | None,
                       Field(None, description="Training-time augmentation, or none.")),
         training=(TrainingSpec, Field(default_factory=TrainingSpec, description="How to train.")),
-        callbacks=(list[Callback], Field(default_factory=list, description="Keras callbacks.")),
+        callbacks=(Callbacks, Field(default_factory=list, description="Keras callbacks.")),
     )
     registry._spec_model = spec_model  # type: ignore[attr-defined]
     return spec_model

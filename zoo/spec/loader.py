@@ -8,31 +8,56 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-import yaml
 from pydantic import BaseModel, ValidationError
 
 from zoo.errors import Problem, UserError
-from zoo.registry import Registry
-from zoo.spec.dynamic import PLUGIN_SECTIONS, build_spec_model
-from zoo.spec.problems import format_path, problems_from_validation
+from zoo.registry import PluginEntry, Registry
+from zoo.spec.dynamic import AUTO_SCALING, PLUGIN_SECTIONS, build_spec_model
+from zoo.spec.problems import brief, format_path, one_line, parse_path, problems_from_validation
 from zoo.spec.sections import CURRENT_SPEC_VERSION
-from zoo.spec.yaml_source import YamlDocument, locate, parse_yaml
+from zoo.spec.yaml_source import YamlDocument, locate, parse_value, parse_yaml
 
 # spec_version N -> function turning a version-N mapping into a version-(N+1) mapping.
 MIGRATIONS: dict[int, Callable[[dict[str, Any]], dict[str, Any]]] = {}
 
 
 class LoadedSpec:
-    """A validated spec with where it came from and any warnings it raised."""
+    """A validated spec, resolved: where it came from, the registry it was validated
+    against, each plugin section's registry entry, and the warnings it raised.
 
-    def __init__(self, spec: BaseModel, path: Path | None, warnings: list[Problem], raw: dict[str, Any]):
+    Every later step (build, train, fetch, preview) takes this object instead of looking
+    plugins up again.
+    """
+
+    def __init__(self, spec: BaseModel, path: Path | None, warnings: list[Problem],
+                 raw: dict[str, Any], registry: Registry | None = None,
+                 spec_dir: Path | None = None) -> None:
         self.spec = spec
         self.path = path
         self.warnings = warnings
         self.raw = raw
+        self.registry = _registry(registry)
+        if spec_dir is None:
+            spec_dir = path.parent if path is not None else Path.cwd()
+        self.spec_dir = Path(spec_dir).resolve()
+        self.entries: dict[str, PluginEntry] = {}
+        for section, (key, _, _) in PLUGIN_SECTIONS.items():
+            part = getattr(spec, section, None)
+            if part is not None:
+                self.entries[section] = self.registry.get(getattr(part, key))
 
     def __getattr__(self, name: str) -> Any:  # spec.model, spec.training, ...
+        if name.startswith("__") or name in ("spec", "registry", "entries"):
+            raise AttributeError(name)
         return getattr(self.spec, name)
+
+    def entry(self, section: str) -> PluginEntry:
+        """The registry entry of a plugin section: ``data``, ``model``, ``scaling``..."""
+        return self.entries[section]
+
+    @property
+    def file(self) -> str:
+        return str(self.path) if self.path is not None else "<spec>"
 
     def resolved(self) -> dict[str, Any]:
         """The spec with every default filled in, as plain data."""
@@ -48,18 +73,23 @@ def _registry(registry: Registry | None) -> Registry:
 
 
 def parse_override(text: str) -> tuple[list[str | int], Any]:
-    """``training.epochs=3`` -> (['training', 'epochs'], 3); values are read as YAML."""
+    """``training.epochs=3`` -> (['training', 'epochs'], 3); values are read as YAML.
+
+    Paths are written as errors print them (``callbacks[0].patience``) or with dots only
+    (``callbacks.0.patience``).
+    """
     if "=" not in text:
-        raise UserError([Problem(f"override must look like key.path=value, got {text!r}", "--set")])
+        raise UserError([Problem(f"override must look like key.path=value, got {one_line(text, 200)!r}",
+                                 "--set")])
     key, _, raw_value = text.partition("=")
-    path: list[str | int] = [int(p) if p.isdigit() else p for p in key.strip().split(".") if p]
-    if not path:
-        raise UserError([Problem(f"override has an empty key path: {text!r}", "--set")])
-    try:
-        value = yaml.safe_load(raw_value) if raw_value.strip() else None
-    except yaml.YAMLError:
-        value = raw_value
-    return path, value
+    where = "--set " + one_line(text, 200)
+    if not key.strip():
+        raise UserError([Problem("override has an empty key path", where)])
+    path = parse_path(key)
+    if path is None:
+        raise UserError([Problem(f"not a key path: {one_line(key, 200)!r} (write it like "
+                                 "training.epochs or callbacks[0].patience)", where)])
+    return path, parse_value(raw_value, where)
 
 
 def apply_overrides(data: dict[str, Any], overrides: Sequence[str]) -> dict[str, Any]:
@@ -68,22 +98,22 @@ def apply_overrides(data: dict[str, Any], overrides: Sequence[str]) -> dict[str,
     for text in overrides:
         path, value = parse_override(text)
         cur: Any = data
-        for i, step in enumerate(path[:-1]):
-            nxt = cur[step] if _has(cur, step) else None
-            if nxt is None:
-                nxt = {}
-                if isinstance(cur, dict):
-                    cur[step] = nxt
-                else:
-                    raise UserError([Problem(f"cannot set {format_path(path)}: "
-                                             f"{format_path(path[: i + 1])} is not a mapping", "--set")])
-            cur = nxt
-        if isinstance(cur, dict):
-            cur[path[-1]] = value
-        elif isinstance(cur, list) and isinstance(path[-1], int) and path[-1] < len(cur):
-            cur[path[-1]] = value
-        else:
-            raise UserError([Problem(f"cannot set {format_path(path)}", "--set")])
+        for i, step in enumerate(path):
+            last = i == len(path) - 1
+            if isinstance(cur, dict) and (last or cur.get(step) is None) \
+                    and (last or not isinstance(path[i + 1], int)):
+                cur[step] = value if last else {}  # missing mappings are created
+            elif not _has(cur, step):
+                here = format_path(path[: i + (isinstance(cur, dict))]) or "the spec"
+                why = (f"{here} has {len(cur)} item{'s' * (len(cur) != 1)}" if isinstance(cur, list) and isinstance(step, int)
+                       else f"{here} is a list: give an index, like {here}[0]" if isinstance(cur, list)
+                       else f"{here} is not set; set the whole list: {here}=[...]" if isinstance(cur, dict)
+                       else f"{here} is {brief(cur)}, not a mapping")
+                raise UserError([Problem(f"cannot set this: {why}", "--set " + one_line(text, 200),
+                                         key_path=format_path(path))])
+            elif last:
+                cur[step] = value
+            cur = cur[step]
     return data
 
 
@@ -110,7 +140,10 @@ def _migrate(data: dict[str, Any], file: str) -> dict[str, Any]:
 
 def load_spec_text(text: str, file: str = "<spec>", overrides: Sequence[str] = (),
                    registry: Registry | None = None, base_dir: Path | None = None) -> LoadedSpec:
-    """Validate spec text; raises :class:`UserError` listing every problem at once."""
+    """Validate spec text; raises :class:`UserError` listing every problem at once.
+
+    ``base_dir`` is where relative paths in the spec start (default: the file's folder).
+    """
     registry = _registry(registry)
     doc = parse_yaml(text, file)
     if not isinstance(doc.data, dict):
@@ -118,63 +151,126 @@ def load_spec_text(text: str, file: str = "<spec>", overrides: Sequence[str] = (
     data = _migrate(apply_overrides(doc.data, overrides), file)
     doc = YamlDocument(data, doc.root, file)
     model = build_spec_model(registry)
+    auto = _wants_auto_scaling(data)
     try:
-        spec = model.model_validate(data)
+        spec = model.model_validate(_with_scaling(data, registry.default_scaling()) if auto else data)
+        if auto:
+            spec = _resolve_auto_scaling(spec, data, model, registry)
     except ValidationError as exc:
-        problems = problems_from_validation(exc, doc, model, registry)
-        problems += _conflict_problems(data, registry, file)
+        problems = _without_conflicts(problems_from_validation(exc, doc, model, registry),
+                                      data, registry)
+        problems += _conflict_problems(data, registry, doc)
         raise UserError([_blame_override(p, overrides) for p in problems]) from None
-    problems = _conflict_problems(data, registry, file)
+    problems = _conflict_problems(data, registry, doc)
     if problems:
         raise UserError(problems)
     path = Path(file) if file and not file.startswith("<") else None
-    warnings = _plugin_checks(spec, registry, doc)
-    return LoadedSpec(spec, path, warnings, data)
+    spec_dir = base_dir if base_dir is not None else (path.parent if path else None)
+    loaded = LoadedSpec(spec, path, [], data, registry, spec_dir)
+    loaded.warnings = _plugin_checks(loaded, doc, auto)
+    return loaded
 
 
-def _blame_override(problem: Problem, overrides: Sequence[str]) -> Problem:
-    """A mistake made on the command line is reported against that ``--set``, not the file."""
-    for text in reversed(overrides):
-        key = text.partition("=")[0].strip()
-        if problem.key_path and (problem.key_path == key or problem.key_path.startswith(key + ".")):
-            return Problem(problem.message, f"--set {text}", key_path=problem.key_path)
-    return problem
+def _wants_auto_scaling(data: dict[str, Any]) -> bool:
+    scaling = data.get("scaling")
+    return isinstance(scaling, dict) and scaling.get("recipe") == AUTO_SCALING
 
 
-def _conflict_problems(data: dict[str, Any], registry: Registry, file: str) -> list[Problem]:
+def _with_scaling(data: dict[str, Any], recipe: str | None) -> dict[str, Any]:
+    out = dict(data)
+    out["scaling"] = {**data["scaling"], "recipe": recipe or AUTO_SCALING}
+    return out
+
+
+def _resolve_auto_scaling(spec: BaseModel, data: dict[str, Any], model: type[BaseModel],
+                          registry: Registry) -> BaseModel:
+    """``scaling: {recipe: auto}``: the recipe the architecture's params require, else the
+    registry's default."""
+    entry = registry.get(spec.model.architecture, "architecture")  # type: ignore[attr-defined]
+    need = entry.capabilities.required_scaling
+    wanted = need(spec.model.params) if need else None  # type: ignore[attr-defined]
+    if wanted is None or wanted == spec.scaling.recipe:  # type: ignore[attr-defined]
+        return spec
+    return model.model_validate(_with_scaling(data, wanted))
+
+
+def _without_conflicts(problems: list[Problem], data: dict[str, Any],
+                       registry: Registry) -> list[Problem]:
+    """Drop 'unknown plugin' reports for names that are really claimed twice: the conflict
+    problem says what is wrong."""
+    clashing = {path for path, name in _plugin_names(data) if name in registry.conflicts}
+    return [p for p in problems if p.key_path not in clashing]
+
+
+def _plugin_names(data: dict[str, Any]) -> list[tuple[str, str]]:
     out = []
     for section, (key, _, _) in PLUGIN_SECTIONS.items():
         value = data.get(section)
         name = value.get(key) if isinstance(value, dict) else None
-        if isinstance(name, str) and name in registry.conflicts:
-            out.append(Problem(registry.conflict_message(name), file, key_path=f"{section}.{key}"))
+        if isinstance(name, str):
+            out.append((f"{section}.{key}", name))
     return out
 
 
-def _plugin_checks(spec: BaseModel, registry: Registry, doc: YamlDocument) -> list[Problem]:
-    """Plugins that judge the whole spec (scaling vs. weights, crop boxes vs. image size).
+def _blame_override(problem: Problem, overrides: Sequence[str]) -> Problem:
+    """A mistake made on the command line is reported against that ``--set``, not the file:
+    any problem at or under an overridden path, whichever way either path is spelled, or
+    on a mapping the override made (``--set seed.x=1``)."""
+    path = parse_path(problem.key_path) if problem.key_path else None
+    if path is None:
+        return problem
+    for text in reversed(overrides):
+        key = parse_path(text.partition("=")[0])
+        if key is not None and (path[: len(key)] == key or key[: len(path)] == path):
+            return Problem(problem.message, "--set " + one_line(text, 200), key_path=problem.key_path)
+    return problem
 
-    A check returns warnings, or raises :class:`UserError` for a mistake; either way each
-    problem is located in the file by its key path.
-    """
+
+def _conflict_problems(data: dict[str, Any], registry: Registry, doc: YamlDocument) -> list[Problem]:
+    return [_located(Problem(registry.conflict_message(name), key_path=path), doc)
+            for path, name in _plugin_names(data) if name in registry.conflicts]
+
+
+def _plugin_checks(loaded: LoadedSpec, doc: YamlDocument, auto_scaling: bool) -> list[Problem]:
+    """Checks that judge the whole spec: the plugins' own ``check_spec`` capabilities
+    (crop boxes vs. image size, data paths), the scaling the weights require, fine-tuning
+    phases on a model that can unfreeze. Each problem is located in the file."""
     warnings: list[Problem] = []
     errors: list[Problem] = []
-    for section, (key, _, _) in PLUGIN_SECTIONS.items():
-        part = getattr(spec, section, None)
-        if part is None:
+    spec = loaded.spec
+    for section, entry in loaded.entries.items():
+        check = entry.capabilities.check_spec
+        if check is None:
             continue
-        entry = registry.get(getattr(part, key))
-        check = entry.extra.get("check_spec")
-        if not callable(check):
-            continue
+        part = getattr(spec, section)
         try:
             for text in check(part.params, spec) or ():
                 warnings.append(_located(Problem(f"warning: {text}", key_path=section), doc))
         except UserError as exc:
             errors += [_located(p, doc, default_path=section) for p in exc.problems]
+    errors += [_located(p, doc) for p in _core_checks(loaded, auto_scaling)]
     if errors:
         raise UserError(errors)
     return warnings
+
+
+def _core_checks(loaded: LoadedSpec, auto_scaling: bool) -> list[Problem]:
+    """What zoo itself checks across sections, using the plugins' declared capabilities."""
+    spec: Any = loaded.spec
+    model = loaded.entry("model")
+    caps = model.capabilities
+    problems = []
+    wanted = caps.required_scaling(spec.model.params) if caps.required_scaling else None
+    if wanted is not None and spec.scaling.recipe != wanted and not auto_scaling:
+        problems.append(Problem(
+            f"architecture '{model.name}' with these params expects the '{wanted}' scaling its "
+            f"weights were trained with, not '{spec.scaling.recipe}'; set scaling: "
+            f"{{recipe: {wanted}}} (or {{recipe: auto}})", key_path="scaling.recipe"))
+    if spec.training.phases and caps.set_trainable is None:
+        problems.append(Problem(
+            f"architecture '{model.name}' has no layers to freeze or unfreeze, so it cannot "
+            "have fine-tuning phases", key_path="training.phases"))
+    return problems
 
 
 def _located(problem: Problem, doc: YamlDocument, default_path: str | None = None) -> Problem:

@@ -1,0 +1,57 @@
+"""Everything a zoo plugin may use: the one public surface for plugin authors.
+
+Built-in plugins import only from here (and from ``zoo``), exactly as a third-party
+package does; a test fails if anything under ``plugins/`` imports another zoo module.
+The guide is ``docs/plugins.md``; the hooks are in :mod:`zoo.hookspecs`; the capability
+types are explained in :mod:`zoo.contracts`. Importing this module never imports
+TensorFlow (import it inside factories)::
+
+    from zoo.plugin import PluginParams, ModelContext, hookimpl
+
+    @hookimpl
+    def zoo_register_architectures(registry):
+        registry.add_architecture("tiny", params=TinyParams, factory=build_tiny,
+                                  description="One hidden layer.")
+"""
+
+from __future__ import annotations
+
+from zoo.contracts import (
+    AugmentContext,
+    Augmenter,
+    DataContext,
+    Fetch,
+    FetchContext,
+    LossWeights,
+    ModelContext,
+    NoParams,
+    PluginParams,
+    RequiredScaling,
+    Scaling,
+    SetTrainable,
+    ShapeHint,
+    ShapeHintFn,
+    SpecCheck,
+    ToSpec,
+)
+from zoo.data.images import IMAGE_SUFFIXES
+from zoo.data.label_map import apply_label_map, read_label_map
+from zoo.data.source import SPLIT_NAMES, ImageSet, SourceData
+from zoo.downloads import RemoteFile, ensure_files, keras_home, offline
+from zoo.errors import OfflineError, PluginContractError, Problem, UserError
+from zoo.hookspecs import hookimpl
+from zoo.registry import PluginRegistrar
+from zoo.spec.problems import format_path
+from zoo.suggest import did_you_mean
+
+API_VERSION = 1  # bumped when a plugin written for the previous version could break
+
+__all__ = [
+    "API_VERSION", "IMAGE_SUFFIXES", "SPLIT_NAMES", "AugmentContext", "Augmenter",
+    "DataContext", "Fetch", "FetchContext", "ImageSet", "LossWeights", "ModelContext",
+    "NoParams", "OfflineError", "PluginContractError", "PluginParams", "PluginRegistrar",
+    "Problem", "RemoteFile", "RequiredScaling", "Scaling", "SetTrainable", "ShapeHint",
+    "ShapeHintFn", "SourceData", "SpecCheck", "ToSpec", "UserError", "apply_label_map",
+    "did_you_mean", "ensure_files", "format_path", "hookimpl", "keras_home", "offline",
+    "read_label_map",
+]
