@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import types
 import typing
 from collections.abc import Sequence
@@ -13,15 +14,75 @@ from zoo.errors import Problem
 from zoo.registry import Registry
 from zoo.spec.dynamic import DISCRIMINATOR_KEYS, PLUGIN_SECTIONS
 from zoo.spec.yaml_source import YamlDocument, locate
-from zoo.suggest import did_you_mean
+from zoo.suggest import close_matches, did_you_mean
+
+MAX_PROBLEMS = 50  # reported; a file with thousands of mistakes is shown in part
+MAX_ERRORS = 500  # validation errors looked at (the work per error is not tiny)
+MAX_MESSAGE = 1000  # characters of one message (long inputs are cut, not echoed whole)
+MAX_SHOWN = 60  # characters of one key or value quoted inside a message
+BARE_NAME_TYPES = frozenset({"model_attributes_type", "model_type", "dict_type"})
 
 
 def format_path(path: Sequence[str | int]) -> str:
-    """``callbacks[0].patience`` style."""
+    """``callbacks[0].patience`` style; odd keys (control characters, huge) kept to one line."""
     out = ""
     for step in path:
-        out += f"[{step}]" if isinstance(step, int) else (f".{step}" if out else str(step))
+        text = brief(step, quote=False)
+        out += f"[{text}]" if isinstance(step, int) else (f".{text}" if out else text)
     return out
+
+
+_PATH_STEP = re.compile(r"\[(\d+)\]|(\.?)([^.\[\]]+)")
+
+
+def parse_path(text: str) -> list[str | int] | None:
+    """The steps of ``callbacks[0].patience`` or ``callbacks.0.patience`` (both spellings);
+    ``None`` when the text is not a key path. Steps of digits are list indexes."""
+    text = text.strip()
+    path: list[str | int] = []
+    pos = 0
+    while pos < len(text):
+        match = _PATH_STEP.match(text, pos)
+        if match is None:
+            return None
+        index, dot, name = match.groups()
+        if index is not None:
+            path.append(int(index))
+        elif bool(dot) != bool(path):
+            return None  # a dot is needed between steps, and not before the first
+        else:
+            path.append(int(name) if name.isdigit() else name)
+        pos = match.end()
+    return path or None
+
+
+def brief(value: Any, quote: bool = True, limit: int = MAX_SHOWN) -> str:
+    """A key or value as shown inside a one-line message: escaped, and cut when long."""
+    if isinstance(value, str) and not quote:
+        text = value if value.isprintable() else value.encode("unicode_escape").decode("ascii")
+    elif isinstance(value, int) and not isinstance(value, bool) and not quote:
+        text = str(value)
+    else:
+        text = _safe_repr(value, limit)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _safe_repr(value: Any, limit: int) -> str:
+    """``repr`` that neither builds megabytes of text nor fails on an int of 5000 digits."""
+    if isinstance(value, (dict, list, tuple, set)) and len(value) > limit:
+        return f"<{type(value).__name__} of {len(value)} items>"
+    try:
+        return repr(value)
+    except (ValueError, RecursionError):
+        return f"<{type(value).__name__}>"
+
+
+def one_line(message: str, limit: int = MAX_MESSAGE) -> str:
+    """A message on one line (control characters escaped), cut when absurdly long."""
+    if not message.isprintable():
+        message = "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii")
+                          for c in message)
+    return message if len(message) <= limit else message[: limit - 3] + "..."
 
 
 def normalize_loc(loc: Sequence[str | int], data: Any, error_type: str) -> tuple[list[str | int], bool]:
@@ -105,9 +166,12 @@ def _message(err: dict[str, Any], path: list[str | int], doc: YamlDocument,
         keys = allowed_keys(model, path[:-1], doc.data)
         hint = did_you_mean(str(path[-1]), keys)
         expected = f" (expected one of: {', '.join(keys)})" if keys else ""
-        return f"unknown key '{path[-1]}'" + (f"; {hint}" if hint else "") + expected
+        return f"unknown key {brief(str(path[-1]))}" + (f"; {hint}" if hint else "") + expected
     if kind == "missing":
-        return f"missing required key '{path[-1]}'" if path else "missing value"
+        return f"missing required key {brief(str(path[-1]))}" if path else "missing value"
+    if kind in BARE_NAME_TYPES and len(path) == 1 and path[0] in PLUGIN_SECTIONS \
+            and isinstance(err.get("input"), str):
+        return _bare_name_message(str(path[0]), err["input"], registry)
     if kind in ("union_tag_invalid", "union_tag_not_found") and path and path[0] in PLUGIN_SECTIONS:
         key, _, filters = PLUGIN_SECTIONS[str(path[0])]
         label = filters.get("recipe_type") or ("data source" if filters["kind"] == "data" else filters["kind"])
@@ -129,9 +193,20 @@ def _message(err: dict[str, Any], path: list[str | int], doc: YamlDocument,
     if msg.startswith("Value error, "):
         msg = msg[len("Value error, "):]
     shown = err.get("input")
-    if "input" in err and not isinstance(shown, (dict, list)) and repr(shown) not in msg:
-        msg += f" (got {shown!r})"
+    if "input" in err and not isinstance(shown, (dict, list)):
+        text = brief(shown)
+        if text not in msg:
+            msg += f" (got {text})"
     return msg
+
+
+def _bare_name_message(section: str, value: str, registry: Registry) -> str:
+    """``scaling: unit`` -> say to write ``scaling: {recipe: unit}``."""
+    key, _, filters = PLUGIN_SECTIONS[section]
+    names = registry.names(filters["kind"], filters.get("recipe_type"))  # type: ignore[arg-type]
+    name = value if value in names else next(iter(close_matches(value, names, n=1)), value)
+    return (f"expected a mapping, not the bare name {brief(value)}; "
+            f"write {section}: {{{key}: {brief(name, quote=False)}}}")
 
 
 def _value_at(data: Any, path: Sequence[str | int], key: str) -> Any:
@@ -149,13 +224,15 @@ def problems_from_validation(exc: ValidationError, doc: YamlDocument, model: typ
     merged: dict[tuple, list[str]] = {}
     keys_at: dict[tuple, bool] = {}
     found = []
-    for err in exc.errors():
+    errors = exc.errors()
+    for err in errors[:MAX_ERRORS]:
         loc = [*prefix, *err["loc"], *((err.get("ctx") or {}).get("zoo_loc") or ())]
         path, alternative = normalize_loc(loc, doc.data, err["type"])
         found.append((err, path, alternative))
-    deep = {tuple(p) for _, p, _ in found}
+    # every proper prefix of a located error: a union member's error there is less precise
+    above = {tuple(p[:i]) for _, p, _ in found for i in range(len(p))}
     for err, path, alternative in found:
-        if alternative and any(len(d) > len(path) and d[: len(path)] == tuple(path) for d in deep):
+        if alternative and tuple(path) in above:
             continue  # another member of the same union explains the mistake more precisely
         msg = _message(err, path, doc, model, registry)
         if err["type"] in ("union_tag_invalid", "union_tag_not_found"):
@@ -171,6 +248,16 @@ def problems_from_validation(exc: ValidationError, doc: YamlDocument, model: typ
     for key, messages in merged.items():
         pos = locate(doc.root, list(key), key=keys_at[key])
         line, col = pos if pos else (None, None)
-        problems.append(Problem(" or ".join(messages), doc.file, line, col, format_path(key) or None))
+        problems.append(Problem(one_line(" or ".join(messages)), doc.file, line, col,
+                                format_path(key) or None))
     problems.sort(key=lambda p: (p.line or 0, p.column or 0))
-    return problems
+    return _at_most(problems, len(errors), doc.file)
+
+
+def _at_most(problems: list[Problem], errors: int, file: str) -> list[Problem]:
+    """The first :data:`MAX_PROBLEMS` problems, and a line saying how many were left out."""
+    if len(problems) <= MAX_PROBLEMS and errors <= MAX_ERRORS:
+        return problems
+    hidden = max(errors - MAX_PROBLEMS, len(problems) - MAX_PROBLEMS, 1)
+    return [*problems[:MAX_PROBLEMS],
+            Problem(f"... and about {hidden} more problems not shown", file)]
