@@ -6,12 +6,35 @@ errors at every level.
 
 from __future__ import annotations
 
+import re
+import string
+from pathlib import PurePosixPath
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, PlainValidator, WithJsonSchema, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    PlainValidator,
+    WithJsonSchema,
+    model_validator,
+)
 from pydantic_core import PydanticCustomError
 
+from zoo.run_files import DEFAULT_BACKUP_DIR, DEFAULT_CHECKPOINT_DIR, RESERVED_DIRS, RESERVED_FILES
+
 CURRENT_SPEC_VERSION = 1
+
+# Bounds on numbers: beyond them a spec is a typo, and would fail (or "train" on NaN) late.
+MAX_SEED = 2**32 - 1  # what NumPy and TensorFlow seeds accept
+MAX_EPOCHS = 100_000
+MAX_BATCH_SIZE = 65_536
+MAX_IMAGES = 1_000_000_000  # split counts, shuffle buffer
+MAX_SIDE = 16_384  # pixels of an image side, and any input-shape dimension
+MAX_CLASSES = 100_000
+MAX_LEARNING_RATE = 10.0
+MAX_PATH = 255  # characters of a path inside the run folder (and of each part)
 
 
 def _at(key: str, message: str) -> PydanticCustomError:
@@ -22,19 +45,21 @@ def _at(key: str, message: str) -> PydanticCustomError:
 class Section(BaseModel):
     """Base of every spec section: unknown keys are errors."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
 
 def _split_size(value: object) -> float | int:
     """A share of the images: a fraction in (0, 1), or a whole count (0 means none)."""
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise ValueError(f"expected a fraction between 0 and 1 or a whole count (got {value!r})")
-    if isinstance(value, int) and value >= 0:
+    if isinstance(value, int) and 0 <= value <= MAX_IMAGES:
         return value
-    if 0 < value < 1:
-        return float(value)
-    if float(value).is_integer() and value >= 0:
+    if isinstance(value, float) and 0 < value < 1:
+        return value
+    if isinstance(value, float) and value.is_integer() and 0 <= value <= MAX_IMAGES:
         return int(value)
+    if isinstance(value, (int, float)) and value > MAX_IMAGES and value == value:
+        raise ValueError(f"a count of at most {MAX_IMAGES} images (got {value!r})")
     raise ValueError(f"expected a fraction between 0 and 1 or a whole count (got {value!r})")
 
 
@@ -42,8 +67,113 @@ SplitSize = Annotated[
     float | int,
     PlainValidator(_split_size),
     WithJsonSchema({"anyOf": [{"type": "number", "exclusiveMinimum": 0, "exclusiveMaximum": 1},
-                              {"type": "integer", "minimum": 0}]}),
+                              {"type": "integer", "minimum": 0, "maximum": MAX_IMAGES}]}),
 ]
+Side = Annotated[int, Field(strict=True, ge=1, le=MAX_SIDE)]
+
+
+def _printable(value: str) -> str:
+    """No control characters (a NUL in a path or name fails late, in the OS or Keras)."""
+    if not value.isprintable():
+        raise ValueError("must not contain control characters")
+    return value
+
+
+def _folder_outside(value: str) -> str:
+    """A folder zoo writes outside the run (``export_to``): any path, but a real one."""
+    _printable(value)
+    if not value.strip():
+        raise ValueError("must name a folder, not be empty")
+    return value
+
+
+def _model_name(value: str) -> str:
+    """Keras refuses '/' in a model name."""
+    _printable(value)
+    if "/" in value or not value.strip():
+        raise ValueError("a Keras model name must be non-empty and must not contain '/'")
+    return value
+
+
+FolderOutside = Annotated[str, Field(max_length=4096), AfterValidator(_folder_outside)]
+MetricRef = Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$", max_length=100)]
+
+
+def _in_run(value: str, may_enter: str | None = None) -> PurePosixPath:
+    """A path confined to the run folder and clear of zoo's own files; ValueError otherwise.
+
+    ``may_enter`` is the one folder of zoo's this path may be inside (checkpoints go in
+    ``checkpoints/``, the backup may be ``backup/``).
+    """
+    _printable(value)
+    if not value.strip():
+        raise ValueError("must name a file or folder inside the run folder, not be empty")
+    if "\\" in value:
+        raise ValueError("separate folders with '/', not '\\'")
+    if value.startswith(("/", "~")) or re.match(r"^[A-Za-z]:", value):
+        raise ValueError("must be a relative path inside the run folder, not an absolute one")
+    path = PurePosixPath(value)
+    if ".." in path.parts:
+        raise ValueError("must stay inside the run folder ('..' leaves it)")
+    if not path.parts:
+        raise ValueError("must name a file or folder inside the run folder, not the folder itself")
+    if len(value) > MAX_PATH or any(len(p.encode("utf-8", "replace")) > MAX_PATH
+                                    for p in path.parts):
+        raise ValueError(f"path longer than {MAX_PATH} characters")
+    top = path.parts[0].casefold()
+    if top in _RESERVED_FILES:
+        raise ValueError(f"'{path.parts[0]}' is a file zoo writes in every run; "
+                         "choose another name")
+    if top in _RESERVED_DIRS and top != may_enter:
+        raise ValueError(f"'{path.parts[0]}/' is a folder zoo keeps for its own files; "
+                         "choose another name")
+    return path
+
+
+_RESERVED_FILES = frozenset(f.casefold() for f in RESERVED_FILES)
+_RESERVED_DIRS = frozenset(d.casefold() for d in RESERVED_DIRS)
+_EPOCH_FORMAT = re.compile(r"0?(\d{1,2})?d?")
+_METRIC_FORMAT = re.compile(r"0?(\d{1,2})?(?:\.(\d{1,2}))?[eEfFgG%]?")
+MAX_FORMAT_WIDTH, MAX_FORMAT_PRECISION, MAX_PLACEHOLDERS = 20, 10, 8
+
+
+def _run_file(value: str) -> str:
+    _in_run(value)
+    return value
+
+
+def _backup_folder(value: str) -> str:
+    _in_run(value, may_enter=DEFAULT_BACKUP_DIR)
+    return value
+
+
+def _checkpoint_template(value: str) -> str:
+    """A checkpoint file name template Keras-style fields fill in: ``{epoch:03d}`` and metric
+    names such as ``{val_loss:.4f}``, of sane widths, inside the run folder."""
+    try:
+        parts = list(string.Formatter().parse(value))
+    except ValueError as exc:
+        raise ValueError(f"bad filename template: {exc}") from None
+    fields = [(name, spec or "", conv) for _, name, spec, conv in parts if name is not None]
+    if len(fields) > MAX_PLACEHOLDERS:
+        raise ValueError(f"more than {MAX_PLACEHOLDERS} placeholders in the filename template")
+    for name, spec, conv in fields:
+        _check_placeholder(name, spec, conv)
+    sample = "".join(text + ("0" if name is not None else "") for text, name, _, _ in parts)
+    _in_run(sample, may_enter=DEFAULT_CHECKPOINT_DIR)
+    return value
+
+
+def _check_placeholder(name: str, spec: str, conv: str | None) -> None:
+    if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name) or conv:
+        raise ValueError(f"placeholder {{{name}{'!' + conv if conv else ''}}} is not allowed: use "
+                         "{epoch} or a metric name such as {val_loss}")
+    match = (_EPOCH_FORMAT if name == "epoch" else _METRIC_FORMAT).fullmatch(spec)
+    width, precision = (int(g or 0) for g in ((*match.groups(), None)[:2] if match else (0, 0)))
+    if not match or width > MAX_FORMAT_WIDTH or precision > MAX_FORMAT_PRECISION:
+        example = "{epoch:03d}" if name == "epoch" else f"{{{name}:.4f}}"
+        raise ValueError(f"format '{{{name}:{spec}}}' is not allowed; write e.g. {example} (width "
+                         f"up to {MAX_FORMAT_WIDTH}, precision up to {MAX_FORMAT_PRECISION})")
 
 
 class SplitSpec(Section):
@@ -56,7 +186,7 @@ class SplitSpec(Section):
         0.2, description="Test share: a fraction of all images (0..1) or a count."
     )
     stratify: bool = Field(True, description="Keep class proportions equal across splits.")
-    export_to: str | None = Field(
+    export_to: FolderOutside | None = Field(
         None,
         description="Copy the split's files into train/ validation/ test/ class folders here.",
     )
@@ -65,7 +195,7 @@ class SplitSpec(Section):
 class DataSpec(Section):
     """Shared data options; `source` and `params` are added per data-source plugin."""
 
-    image_size: tuple[Annotated[int, Field(ge=1)], Annotated[int, Field(ge=1)]] | None = Field(
+    image_size: tuple[Side, Side] | None = Field(
         None, description="Resize every image to [height, width]; null keeps the source's size."
     )
     channels: Literal[1, 3] | None = Field(
@@ -87,12 +217,16 @@ class ModelSpec(Section):
     output_activation: Literal["softmax", "sigmoid"] = Field(
         "softmax", description="softmax for one class per image, sigmoid for binary/multi-label."
     )
-    name: str | None = Field(None, description="Keras model name; defaults to the spec's name.")
-    input_shape: tuple[Annotated[int, Field(ge=1)], ...] | None = Field(
-        None, min_length=1, description="Model input shape; null derives it from the data section."
+    name: Annotated[str, Field(max_length=200), AfterValidator(_model_name)] | None = Field(
+        None, description="Keras model name; defaults to the spec's name."
+    )
+    input_shape: tuple[Side, ...] | None = Field(
+        None, min_length=1, max_length=4,
+        description="Model input shape; null derives it from the data section.",
     )
     num_classes: int | None = Field(
-        None, ge=1, description="Output units; null derives it from the data's class names."
+        None, strict=True, ge=1, le=MAX_CLASSES,
+        description="Output units; null derives it from the data's class names.",
     )
 
 
@@ -106,13 +240,18 @@ class OptimizerSpec(Section):
     name: Literal["sgd", "adagrad", "rmsprop", "adam", "adamw"] = Field(
         "adam", description="Optimizer: sgd (with momentum/nesterov), adagrad, rmsprop, adam, adamw."
     )
-    learning_rate: float = Field(1e-3, gt=0, description="Initial learning rate.")
+    learning_rate: float = Field(
+        1e-3, gt=0, le=MAX_LEARNING_RATE, description="Initial learning rate."
+    )
     momentum: float = Field(0.0, ge=0, lt=1, description="Momentum (sgd, rmsprop).")
     nesterov: bool = Field(False, description="Nesterov momentum (sgd only).")
     weight_decay: float | None = Field(
-        None, ge=0, description="Decoupled weight decay (adamw; others apply it too when set)."
+        None, ge=0, le=1,
+        description="Decoupled weight decay (adamw; others apply it too when set).",
     )
-    clipnorm: float | None = Field(None, gt=0, description="Clip each gradient to this norm.")
+    clipnorm: float | None = Field(
+        None, gt=0, le=1e6, description="Clip each gradient to this norm."
+    )
 
     @model_validator(mode="after")
     def _options_apply(self) -> OptimizerSpec:
@@ -130,7 +269,9 @@ class StepSchedule(Section):
     """Multiply the learning rate by `factor` every `every_epochs` epochs."""
 
     name: Literal["step"] = Field(description="Step decay.")
-    every_epochs: int = Field(10, ge=1, description="Epochs between drops.")
+    every_epochs: int = Field(
+        10, strict=True, ge=1, le=MAX_EPOCHS, description="Epochs between drops."
+    )
     factor: float = Field(0.1, gt=0, le=1, description="Multiplier at each drop.")
 
 
@@ -139,7 +280,9 @@ class CosineSchedule(Section):
 
     name: Literal["cosine"] = Field(description="Cosine decay.")
     alpha: float = Field(0.0, ge=0, le=1, description="Final rate as a fraction of the initial one.")
-    warmup_epochs: int = Field(0, ge=0, description="Linear warm-up epochs before the decay.")
+    warmup_epochs: int = Field(
+        0, strict=True, ge=0, le=MAX_EPOCHS, description="Linear warm-up epochs before the decay."
+    )
 
 
 class ExponentialSchedule(Section):
@@ -167,7 +310,9 @@ class TopKMetric(Section):
     """Top-k accuracy."""
 
     name: Literal["top_k_accuracy"] = Field(description="Top-k categorical accuracy.")
-    k: int = Field(5, ge=1, description="How many top classes count as a hit.")
+    k: int = Field(
+        5, strict=True, ge=1, le=MAX_CLASSES, description="How many top classes count as a hit."
+    )
 
 
 MetricName = Literal["accuracy", "precision", "recall", "auc"]
@@ -177,9 +322,14 @@ Metric = MetricName | TopKMetric
 class PhaseSpec(Section):
     """One fine-tuning phase: unfreeze part of a transfer model, train at its own rate."""
 
-    epochs: int = Field(ge=1, description="Epochs in this phase (added after earlier phases).")
-    learning_rate: float = Field(gt=0, description="Learning rate for this phase.")
-    unfreeze: int | Literal["all", "none"] = Field(
+    epochs: int = Field(
+        strict=True, ge=1, le=MAX_EPOCHS,
+        description="Epochs in this phase (added after earlier phases).",
+    )
+    learning_rate: float = Field(
+        gt=0, le=MAX_LEARNING_RATE, description="Learning rate for this phase."
+    )
+    unfreeze: Annotated[int, Field(strict=True, ge=0, le=100_000)] | Literal["all", "none"] = Field(
         "none", description="Base layers to make trainable, counted from the top; or all/none."
     )
 
@@ -190,8 +340,9 @@ class DistributeSpec(Section):
     strategy: Literal["default", "mirrored", "multi_worker"] = Field(
         "default", description="default (one device), mirrored (local GPUs), multi_worker (TF_CONFIG)."
     )
-    devices: list[str] | None = Field(
-        None, description="Devices for the mirrored strategy, e.g. ['/cpu:0', '/cpu:1']."
+    devices: list[Annotated[str, Field(min_length=1, max_length=100)]] | None = Field(
+        None, max_length=1024,
+        description="Devices for the mirrored strategy, e.g. ['/cpu:0', '/cpu:1'].",
     )
     mixed_precision: bool = Field(False, description="Train in mixed_float16.")
 
@@ -199,21 +350,30 @@ class DistributeSpec(Section):
 class TrainingSpec(Section):
     """How to train."""
 
-    epochs: int = Field(10, ge=1, description="Epochs (of the first phase).")
-    batch_size: int = Field(32, ge=1, description="Global batch size (the note advises 8 to 32).")
+    epochs: int = Field(
+        10, strict=True, ge=1, le=MAX_EPOCHS, description="Epochs (of the first phase)."
+    )
+    batch_size: int = Field(
+        32, strict=True, ge=1, le=MAX_BATCH_SIZE,
+        description="Global batch size (the note advises 8 to 32).",
+    )
     optimizer: OptimizerSpec = Field(default_factory=OptimizerSpec, description="The optimizer.")
     schedule: Schedule | None = Field(None, description="A learning-rate schedule, or none.")
     loss: LossSpec = Field(default_factory=LossSpec, description="The loss.")
     metrics: list[Metric] = Field(
-        default_factory=lambda: ["accuracy"], description="Metrics reported every epoch."
+        default_factory=lambda: ["accuracy"], max_length=20,
+        description="Metrics reported every epoch.",
     )
     phases: list[PhaseSpec] = Field(
-        default_factory=list, description="Fine-tuning phases run after the first one."
+        default_factory=list, max_length=100,
+        description="Fine-tuning phases run after the first one.",
     )
     distribute: DistributeSpec = Field(
         default_factory=DistributeSpec, description="Distribution strategy and precision."
     )
-    shuffle_buffer: int = Field(10_000, ge=1, description="Shuffle buffer size in images.")
+    shuffle_buffer: int = Field(
+        10_000, strict=True, ge=1, le=MAX_IMAGES, description="Shuffle buffer size in images."
+    )
     verbose: Literal["auto", 0, 1, 2] = Field(
         "auto", description="Keras progress: auto (bar on a terminal, a line per epoch otherwise)."
     )
@@ -226,11 +386,11 @@ class ModelCheckpointCallback(Section):
     """Save the model (or weights) as training goes."""
 
     type: Literal["model_checkpoint"] = Field(description="ModelCheckpoint.")
-    filepath: str = Field(
+    filepath: Annotated[str, AfterValidator(_checkpoint_template)] = Field(
         "checkpoints/weights.{epoch:03d}-{val_loss:.4f}.weights.h5",
         description="Template relative to the run folder; {epoch} and metric names are filled in.",
     )
-    monitor: str = Field("val_loss", description="Metric to watch.")
+    monitor: MetricRef = Field("val_loss", description="Metric to watch.")
     save_best_only: bool = Field(True, description="Only keep a file when the metric improves.")
     save_weights_only: bool = Field(True, description="Weights (.weights.h5) or whole model (.keras).")
     mode: Mode = Field("auto", description="Whether lower (min) or higher (max) is better.")
@@ -251,21 +411,31 @@ class ReduceLROnPlateauCallback(Section):
     """Lower the learning rate when a metric stops improving."""
 
     type: Literal["reduce_lr_on_plateau"] = Field(description="ReduceLROnPlateau.")
-    monitor: str = Field("val_loss", description="Metric to watch.")
+    monitor: MetricRef = Field("val_loss", description="Metric to watch.")
     factor: float = Field(0.1, gt=0, lt=1, description="Multiplier applied to the learning rate.")
-    patience: int = Field(10, ge=0, description="Epochs without improvement before lowering.")
+    patience: int = Field(
+        10, strict=True, ge=0, le=MAX_EPOCHS,
+        description="Epochs without improvement before lowering.",
+    )
     mode: Mode = Field("auto", description="min, max or auto.")
-    min_lr: float = Field(0.0, ge=0, description="Lower bound of the learning rate.")
+    min_lr: float = Field(
+        0.0, ge=0, le=MAX_LEARNING_RATE, description="Lower bound of the learning rate."
+    )
 
 
 class EarlyStoppingCallback(Section):
     """Stop when a metric stops improving."""
 
     type: Literal["early_stopping"] = Field(description="EarlyStopping.")
-    monitor: str = Field("val_loss", description="Metric to watch.")
-    patience: int = Field(5, ge=0, description="Epochs without improvement before stopping.")
+    monitor: MetricRef = Field("val_loss", description="Metric to watch.")
+    patience: int = Field(
+        5, strict=True, ge=0, le=MAX_EPOCHS,
+        description="Epochs without improvement before stopping.",
+    )
     mode: Mode = Field("auto", description="min, max or auto.")
-    min_delta: float = Field(0.0, ge=0, description="Smallest change that counts as improvement.")
+    min_delta: float = Field(
+        0.0, ge=0, le=1e6, description="Smallest change that counts as improvement."
+    )
     restore_best_weights: bool = Field(True, description="Go back to the best epoch's weights.")
 
 
@@ -280,22 +450,31 @@ class CSVLoggerCallback(Section):
     """Write each epoch's metrics to a CSV file (history.csv is always written too)."""
 
     type: Literal["csv_logger"] = Field(description="CSVLogger.")
-    filename: str = Field("training_log.csv", description="File name inside the run folder.")
+    filename: Annotated[str, AfterValidator(_run_file)] = Field(
+        "training_log.csv", description="File name inside the run folder."
+    )
 
 
 class TensorBoardCallback(Section):
     """Write TensorBoard logs."""
 
     type: Literal["tensorboard"] = Field(description="TensorBoard.")
-    log_dir: str = Field("tensorboard", description="Folder inside the run folder.")
-    histogram_freq: int = Field(0, ge=0, description="Epochs between weight histograms (0: none).")
+    log_dir: Annotated[str, AfterValidator(_run_file)] = Field(
+        "tensorboard", description="Folder inside the run folder."
+    )
+    histogram_freq: int = Field(
+        0, strict=True, ge=0, le=MAX_EPOCHS,
+        description="Epochs between weight histograms (0: none).",
+    )
 
 
 class BackupAndRestoreCallback(Section):
     """Back up training state every epoch so an interrupted run resumes (`zoo train --resume`)."""
 
     type: Literal["backup_and_restore"] = Field(description="BackupAndRestore.")
-    backup_dir: str = Field("backup", description="Folder inside the run folder.")
+    backup_dir: Annotated[str, AfterValidator(_backup_folder)] = Field(
+        DEFAULT_BACKUP_DIR, description="Folder inside the run folder (deleted when the run ends)."
+    )
 
 
 Callback = Annotated[
@@ -308,3 +487,36 @@ Callback = Annotated[
     | BackupAndRestoreCallback,
     Field(discriminator="type"),
 ]
+
+# The spec key naming where each kind of callback writes.
+OUTPUT_KEYS = {"model_checkpoint": "filepath", "csv_logger": "filename",
+               "tensorboard": "log_dir", "backup_and_restore": "backup_dir"}
+
+
+def _separate_outputs(callbacks: list[BaseModel]) -> list[BaseModel]:
+    """Each callback writes to a file or folder of its own: no file written twice, nothing
+    inside another's folder (the backup folder is deleted when the run ends)."""
+    kinds = [str(getattr(cb, "type", "")) for cb in callbacks]
+    backups = [i for i, kind in enumerate(kinds) if kind == "backup_and_restore"]
+    if len(backups) > 1:
+        raise PydanticCustomError("zoo_check", "only one backup_and_restore entry is allowed "
+                                  "(callbacks[{first}] is one)",
+                                  {"first": backups[0], "zoo_loc": (backups[1],)})
+    seen: list[tuple[int, str, tuple[str, ...]]] = []
+    for i, cb in enumerate(callbacks):
+        key = OUTPUT_KEYS.get(kinds[i])
+        if key is None:
+            continue
+        parts = tuple(p.casefold() for p in PurePosixPath(getattr(cb, key)).parts)
+        for j, other_key, other in seen:
+            if parts[: len(other)] == other or other[: len(parts)] == parts:
+                raise PydanticCustomError(
+                    "zoo_check", "'{path}' overlaps callbacks[{j}].{other_key} '{other}': each "
+                    "callback needs a file or folder of its own",
+                    {"path": getattr(cb, key), "j": j, "other_key": other_key,
+                     "other": getattr(callbacks[j], other_key), "zoo_loc": (i, key)})
+        seen.append((i, key, parts))
+    return callbacks
+
+
+Callbacks = Annotated[list[Callback], AfterValidator(_separate_outputs)]
