@@ -18,7 +18,9 @@ LONG_PARAMS = 20_000_000  # bigger architectures only run with -m long (CPU time
 COUNT_PARAMS = 6_000_000  # declared counts of bigger ones (built at 224x224) only with -m long
 
 # Entries whose defaults cannot be built offline or need values: what the live checks pass.
-ARCH_PARAMS = {"vgg16_transfer": {"weights": None}}
+# Pretrained weights would be downloaded: every architecture with a `weights` param gets none.
+ARCH_PARAMS = {e.name: {"weights": None} for e in REGISTRY.list("architectures")
+               if "weights" in e.params.model_fields}
 RECIPE_PARAMS = {"albumentations": {"transforms": [{"HorizontalFlip": {"p": 0.5}}]}}
 
 
