@@ -104,6 +104,10 @@ class Augmenter(Protocol):
     processes (so it must pickle); seed it from ``AugmentContext.seed`` and draw from its
     own generator, never from global random state. zoo checks dtype and shape of every
     result and ends the run with an error naming the plugin if they are wrong.
+
+    Optional: ``augment_batch(images, seed) -> images`` (uint8 NHWC in and out) augments a
+    whole batch from a per-batch seed; when present the pipeline calls it instead, from
+    several threads or worker processes at once, and batches repeat whatever thread ran them.
     """
 
     def __call__(self, image: Any) -> Any: ...

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import os
+import sys
 from collections.abc import Iterable
 from importlib import metadata
 from typing import Any
@@ -38,19 +39,35 @@ def _env_names(var: str) -> set[str] | None:
 
 
 def _entry_points() -> list[metadata.EntryPoint]:
+    """The plugin entry points to load, after ``ZOO_PLUGINS`` / ``ZOO_DISABLE_PLUGINS``.
+
+    Both take entry-point names or distribution (package) names; a name matching neither
+    is reported on stderr with a did-you-mean instead of silently emptying the zoo.
+    """
     eps = metadata.entry_points(group=hookspecs.ENTRY_POINT_GROUP)
     only, disabled = _env_names(ONLY_ENV), _env_names(DISABLE_ENV) or set()
     seen: set[tuple[str, str]] = set()
-    out = []
+    unique = []
     for ep in sorted(eps, key=lambda e: e.name):
         key = (ep.name, ep.value)
         if key in seen:  # the same distribution visible twice on sys.path
             continue
         seen.add(key)
-        if (only is not None and ep.name not in only) or ep.name in disabled:
-            continue
-        out.append(ep)
-    return out
+        unique.append(ep)
+    known = {ep.name for ep in unique} | {_dist_name(ep) for ep in unique} - {None}
+    for var, names in ((ONLY_ENV, only or set()), (DISABLE_ENV, disabled)):
+        for name in sorted(names - known):  # type: ignore[operator]
+            hint = did_you_mean(name, sorted(known))  # type: ignore[arg-type]
+            sys.stderr.write(f"zoo: warning: {var} names '{name}', which is no installed "
+                             f"plugin or package" + (f"; {hint}" if hint else "") + "\n")
+    return [ep for ep in unique
+            if (only is None or {ep.name, _dist_name(ep)} & only)
+            and not {ep.name, _dist_name(ep)} & disabled]
+
+
+def _dist_name(ep: metadata.EntryPoint) -> str | None:
+    dist = getattr(ep, "dist", None)
+    return dist.metadata["Name"] if dist is not None else None
 
 
 def _provenance(ep: metadata.EntryPoint) -> Provenance:
