@@ -4,10 +4,11 @@ point, and its own zoo.testing tests pass (run as a third party would, in a subp
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 
-from conftest import run_zoo
+from conftest import ROOT, run_zoo
 
 
 def _dist_info(site, dist, package, name):
@@ -51,3 +52,36 @@ def test_new_refuses_to_overwrite_and_bad_names(tmp_path):
     assert list((tmp_path / "zoo-taken").iterdir()) == []
     bad = run_zoo("plugin", "new", "Bad-Name", "--out", str(tmp_path))
     assert bad.returncode == 2 and "lowercase" in bad.stderr and "Traceback" not in bad.stderr
+
+
+EXAMPLE = ROOT / "examples" / "zoo-example-plugin"
+
+
+def test_example_package_installs_and_registers(tmp_path):
+    """pip installs the example (no deps, into a folder) and zoo list sees its entries."""
+    src = tmp_path / "src"
+    shutil.copytree(EXAMPLE, src, ignore=shutil.ignore_patterns("build", "*.egg-info",
+                                                                "__pycache__"))
+    target = tmp_path / "site"
+    pip = subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-deps",
+                          "--no-build-isolation", "--no-index", "--target", str(target), str(src)],
+                         capture_output=True, text=True, timeout=300)
+    assert pip.returncode == 0, pip.stderr[-2000:]
+    listed = run_zoo("plugins", extra_env={"PYTHONPATH": str(target)})
+    assert listed.returncode == 0, listed.stderr
+    assert "zoo-example-plugin" in listed.stdout
+    listed = run_zoo("list", "--tag", "example_plugin", extra_env={"PYTHONPATH": str(target)})
+    for name in ("example_plugin_net", "example_plugin_scaling", "example_plugin_jitter",
+                 "example_plugin_shapes"):
+        assert name in listed.stdout
+
+
+def test_example_package_matches_the_scaffold(tmp_path):
+    """The example is what `zoo plugin new example_plugin` writes (README aside)."""
+    from zoo.scaffold import new_plugin
+
+    fresh = new_plugin("example_plugin", tmp_path)
+    for path in fresh.rglob("*"):
+        if path.is_file() and path.name != "README.md":
+            rel = path.relative_to(fresh)
+            assert (EXAMPLE / rel).read_text() == path.read_text(), f"{rel} differs"
