@@ -1,4 +1,4 @@
-"""zoo evaluate RUN: a finished run's loss, metrics and per-class precision/recall."""
+"""zoo evaluate RUN|EXPORT: loss, metrics and per-class precision/recall."""
 
 from __future__ import annotations
 
@@ -13,12 +13,16 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
 
     p = sub.add_parser(
         "evaluate",
-        help="evaluate a trained run on its test split or other data",
+        help="evaluate a trained run (or an export of it) on its test split or other data",
         description="Evaluate a finished run with its own scaling: on its test split (the "
         "same seeded split as in training), on another spec's data, or on a folder with one "
-        "sub-folder of images per class. Exit 2 on a missing run or unreadable data.",
+        "sub-folder of images per class. Given a model exported by zoo export, run it with its "
+        "own runtime on the same data (its source run's test split by default) and report "
+        "accuracy and cross-entropy. Exit 2 on a missing run or unreadable data.",
     )
-    p.add_argument("run_dir", metavar="RUN", help="run folder written by zoo train")
+    p.add_argument(
+        "run_dir", metavar="RUN", help="run folder written by zoo train, or a zoo export"
+    )
     p.add_argument(
         "--data",
         metavar="SPEC_OR_DIR",

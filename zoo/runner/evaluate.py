@@ -3,7 +3,9 @@
 ``evaluate_model`` works on any batched dataset of ``(scaled images, int labels)`` (the
 pipeline's test split during training). ``evaluate_run`` re-opens a finished run and
 evaluates it on its own test split, on another spec's data, or on a folder of class
-sub-folders, always with the run's own scaling.
+sub-folders, always with the run's own scaling. Given a model exported by ``zoo export``
+instead, it runs the export with its own runtime on the same data (the source run's test
+split by default) and reports accuracy and cross-entropy from its probabilities.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from zoo.runner.compile import Objective, targets_fn
 from zoo.runner.results import EvalResult
 
 if TYPE_CHECKING:
-    from zoo.runner.predict import Run
+    from zoo.runner.predict import Predictor, Run
 
 
 def predicted_classes(probs: np.ndarray) -> np.ndarray:
@@ -61,7 +63,8 @@ def evaluate_model(
     metrics = model.evaluate(target_ds, verbose=0, return_dict=True)
     probs, labels = [], []
     for x, y in dataset:  # a direct call: predict_on_batch repeats the batch per replica
-        probs.append(np.asarray(model(x, training=False)))
+        out = model(x, training=False)
+        probs.append(np.asarray(out[0] if isinstance(out, (list, tuple)) else out))  # aux heads
         labels.append(np.asarray(y))
     all_labels = np.concatenate(labels).astype(np.int64) if labels else np.zeros(0, np.int64)
     predicted = predicted_classes(np.concatenate(probs)) if probs else np.zeros(0, np.int64)
@@ -92,7 +95,7 @@ def _remap(labels: np.ndarray, names: list[str], run_names: list[str], where: st
     return table[np.asarray(labels, dtype=np.int64)]
 
 
-def folder_images(folder: Path, run: Run) -> tuple[np.ndarray, np.ndarray]:
+def folder_images(folder: Path, run: Predictor) -> tuple[np.ndarray, np.ndarray]:
     """Images of ``folder/<class name>/*`` at the run's size, with labels in the run's order."""
     from zoo.data.images import IMAGE_SUFFIXES, load_images
 
@@ -114,7 +117,9 @@ def folder_images(folder: Path, run: Run) -> tuple[np.ndarray, np.ndarray]:
     return loaded.images, _remap(np.array(labels), names, run.class_names, str(folder))
 
 
-def split_images(prepared: Any, run: Run, where: str) -> tuple[np.ndarray, np.ndarray, str]:
+def split_images(
+    prepared: Any, run: Predictor, where: str
+) -> tuple[np.ndarray, np.ndarray, str]:
     """The test split (else validation, else train) of prepared data, in the run's classes."""
     from zoo.data.images import convert_images, load_images
 
@@ -132,12 +137,75 @@ def split_images(prepared: Any, run: Run, where: str) -> tuple[np.ndarray, np.nd
     return images, _remap(part.labels, list(prepared.class_names), run.class_names, where), split
 
 
-def evaluate_run(
-    run: str | Path | Run, data: str | Path | None = None, batch_size: int | None = None
-) -> EvalResult:
-    """Evaluate a saved run on its own test split, another spec's data, or a class folder."""
-    from zoo.runner.predict import Run, load_run
+def spec_data(path: Path, registry: Any = None) -> tuple[Any, str]:
+    """The prepared data of the spec file at ``path`` (its test split is evaluated)."""
+    from zoo.data.prepare import prepare_data
+    from zoo.spec import load_spec
 
-    if not isinstance(run, Run):
-        run = load_run(run)
-    return run.evaluate(data, batch_size=batch_size)
+    if not path.exists():
+        raise UserError([Problem("no such spec file or folder", str(path))])
+    other = load_spec(path, registry=registry)
+    return prepare_data(other.spec, registry, spec_dir=path.parent), str(path)
+
+
+def evaluate_probabilities(
+    probs: np.ndarray, labels: np.ndarray, class_names: list[str], split: str
+) -> EvalResult:
+    """Accuracy, cross-entropy and the class report from probabilities (no Keras metrics:
+    an exported model has none; the cross-entropy leaves out any label smoothing)."""
+    labels = np.asarray(labels, dtype=np.int64)
+    predicted = predicted_classes(probs)
+    per_class, matrix = class_report(labels, predicted, class_names)
+    metrics: dict[str, float] = {}
+    if len(labels):
+        picked = np.clip(np.asarray(probs)[np.arange(len(labels)), labels], 1e-7, 1.0)
+        metrics = {
+            "accuracy": float(np.mean(predicted == labels)),
+            "cross_entropy": float(-np.mean(np.log(picked))),
+        }
+    return EvalResult(split, int(len(labels)), metrics, per_class, matrix, list(class_names))
+
+
+def evaluate_export(
+    exported: Predictor, data: str | Path | None = None, batch_size: int | None = None
+) -> EvalResult:
+    """An exported model on its source run's test split, a spec's data or a class folder."""
+    from zoo.runner.predict import DEFAULT_BATCH, Run
+
+    where = str(exported.path)
+    if not exported.class_names:
+        raise UserError(
+            [Problem("evaluating an export needs its manifest.json (the class names)", where)]
+        )
+    if data is not None and Path(data).is_dir():
+        images, labels = folder_images(Path(data), exported)
+        split = "folder"
+    else:
+        if data is None:
+            manifest = getattr(exported, "manifest", None) or {}
+            source = (manifest.get("source_run") or {}).get("path")
+            if not (source and Path(source).is_dir()):
+                raise UserError(
+                    [Problem("the run it came from is not here; give the data with --data",
+                             where)]
+                )
+            prepared, where = Run(source)._prepared(None)
+        else:
+            prepared, where = spec_data(Path(data))
+        images, labels, split = split_images(prepared, exported, where)
+    probs = exported._probs(images, batch_size or DEFAULT_BATCH)
+    return evaluate_probabilities(probs, labels, exported.class_names, split)
+
+
+def evaluate_run(
+    run: str | Path | Run | Predictor, data: str | Path | None = None,
+    batch_size: int | None = None,
+) -> EvalResult:
+    """Evaluate a saved run (or an export of one) on its own test split, another spec's
+    data, or a class folder."""
+    from zoo.runner.predict import Predictor, Run, open_predictor
+
+    model = run if isinstance(run, Predictor) else open_predictor(run)
+    if isinstance(model, Run):
+        return model.evaluate(data, batch_size=batch_size)
+    return evaluate_export(model, data, batch_size)

@@ -278,16 +278,12 @@ class Run(Predictor):
 
     def _prepared(self, data: str | Path | None) -> tuple[Any, str]:
         from zoo.data.prepare import prepare_data
-        from zoo.spec import load_spec
+        from zoo.runner.evaluate import spec_data
 
         if data is None:
             spec_dir = Path(self.info.get("spec_dir") or self.path)
             return prepare_data(self.spec, self.registry, spec_dir=spec_dir), str(self.path)
-        path = Path(data)
-        if not path.exists():
-            raise UserError([Problem("no such spec file or folder", str(path))])
-        other = load_spec(path, registry=self.registry)
-        return prepare_data(other.spec, self.registry, spec_dir=path.parent), str(path)
+        return spec_data(Path(data), self.registry)
 
     def _dataset(self, images: np.ndarray, labels: np.ndarray, batch_size: int) -> Any:
         import tensorflow as tf

@@ -108,7 +108,15 @@ def tflite_interpreter(path: Path) -> tuple[Any, str]:
         Interpreter, engine = tf.lite.Interpreter, "tf.lite"
     with warnings.catch_warnings(), quiet_native_stderr():
         warnings.simplefilter("ignore")  # tf.lite.Interpreter: deprecated for ai_edge_litert
-        return Interpreter(model_path=str(path)), engine
+        return Interpreter(model_path=str(path), num_threads=usable_cpus()), engine
+
+
+def usable_cpus() -> int:
+    """CPUs this process may run on (the interpreter's default is one thread)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not on Linux
+        return max(1, os.cpu_count() or 1)
 
 
 class TFLiteRuntime(Runtime):
