@@ -14,8 +14,12 @@ from zoo.plugin_manager import build_registry
 from zoo.testing import check_architecture, check_data_source, check_plugin, check_recipe
 
 REGISTRY = build_registry()
-LONG_PARAMS = 20_000_000  # bigger architectures only run with -m long (CPU time of the suite)
-COUNT_PARAMS = 6_000_000  # declared counts of bigger ones (built at 224x224) only with -m long
+# Every architecture is checked, but building dozens of networks on 2 shared CPU cores takes
+# minutes: the default run checks the small ones (every new small plugin included); the rest,
+# pretrained backbones (tag transfer/pretrained) and anything above SMALL_PARAMS, run with
+# `pytest -m long tests/test_testing_kit.py`.
+SMALL_PARAMS = 1_000_000
+BIG_TAGS = {"transfer", "pretrained"}
 
 # Entries whose defaults cannot be built offline or need values: what the live checks pass.
 # Pretrained weights would be downloaded: every architecture with a `weights` param gets none.
@@ -24,17 +28,19 @@ ARCH_PARAMS = {e.name: {"weights": None} for e in REGISTRY.list("architectures")
 RECIPE_PARAMS = {"albumentations": {"transforms": [{"HorizontalFlip": {"p": 0.5}}]}}
 
 
+def _is_long(entry):
+    return (entry.param_count or 0) > SMALL_PARAMS or bool(entry.tags & BIG_TAGS)
+
+
 def _arch_cases():
     for e in REGISTRY.list("architectures"):
-        big = (e.param_count or 0) > LONG_PARAMS
-        yield pytest.param(e.name, marks=[pytest.mark.long] if big else [], id=e.name)
+        yield pytest.param(e.name, marks=[pytest.mark.long] if _is_long(e) else [], id=e.name)
 
 
 def _count_cases():
     for e in REGISTRY.list("architectures"):
         if e.param_count and e.name not in ARCH_PARAMS:
-            long = e.param_count > COUNT_PARAMS
-            yield pytest.param(e.name, marks=[pytest.mark.long] if long else [], id=e.name)
+            yield pytest.param(e.name, marks=[pytest.mark.long] if _is_long(e) else [], id=e.name)
 
 
 @pytest.mark.parametrize("name", list(_arch_cases()))
