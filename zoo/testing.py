@@ -193,13 +193,16 @@ def _build_smallest(check: _Checker, params: Any, channels: int, num_classes: in
 def check_architecture(name: str, registry: Registry | None = None, *, params: Any = None,
                        size: int | None = None, channels: int = 3,
                        num_classes: int = NUM_CLASSES, param_count: bool = True,
-                       tmp_dir: str | Path | None = None) -> CheckReport:
+                       count_params: Any = None, tmp_dir: str | Path | None = None) -> CheckReport:
     """Check an architecture plugin end to end on a tiny input (see the module docstring).
 
     :param params: the architecture's params (a dict or its params model; default: defaults).
     :param size: the square input side to build at (default: 32, or the plugin's minimum).
     :param param_count: compare the declared ``param_count`` with the built model at the size
         the description names (builds the default params at that size once).
+    :param count_params: params to count with instead of the defaults, when the defaults
+        cannot be built here but these have the same parameters (``{"weights": None}``
+        instead of downloading pretrained weights).
     """
     registry = _registry(registry)
     entry = registry.get(name, "architecture")
@@ -235,12 +238,13 @@ def check_architecture(name: str, registry: Registry | None = None, *, params: A
                      f"(largest difference {np.abs(out - again).max():.3g})")
     check.done("save/load .keras (safe mode)")
 
-    _check_param_count(check, p, params, param_count)
+    _check_param_count(check, p, params, param_count, count_params)
     _check_model_capabilities(check, registry, p, model)
     return check.report
 
 
-def _check_param_count(check: _Checker, p: Any, params: Any, wanted: bool) -> None:
+def _check_param_count(check: _Checker, p: Any, params: Any, wanted: bool,
+                       count_params: Any) -> None:
     declared = check.entry.param_count
     if declared is None:
         check.note("param_count: not declared")
@@ -248,8 +252,11 @@ def _check_param_count(check: _Checker, p: Any, params: Any, wanted: bool) -> No
     if not wanted:
         check.note("param_count: skipped (param_count=False)")
         return
-    if params:
-        check.note("param_count: skipped (it is declared for the default params)")
+    if count_params is not None:
+        p = _params(check.entry, count_params)
+    elif params:
+        check.note("param_count: skipped (it is declared for the default params; pass "
+                   "count_params= when the defaults cannot be built here)")
         return
     where = declared_size(check.entry)
     if where is None:
