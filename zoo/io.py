@@ -1,14 +1,42 @@
-"""Atomic file writes: a killed process never leaves a half-written file behind."""
+"""Atomic file writes: a killed process never leaves a half-written file behind.
+
+A write goes to a temporary file beside its target (``.<name>.<random>.tmp<suffixes>``) and
+replaces the target only once complete. An error removes the temporary file; a SIGKILL in
+the middle can leave one behind, which :func:`remove_temp_files` recognises and deletes.
+"""
 
 from __future__ import annotations
 
 import json
 import os
+import re
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
+
+TEMP_MARK = ".tmp"
+# ".{name}.{mkstemp's 8 random characters}.tmp{the target's suffixes}"
+_TEMP_NAME = re.compile(r"^\..+\.[A-Za-z0-9_]{8}\.tmp(\.[^/]*)?$")
+
+
+def is_temp_file(path: str | Path) -> bool:
+    """Whether ``path`` is the name of an :func:`atomic_path` temporary file."""
+    return bool(_TEMP_NAME.match(Path(path).name))
+
+
+def remove_temp_files(folder: str | Path) -> list[Path]:
+    """Delete temporary files a killed write left under ``folder``; returns what it removed.
+
+    Only call it while no other process writes there (zoo holds the run's lock).
+    """
+    removed = []
+    for path in Path(folder).rglob(f".*{TEMP_MARK}*"):
+        if path.is_file() and is_temp_file(path):
+            path.unlink(missing_ok=True)
+            removed.append(path)
+    return removed
 
 
 @contextmanager

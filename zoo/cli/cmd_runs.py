@@ -14,7 +14,10 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
         "runs",
         help="list run folders with their status and test metrics",
         description="List the run folders under DIR (default: runs), newest "
-        "first, with status, architecture, epochs and test accuracy/loss.",
+        "first, with status, architecture, epochs and test accuracy/loss. STATUS is running "
+        "(a live process holds the run's lock), interrupted (killed, Ctrl-C, full disk: "
+        "resumable), failed (NOTE says why), finished, or unreadable (a damaged run.json; "
+        "NOTE says how). EPOCHS counts the rows of the run's history.csv.",
     )
     p.add_argument("root", nargs="?", default="runs", metavar="DIR", help="folder of runs (runs)")
     add_format_option(p)
@@ -42,9 +45,10 @@ def run(args: argparse.Namespace) -> int:
                 _num(r["accuracy"]),
                 _num(r["loss"]),
                 r["created"],
+                r["reason"],
             )
             for r in rows
         ],
-        ("RUN", "STATUS", "ARCHITECTURE", "EPOCHS", "ACCURACY", "LOSS", "CREATED"),
+        ("RUN", "STATUS", "ARCHITECTURE", "EPOCHS", "ACCURACY", "LOSS", "CREATED", "NOTE"),
     )
     return 0
