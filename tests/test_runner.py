@@ -366,7 +366,8 @@ def test_phases_schedule_and_resume_after_a_crash(tmp_path):
         zoo.train(spec, out=tmp_path, registry=registry, callbacks=[stop_at(3)])
     [run_dir] = list(tmp_path.iterdir())
     info = json.loads((run_dir / "run.json").read_text())
-    assert info["status"] == "running" and not (run_dir / "model.keras").exists()
+    assert info["status"] == "failed" and "stopped at epoch 4" in info["reason"]
+    assert not (run_dir / "model.keras").exists()
     assert [int(r["epoch"]) for r in rows(run_dir / "history.csv")] == [1, 2, 3]
     assert TinyTransfer.calls == ["all"]
 

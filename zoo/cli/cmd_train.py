@@ -19,8 +19,10 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
         description="Train the model a spec describes and write a new run folder (never reusing "
         "one): the resolved spec, model.keras, the best checkpoint, history.csv, metrics.json, "
         "curves.png and confusion_matrix.png. Progress is printed per epoch (a bar per batch on "
-        "a terminal). A killed run continues with --resume RUN. Exit 0 when training finished, "
-        "2 on a mistake in the spec, data or options.",
+        "a terminal). A killed, interrupted or failed run continues with --resume RUN. Exit 0 "
+        "when training finished, 1 when it failed (a NaN loss: the run is marked failed with "
+        "the reason), 2 on a mistake in the spec, data or options (or a full disk, or a run "
+        "another process is training), 130 on Ctrl-C.",
     )
     p.add_argument(
         "spec",
@@ -68,6 +70,7 @@ def run(args: argparse.Namespace) -> int:
         raise UserError("--set/--epochs cannot change a run being resumed")
 
     import zoo
+    from zoo.runner.rundir import RunFailed
 
     spec: Any = None
     if args.spec is not None:
@@ -80,8 +83,17 @@ def run(args: argparse.Namespace) -> int:
         if args.format == "json"
         else contextlib.nullcontext()
     )
-    with to_stderr:
-        result = zoo.train(spec, out=args.out, resume=args.resume, verbose=verbose)
+    try:
+        with to_stderr:
+            result = zoo.train(spec, out=args.out, resume=args.resume, verbose=verbose)
+    except RunFailed as exc:
+        if args.format == "json":
+            print_json({"ok": False, "status": "failed", "run_dir": str(exc.run_dir),
+                        "reason": exc.reason})
+        sys.stderr.write(f"zoo: training failed: {exc.reason}\n")
+        if exc.run_dir is not None:
+            sys.stderr.write(f"zoo: the run is marked failed: {exc.run_dir}\n")
+        return 1
     info = summary(result)
     if args.format == "json":
         print_json(info)

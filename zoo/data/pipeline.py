@@ -133,6 +133,7 @@ def build_pipelines(
     batch_size: int | None = None,
     scaling_state: dict | None = None,
     augment_workers: int | None = None,
+    first_epoch: int | None = None,
 ) -> Pipelines:
     """Batched datasets of ``(float32 scaled images, int64 labels)`` for each split.
 
@@ -144,6 +145,11 @@ def build_pipelines(
         when the run augments at least ``WORKER_MIN_IMAGES`` images (training images times
         epochs), since starting a worker costs about as much CPU as augmenting a few thousand
         small images.
+    :param first_epoch: the runner's training split: epochs ``first_epoch``,
+        ``first_epoch + 1``... one after another in one endless stream (fit it with
+        ``steps_per_epoch``), each epoch's order and augmentation seeds drawn from
+        (seed, epoch) alone, so a run resumed at epoch k gets the batches an uninterrupted
+        run got. None: one epoch per iteration, reshuffled each time.
     """
     import tensorflow as tf
 
@@ -159,13 +165,15 @@ def build_pipelines(
     def split(image_set: ImageSet | None, training: bool) -> Any:
         if image_set is None:
             return None
-        ds = _batches(tf, image_set, prepared.image_shape, spec, batch, seed, shuffle=training)
+        epoch = first_epoch if training else None
+        ds = _batches(tf, image_set, prepared.image_shape, spec, batch, seed, training, epoch)
         if training and augmenter is not None:
             workers = augment_workers
             if workers is None and not os.environ.get(WORKERS_ENV, "").strip():
                 epochs = spec.training.epochs + sum(p.epochs for p in spec.training.phases)
                 workers = None if len(image_set) * epochs >= WORKER_MIN_IMAGES else 0
-            ds = _augment(tf, ds, augmenter, prepared.image_shape, seed, workers)
+            steps = math.ceil(len(image_set) / batch)
+            ds = _augment(tf, ds, augmenter, prepared.image_shape, seed, workers, epoch, steps)
         ds = ds.map(
             lambda x, y: (scaling(tf.cast(x, tf.float32)), y),
             num_parallel_calls=tf.data.AUTOTUNE,
@@ -192,17 +200,30 @@ def _batches(
     batch: int,
     seed: int,
     shuffle: bool,
+    first_epoch: int | None = None,
 ) -> Any:
-    """uint8 NHWC batches with int64 labels, shuffled (seeded, every epoch) when asked."""
+    """uint8 NHWC batches with int64 labels, shuffled (seeded, every epoch) when asked;
+    with ``first_epoch``, epoch after epoch from that one (see :func:`build_pipelines`)."""
     n = len(image_set)
     buffer = max(1, min(int(spec.training.shuffle_buffer), n))
     labels = tf.constant(np.asarray(image_set.labels, dtype=np.int64))
+    epochs = shuffle and first_epoch is not None
+
+    def order(epoch: Any) -> Any:
+        return tf.data.Dataset.range(n).shuffle(
+            buffer, seed=_epoch_seed(tf, seed, epoch, 0), reshuffle_each_iteration=False
+        )
+
     if image_set.images is not None:
         images = tf.constant(np.ascontiguousarray(image_set.images, dtype=np.uint8))
-        ds = tf.data.Dataset.range(n)
-        if shuffle:
-            ds = ds.shuffle(buffer, seed=seed, reshuffle_each_iteration=True)
-        return ds.batch(batch).map(
+        if epochs:
+            ds = _per_epoch(tf, first_epoch, lambda e: order(e).batch(batch))
+        else:
+            ds = tf.data.Dataset.range(n)
+            if shuffle:
+                ds = ds.shuffle(buffer, seed=seed, reshuffle_each_iteration=True)
+            ds = ds.batch(batch)
+        return ds.map(
             lambda idx: (tf.gather(images, idx), tf.gather(labels, idx)),
             num_parallel_calls=tf.data.AUTOTUNE,
             deterministic=True,
@@ -222,6 +243,15 @@ def _batches(
         return image, label
 
     paths = tf.constant([str(p) for p in image_set.paths or []])
+    if epochs:
+        return _per_epoch(
+            tf,
+            first_epoch,
+            lambda e: order(e)
+            .map(lambda i: (tf.gather(paths, i), tf.gather(labels, i)))
+            .map(load, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+            .batch(batch),
+        )
     ds = tf.data.Dataset.from_tensor_slices((paths, labels))
     if shuffle:
         ds = ds.shuffle(buffer, seed=seed, reshuffle_each_iteration=True)
@@ -229,10 +259,35 @@ def _batches(
     return ds.batch(batch)
 
 
+def _per_epoch(tf: Any, first_epoch: int | None, make: Any) -> Any:
+    """``make(epoch)`` for epochs ``first_epoch``, ``first_epoch + 1``... one after another."""
+
+    def one(epoch: Any) -> Any:
+        # Seeds from (seed, epoch) alone, not from TensorFlow's global seed, which would also
+        # make a seed of 0 fail (tf.random's get_seed compares a tensor with 0).
+        tf.compat.v1.get_default_graph().seed = None
+        return make(epoch)
+
+    return tf.data.Dataset.counter(int(first_epoch or 0)).flat_map(one)
+
+
+def _epoch_seed(tf: Any, seed: int, epoch: Any, salt: int) -> Any:
+    """A seed for one epoch's shuffle (salt 0) or augmentation stream (salt 1)."""
+    return (tf.constant(seed % 2**31, tf.int64) * 1_000_003 + epoch) * 2 + salt
+
+
 def _augment(
-    tf: Any, ds: Any, augmenter: Any, shape: tuple[int, int, int], seed: int, workers: int | None
+    tf: Any,
+    ds: Any,
+    augmenter: Any,
+    shape: tuple[int, int, int],
+    seed: int,
+    workers: int | None,
+    first_epoch: int | None = None,
+    steps: int = 1,
 ) -> Any:
-    """Augment uint8 batches in parallel; a seed per batch keeps seeded runs repeatable."""
+    """Augment uint8 batches in parallel; a seed per batch keeps seeded runs repeatable
+    (with ``first_epoch``, ``steps`` seeds per epoch drawn from (seed, epoch))."""
     batch_fn = getattr(augmenter, "augment_batch", None)
     pool = WorkerPool.start(augmenter, workers) if callable(batch_fn) else None
     if pool is not None:
@@ -261,6 +316,12 @@ def _augment(
         return out, labels
 
     seeds = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True)
+    if first_epoch is not None:
+        seeds = _per_epoch(
+            tf,
+            first_epoch,
+            lambda e: tf.data.Dataset.random(seed=_epoch_seed(tf, seed, e, 1)).take(steps),
+        )
     return tf.data.Dataset.zip((ds, seeds)).map(
         apply, num_parallel_calls=parallel, deterministic=True
     )

@@ -1,11 +1,13 @@
-"""Keras callbacks from a spec's ``callbacks`` list, plus the two every run has.
+"""Keras callbacks: the one place a spec's ``callbacks`` list becomes Keras objects
+(:func:`fit_callbacks`), plus the ones every run has.
 
-Every run writes ``history.csv`` and backs up its full training state after each epoch
-(weights, optimizer slots, learning rate, the callbacks' own counters, the history so far)
+Every run stops at a NaN loss, writes ``history.csv`` and backs up its full training state
+after each epoch (weights, optimizer slots, learning rate, the layers' random-seed states,
+Python's/NumPy's/Keras' random states, the callbacks' own counters, the history so far)
 into one file replaced atomically, so ``zoo train --resume RUN`` continues a killed run at
-the epoch after the last backup. Keras' ``BackupAndRestore`` keeps only the model weights
-and writes two files non-atomically; a ``backup_and_restore`` entry in a spec sets where
-the zoo's backup goes.
+the epoch after the last backup and ends exactly where an uninterrupted run would. Keras'
+``BackupAndRestore`` keeps only the model weights and writes two files non-atomically; a
+``backup_and_restore`` entry in a spec sets where the zoo's backup goes.
 
 ``model_checkpoint`` follows the note's template (``weights.{epoch:03d}-{val_loss:.4f}
 -{acc:.4f}.weights.h5``) and also writes atomically; the note's ``acc``/``val_acc`` are
@@ -14,23 +16,28 @@ accepted as names of ``accuracy``/``val_accuracy``.
 
 from __future__ import annotations
 
-import csv
+import errno
 import importlib.util
-import io
 import json
+import math
 import string
+import zipfile
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from zoo.errors import Problem, UserError
-from zoo.io import atomic_path, atomic_save, atomic_write_text
+from zoo.io import atomic_path
+from zoo.runner import rundir
 from zoo.runner.compile import monitor_mode
+from zoo.runner.rundir import RunFailed, read_history, write_history  # noqa: F401 (re-exported)
 from zoo.suggest import did_you_mean
 
 ALIASES = {"acc": "accuracy", "val_acc": "val_accuracy"}
 BACKUP_FILE = "state.npz"
+NAME_MAX, PATH_MAX = 255, 4096  # bytes, as on Linux and macOS
+_FORMAT_ERRORS = (ValueError, KeyError, IndexError, TypeError, AttributeError)
 
 
 def _keras_callback_base() -> type:
@@ -98,6 +105,9 @@ def check_callbacks(spec: Any, metric_names: list[str], has_validation: bool) ->
             for f in fields:
                 if f not in ("epoch",):
                     check_name(f.split(".")[0].split("[")[0], f"{key}.filepath")
+            problem = _template_problem(cb.filepath, known, _total_epochs(spec.training))
+            if problem and fields:
+                problems.append(Problem(problem, key_path=f"{key}.filepath"))
         for attr in ("filepath", "filename", "log_dir", "backup_dir"):
             value = getattr(cb, attr, None)
             if isinstance(value, str):
@@ -138,6 +148,33 @@ def check_callbacks(spec: Any, metric_names: list[str], has_validation: bool) ->
     return problems
 
 
+def _total_epochs(training: Any) -> int:
+    return int(training.epochs) + sum(int(p.epochs) for p in training.phases)
+
+
+def _template_problem(template: str, names: list[str], epoch: int) -> str | None:
+    """Why ``template`` cannot name a checkpoint file at run time, or None.
+
+    Formats it with sample values, as the checkpoint will after an epoch, and checks the
+    length of the name it makes.
+    """
+    sample = {n: 0.123456 for n in names}
+    sample.update({alias: 0.123456 for alias in ALIASES})
+    try:
+        name = template.format(epoch=epoch, **sample)
+    except _FORMAT_ERRORS as exc:
+        return f"cannot make a file name from {template!r}: {exc}"
+    return _name_length_problem(name)
+
+
+def _name_length_problem(name: str) -> str | None:
+    if len(name.encode()) > PATH_MAX or any(
+        len(part.encode()) > NAME_MAX for part in Path(name).parts
+    ):
+        return f"makes a file name too long for the file system ({name[:40]}...)"
+    return None
+
+
 def _aliased(logs: dict[str, Any]) -> dict[str, Any]:
     out = {k: float(v) if np.ndim(v) == 0 else v for k, v in logs.items()}
     for alias, name in ALIASES.items():
@@ -146,7 +183,9 @@ def _aliased(logs: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def make_checkpoint(cb_spec: Any, run_dir: Path, lazy: bool = False) -> Any:
+def make_checkpoint(
+    cb_spec: Any, run_dir: Path, lazy: bool = False, key: str = "callbacks.filepath"
+) -> Any:
     """ModelCheckpoint from the spec, writing each file atomically.
 
     ``lazy`` (the run's own best-weights file, when the spec asks for no checkpoint) keeps
@@ -160,7 +199,7 @@ def make_checkpoint(cb_spec: Any, run_dir: Path, lazy: bool = False) -> Any:
         def __init__(self) -> None:
             super().__init__()
             self.spec = cb_spec
-            self.template = str(inside(run_dir, cb_spec.filepath, "callbacks.filepath"))
+            self.template = str(inside(run_dir, cb_spec.filepath, key))
             self.monitor = normalize_monitor(cb_spec.monitor)
             self.mode = monitor_mode(self.monitor, cb_spec.mode)
             self.best: float | None = None
@@ -181,19 +220,39 @@ def make_checkpoint(cb_spec: Any, run_dir: Path, lazy: bool = False) -> Any:
                 if value is None or not self._improved(value):
                     return
                 self.best = value
-            path = Path(self.template.format(epoch=epoch + 1, **logs))
+            path = Path(self._file_name(epoch + 1, logs))
             if self.lazy:
                 self.best_weights = self.model.get_weights()
                 self.best_path = self.last_path = str(path.relative_to(run_dir))
                 return
-            path.parent.mkdir(parents=True, exist_ok=True)
+            name = str(path.relative_to(run_dir))
             if self.spec.save_weights_only:
-                atomic_save(path, lambda tmp: self.model.save_weights(str(tmp)))
+                self._save(name, lambda tmp: self.model.save_weights(str(tmp)))
             else:
-                atomic_save(path, lambda tmp: self.model.save(str(tmp)))
-            self.last_path = str(path.relative_to(run_dir))
+                self._save(name, lambda tmp: self.model.save(str(tmp)))
+            self.last_path = name
             if self.spec.save_best_only:
                 self.best_path = self.last_path
+
+        def _file_name(self, epoch: int, logs: dict[str, Any]) -> str:
+            """The template filled in; a template that cannot be is a UserError, not a crash."""
+            try:
+                name = self.template.format(epoch=epoch, **logs)
+            except _FORMAT_ERRORS as exc:
+                why = f"cannot make a file name from {self.spec.filepath!r}: {exc}"
+                raise UserError([Problem(why, key_path=key)]) from None
+            too_long = _name_length_problem(name)
+            if too_long:
+                raise UserError([Problem(too_long, key_path=key)])
+            return name
+
+        def _save(self, name: str, save: Any, step: str | None = None) -> None:
+            try:
+                rundir.save_file(run_dir, name, save, step)
+            except OSError as exc:
+                if exc.errno != errno.ENAMETOOLONG:
+                    raise
+                raise UserError([Problem(f"file name too long: {name}", key_path=key)]) from None
 
         def flush(self) -> None:
             """Write the best weights a lazy checkpoint holds (the model keeps its own)."""
@@ -202,9 +261,9 @@ def make_checkpoint(cb_spec: Any, run_dir: Path, lazy: bool = False) -> Any:
             current = self.model.get_weights()
             self.model.set_weights(self.best_weights)
             try:
-                path = run_dir / self.best_path
-                path.parent.mkdir(parents=True, exist_ok=True)
-                atomic_save(path, lambda tmp: self.model.save_weights(str(tmp)))
+                self._save(
+                    self.best_path, lambda tmp: self.model.save_weights(str(tmp)), "checkpoint"
+                )
             finally:
                 self.model.set_weights(current)
 
@@ -239,30 +298,50 @@ def make_history_writer(paths: list[Path], rows: list[dict[str, Any]], phase: in
             rows.append(row)
             for path in paths:
                 write_history(path, rows)
+            rundir.fault("history", epoch + 1)
 
     return HistoryCSV()
 
 
-def write_history(path: Path, rows: list[dict[str, Any]]) -> None:
-    """The rows as CSV, columns in first-seen order, replaced atomically."""
-    columns: list[str] = []
-    for row in rows:
-        columns.extend(k for k in row if k not in columns)
-    buf = io.StringIO()
-    writer = csv.DictWriter(buf, fieldnames=columns, restval="", lineterminator="\n")
-    writer.writeheader()
-    writer.writerows(rows)
-    atomic_write_text(path, buf.getvalue())
+def make_nan_guard(phase: int) -> Any:
+    """Stops training at the end of an epoch whose loss is NaN or infinite (:class:`RunFailed`).
+
+    Raised before the checkpoints, history.csv and the backup see the epoch, so the run
+    keeps the last good state; Keras' TerminateOnNaN would end the fit quietly, and the run
+    would be marked finished with a NaN model.
+    """
+
+    class NanGuard(_keras_callback_base()):  # type: ignore[misc]
+        def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+            loss = (logs or {}).get("loss")
+            if loss is not None and not math.isfinite(float(loss)):
+                what = "NaN" if math.isnan(float(loss)) else "infinite"
+                raise RunFailed(
+                    f"loss became {what} at epoch {epoch + 1}"
+                    + (f" (phase {phase})" if phase else "")
+                    + "; try a lower learning rate, gradient clipping (clipnorm) or checking "
+                    "the data"
+                )
+
+    return NanGuard()
 
 
-def read_history(path: Path) -> dict[str, list[float]]:
-    """history.csv as ``{column: [values]}`` (empty cells become NaN)."""
-    with open(path, newline="", encoding="utf-8") as f:
-        rows = list(csv.DictReader(f))
-    columns = list(rows[0]) if rows else []
-    return {
-        c: [float(r[c]) if r[c] not in ("", None) else float("nan") for r in rows] for c in columns
-    }
+def make_fault_hook() -> Any:
+    """``ZOO_FAULT=mid_epoch@N``: stop in the middle of epoch N (after its first batch).
+
+    Only added when that variable asks for it: a per-batch callback costs every run time.
+    """
+
+    class FaultHook(_keras_callback_base()):  # type: ignore[misc]
+        epoch = 0
+
+        def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
+            self.epoch = epoch + 1
+
+        def on_train_batch_end(self, batch: int, logs: dict | None = None) -> None:
+            rundir.fault("mid_epoch", self.epoch)
+
+    return FaultHook()
 
 
 # ---- backup -----------------------------------------------------------------------------
@@ -271,6 +350,13 @@ _STATE_ATTRS = {
     "EarlyStopping": ("wait", "stopped_epoch", "best", "best_epoch"),
     "ReduceLROnPlateau": ("wait", "best", "cooldown_counter"),
 }
+
+
+def _seed_states(model: Any) -> list[Any]:
+    """The model's variables beyond its weights: the SeedGenerator states of its random
+    layers (Dropout...), which ``get_weights`` leaves out."""
+    weights = {id(w) for w in model.weights}
+    return [v for v in model.variables if id(v) not in weights]
 
 
 def _callback_state(cb: Any) -> tuple[dict[str, Any], list[np.ndarray]]:
@@ -312,10 +398,17 @@ class Backup:
     def exists(self) -> bool:
         return self.path.exists()
 
-    def save(self, model: Any, meta: dict[str, Any], callbacks: list[Any]) -> None:
+    def save(
+        self, model: Any, meta: dict[str, Any], callbacks: list[Any], epoch: int | None = None
+    ) -> None:
+        """Replace the backup with the state now; ``epoch`` (1-based) names the fault steps."""
+        from zoo.runner.reproducibility import random_state
+
         arrays: dict[str, np.ndarray] = {}
         for i, w in enumerate(model.get_weights()):
             arrays[f"w{i}"] = np.asarray(w)
+        for i, v in enumerate(_seed_states(model)):
+            arrays[f"s{i}"] = np.asarray(v)
         if model.optimizer is not None and model.optimizer.built:
             for i, v in enumerate(model.optimizer.variables):
                 arrays[f"o{i}"] = np.asarray(v)
@@ -325,35 +418,61 @@ class Backup:
             states.append(state)
             for i, a in enumerate(extra):
                 arrays[f"c{j}_{i}"] = np.asarray(a)
-        meta = {**meta, "callbacks": states}
+        meta = {**meta, "callbacks": states, "random": random_state()}
         arrays["meta"] = np.array(json.dumps(meta, default=float))
-        self.directory.mkdir(parents=True, exist_ok=True)
-        with atomic_path(self.path) as tmp:
-            with open(tmp, "wb") as f:
-                np.savez(f, **arrays)
+        name = f"{self.directory.name}/{BACKUP_FILE}"
+        with rundir.writing(self.directory, name):
+            self.directory.mkdir(parents=True, exist_ok=True)
+            with atomic_path(self.path) as tmp:
+                with open(tmp, "wb") as f:
+                    np.savez(f, **arrays)
+                if epoch is not None:
+                    rundir.fault("during_backup", epoch)
 
     def load(self) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
-        with np.load(self.path, allow_pickle=False) as data:
-            arrays = {k: data[k] for k in data.files}
-        meta = json.loads(str(arrays.pop("meta")))
+        """The saved (meta, arrays); a damaged file is a UserError, never a traceback."""
+        try:
+            with np.load(self.path, allow_pickle=False) as data:
+                arrays = {k: data[k] for k in data.files}
+            meta = json.loads(str(arrays.pop("meta")))
+            for key in ("phase", "phase_start", "next_epoch", "history"):
+                meta[key]  # noqa: B018 (a KeyError here means a damaged file)
+        except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as exc:
+            raise UserError(
+                [
+                    Problem(
+                        f"the run's backup is damaged ({type(exc).__name__}: {exc}); it cannot "
+                        "be resumed from it: delete the run's backup folder to train it again "
+                        "from the first epoch, or start a new run",
+                        str(self.path),
+                    )
+                ]
+            ) from None
         return meta, arrays
 
+    def restore_model(
+        self, model: Any, arrays: dict[str, np.ndarray], with_optimizer: bool
+    ) -> None:
+        """Weights, seed states and (``with_optimizer``) optimizer slots from the backup."""
+        try:
+            _restore_model(model, arrays, with_optimizer)
+        except (ValueError, RuntimeError, KeyError) as exc:
+            raise UserError(
+                [
+                    Problem(
+                        f"the backup does not fit the run's model ({exc}); was spec.yaml or "
+                        "a plugin changed since the run started?",
+                        str(self.path),
+                    )
+                ]
+            ) from None
+
     @staticmethod
-    def restore_model(model: Any, arrays: dict[str, np.ndarray], with_optimizer: bool) -> None:
-        weights = [arrays[f"w{i}"] for i in range(sum(k.startswith("w") for k in arrays))]
-        model.set_weights(weights)
-        if with_optimizer and any(k.startswith("o") for k in arrays):
-            opt = model.optimizer
-            if not opt.built:
-                opt.build(model.trainable_variables)
-            variables = opt.variables
-            saved = [arrays[f"o{i}"] for i in range(sum(k.startswith("o") for k in arrays))]
-            if len(saved) != len(variables):
-                raise RuntimeError(
-                    f"backup has {len(saved)} optimizer variables, the model {len(variables)}"
-                )
-            for var, value in zip(variables, saved, strict=True):
-                var.assign(value)
+    def restore_random(meta: dict[str, Any]) -> None:
+        from zoo.runner.reproducibility import restore_random_state
+
+        if isinstance(meta.get("random"), dict):
+            restore_random_state(meta["random"])
 
     @staticmethod
     def restore_callbacks(
@@ -364,6 +483,33 @@ class Backup:
                 arrays[f"c{j}_{i}"] for i in range(sum(k.startswith(f"c{j}_") for k in arrays))
             ]
             _restore_callback(cb, state, extra)
+
+
+def _saved(arrays: dict[str, np.ndarray], prefix: str) -> list[np.ndarray]:
+    count = sum(k.startswith(prefix) and k[len(prefix) :].isdigit() for k in arrays)
+    return [arrays[f"{prefix}{i}"] for i in range(count)]
+
+
+def _restore_model(model: Any, arrays: dict[str, np.ndarray], with_optimizer: bool) -> None:
+    model.set_weights(_saved(arrays, "w"))
+    seeds, states = _seed_states(model), _saved(arrays, "s")
+    if states and len(states) == len(seeds):
+        for var, value in zip(seeds, states, strict=True):
+            var.assign(value)
+    saved = _saved(arrays, "o")
+    if with_optimizer and saved:
+        opt = model.optimizer
+        if not opt.built:
+            opt.build(model.trainable_variables)
+        variables = opt.variables
+        if len(saved) != len(variables):
+            raise RuntimeError(
+                f"backup has {len(saved)} optimizer variables, the model {len(variables)}"
+            )
+        for var, value in zip(variables, saved, strict=True):
+            if tuple(var.shape) != tuple(value.shape):
+                raise ValueError(f"optimizer variable {var.path}: {value.shape} != {var.shape}")
+            var.assign(value)
 
 
 def make_backup_callback(
@@ -384,10 +530,129 @@ def make_backup_callback(
                 Backup.restore_callbacks(watched, *restore)
 
         def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
-            backup.save(self.model, meta_fn(epoch + 1, False), watched)
+            # "stopped": EarlyStopping ended the phase; a resume must not train on
+            meta = {**meta_fn(epoch + 1, False), "stopped": bool(self.model.stop_training)}
+            backup.save(self.model, meta, watched, epoch + 1)
+            rundir.fault("backup", epoch + 1)
 
         def on_train_end(self, logs: dict | None = None) -> None:
             # After EarlyStopping has put the best weights back: the phase is over.
-            backup.save(self.model, meta_fn(None, True), watched)
+            meta = meta_fn(None, True)
+            backup.save(self.model, meta, watched)
+            rundir.fault("phase_end", int(meta["phase"]))
 
     return RunBackup()
+
+
+# ---- one phase's callbacks ------------------------------------------------------------------
+
+
+def fit_callbacks(
+    spec: Any,
+    run_dir: Path,
+    phase: Any,
+    start: int,
+    initial: int,
+    *,
+    extra: list[Any],
+    checkpoints: list[Any],
+    rows: list[dict[str, Any]],
+    backup: Backup,
+    restore: tuple[dict[str, Any], dict[str, np.ndarray]] | None,
+) -> tuple[list[Any], list[Any]]:
+    """Every Keras callback of one phase's ``fit``, and those whose state the backup keeps.
+
+    ``phase`` has ``index``, ``epochs`` and ``learning_rate``; ``start`` is the phase's first
+    epoch (0-based) and ``initial`` the epoch this fit starts at (later when resuming). The
+    order matters: the NaN guard first (a NaN epoch reaches nothing else), the caller's
+    ``extra`` callbacks, the spec's, the checkpoints, history.csv, and the backup last, so
+    that it saves what every other callback did with the epoch.
+    """
+    import keras
+
+    from zoo.runner.compile import schedule_fn
+
+    callbacks: list[Any] = [make_nan_guard(phase.index), *extra]
+    stateful: list[Any] = list(checkpoints)
+    csv_paths = [run_dir / rundir.HISTORY_FILE]
+    schedule = spec.training.schedule
+    for i, c in enumerate(spec.callbacks):
+        key = f"callbacks.{i}"
+        if c.type == "reduce_lr_on_plateau":
+            m = normalize_monitor(c.monitor)
+            cb = keras.callbacks.ReduceLROnPlateau(
+                monitor=m,
+                factor=c.factor,
+                patience=c.patience,
+                mode=monitor_mode(m, c.mode),
+                min_lr=c.min_lr,
+            )
+            stateful.append(cb)
+            callbacks.append(cb)
+        elif c.type == "early_stopping":
+            m = normalize_monitor(c.monitor)
+            cb = keras.callbacks.EarlyStopping(
+                monitor=m,
+                patience=c.patience,
+                min_delta=c.min_delta,
+                mode=monitor_mode(m, c.mode),
+                restore_best_weights=c.restore_best_weights,
+            )
+            stateful.append(cb)
+            callbacks.append(cb)
+        elif c.type == "learning_rate_scheduler":
+            schedule = c.schedule
+        elif c.type == "tensorboard":
+            callbacks.append(
+                keras.callbacks.TensorBoard(
+                    log_dir=str(inside(run_dir, c.log_dir, f"{key}.log_dir")),
+                    histogram_freq=c.histogram_freq,
+                )
+            )
+        elif c.type == "csv_logger":
+            csv_paths.append(inside(run_dir, c.filename, f"{key}.filename"))
+    if schedule is not None:
+        fn = schedule_fn(schedule, phase.learning_rate, phase.epochs)
+        callbacks.insert(
+            1 + len(extra),
+            keras.callbacks.LearningRateScheduler(lambda epoch, lr: fn(epoch - start)),
+        )
+
+    def meta(next_epoch: int | None, done: bool) -> dict[str, Any]:
+        return {
+            "phase": phase.index,
+            "phase_start": start,
+            "phase_done": done,
+            "next_epoch": next_epoch
+            if next_epoch is not None
+            else (int(rows[-1]["epoch"]) if rows else initial),
+            "history": rows,
+        }
+
+    callbacks += checkpoints
+    callbacks.append(make_history_writer(csv_paths, rows, phase.index))
+    callbacks.append(make_backup_callback(backup, meta, stateful, restore))
+    if rundir.wants_fault("mid_epoch"):
+        callbacks.append(make_fault_hook())
+    return callbacks, stateful
+
+
+def end_phase(
+    model: Any,
+    stateful: list[Any],
+    backup: Backup,
+    meta: dict[str, Any],
+    arrays: dict[str, np.ndarray],
+) -> None:
+    """Finish a phase whose last epoch (or early stop) was backed up but whose end was not:
+    what ``fit`` does after its last epoch (EarlyStopping puts its best weights back), then
+    the end-of-phase backup."""
+    Backup.restore_callbacks(stateful, meta, arrays)
+    for cb in stateful:
+        cb.set_model(model)
+        if type(cb).__name__ == "EarlyStopping":
+            cb.on_train_end()
+    done = {k: v for k, v in meta.items() if k not in ("callbacks", "random", "stopped")}
+    done.update(phase_done=True, next_epoch=int(meta["next_epoch"]))
+    backup.save(model, done, stateful)
+    rundir.fault("phase_end", int(meta["phase"]))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from typing import Any
 
 DETERMINISM_ENV = "ZOO_DETERMINISTIC"  # "0" turns TensorFlow op determinism off
 
@@ -26,3 +27,62 @@ def seed_everything(seed: int, *, deterministic: bool | None = None) -> bool:
     if deterministic:
         tf.config.experimental.enable_op_determinism()
     return deterministic
+
+
+def random_state() -> dict[str, Any]:
+    """Python's, NumPy's and Keras' global random states, JSON-able (for the run's backup).
+
+    With them (and the model's own SeedGenerator states, which the backup keeps with the
+    weights) a resumed run draws the same numbers an uninterrupted one would. TensorFlow's
+    global ``Generator`` is not among them: op determinism forbids using it unseeded, and
+    zoo never seeds it.
+    """
+    import random
+
+    import numpy as np
+
+    kind, keys, pos, has_gauss, cached = np.random.get_state()
+    version, internal, gauss = random.getstate()
+    state: dict[str, Any] = {
+        "python": [version, list(internal), gauss],
+        "numpy": [kind, [int(k) for k in keys], int(pos), int(has_gauss), float(cached)],
+    }
+    generator = _keras_global_seed_generator()
+    if generator is not None:
+        state["keras"] = np.asarray(generator.state.value).tolist()
+    return state
+
+
+def restore_random_state(state: dict[str, Any]) -> None:
+    """Put back what :func:`random_state` saved (keys it lacks are left as they are)."""
+    import random
+
+    import numpy as np
+
+    if "python" in state:
+        version, internal, gauss = state["python"]
+        random.setstate((version, tuple(internal), gauss))
+    if "numpy" in state:
+        kind, keys, pos, has_gauss, cached = state["numpy"]
+        np.random.set_state((kind, np.asarray(keys, dtype=np.uint32), pos, has_gauss, cached))
+    if "keras" in state:
+        import keras
+
+        generator = _keras_global_seed_generator(create=True)
+        if generator is not None:
+            generator.state.assign(keras.ops.convert_to_tensor(state["keras"], dtype="uint32"))
+
+
+def _keras_global_seed_generator(create: bool = False) -> Any:
+    """Keras' global SeedGenerator (unseeded ``keras.random`` calls draw from it), if any.
+
+    Keras keeps it in private global state; a Keras without it simply has nothing to save.
+    """
+    try:
+        from keras.src.backend.common import global_state
+        from keras.src.random import seed_generator
+    except ImportError:
+        return None
+    if create:
+        return seed_generator.global_seed_generator()
+    return global_state.get_global_attribute(seed_generator.GLOBAL_SEED_GENERATOR)

@@ -150,6 +150,8 @@ def train(
         else:
             if spec is None:
                 raise UserError("train() needs a spec (or resume=RUN)")
+            if out is not None and run_dir is None:
+                rundir.check_out_dir(out)
             loaded = load(spec, overrides, registry)
             spec_dir = (loaded.path.parent if loaded.path else Path.cwd()).resolve()
         session = _Session(loaded, registry, spec_dir, info, verbose, list(callbacks))
@@ -173,6 +175,12 @@ def _resumable(
             rundir.remove_backup(run, info["backup_dir"])  # killed just after it finished
         raise UserError([Problem("this run already finished; start a new one", str(run))])
     rundir.check_spec_unchanged(run, info)
+    if info.get("backup_dir"):
+        from zoo.runner.callbacks import Backup
+
+        backup = Backup(run / info["backup_dir"])
+        if backup.exists():
+            backup.load()  # a damaged backup: a clear error now, before data and model
     loaded = load(run / rundir.SPEC_FILE, (), registry)
     if spec is not None:
         given = load(spec, overrides, registry)
