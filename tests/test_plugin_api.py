@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import ROOT, run_zoo
 
 import zoo
 import zoo.plugin
@@ -17,8 +18,6 @@ from zoo.data.prepare import prepare_data
 from zoo.plugin_manager import build_registry
 from zoo.registry import CAPABILITIES_BY_KIND, PluginRegistrar
 from zoo.runner.build import build_model
-
-from conftest import ROOT, run_zoo
 
 PLUGINS = ROOT / "plugins"
 GUIDE = ROOT / "docs" / "plugins.md"

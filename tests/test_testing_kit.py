@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from pydantic import Field
 
 import zoo
 import zoo.plugin

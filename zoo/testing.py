@@ -119,9 +119,9 @@ def _params(entry: PluginEntry, params: Any) -> Any:
     try:
         return entry.params.model_validate(params or {})
     except Exception as exc:
-        raise AssertionError(
-            f"'{entry.name}': its params do not validate{' with defaults alone' if not params else ''}"
-            f"; pass params= to the check ({exc})") from exc
+        alone = "" if params else " with defaults alone"
+        raise AssertionError(f"'{entry.name}': its params do not validate{alone}; pass params= "
+                             f"to the check ({exc})") from exc
 
 
 def _images(shape: tuple[int, ...], n: int = 4, seed: int = 0) -> np.ndarray:
@@ -528,7 +528,8 @@ def check_data_source(name: str, params: Any = None, spec_dir: str | Path = ".",
     shapes = set()
     for split, image_set in source.splits.items():
         if image_set.images is not None:
-            shapes |= {tuple(int(d) for d in image_set.images.shape[1:])} if len(image_set) else set()
+            if len(image_set):
+                shapes.add(tuple(int(d) for d in image_set.images.shape[1:]))
         else:
             missing = [str(q) for q in image_set.paths or [] if not Path(q).is_file()]
             check.expect(not missing, f"split '{split}' names files that do not exist: "

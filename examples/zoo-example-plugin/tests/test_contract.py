@@ -4,7 +4,12 @@ import pytest
 
 from zoo.testing import check_architecture, check_data_source, check_plugin, check_recipe
 
-NAMES = ["example_plugin_net", "example_plugin_scaling", "example_plugin_jitter", "example_plugin_shapes"]
+NAMES = [
+    "example_plugin_net",
+    "example_plugin_scaling",
+    "example_plugin_jitter",
+    "example_plugin_shapes",
+]
 
 
 def test_the_entries_are_registered():

@@ -1,5 +1,7 @@
-"""Example Plugin's zoo plugin: one architecture, one scaling recipe, one augmentation recipe and one
-data source, registered through the ``zoo.plugins`` entry point ``example_plugin``.
+"""Example Plugin's zoo plugin.
+
+One architecture, one scaling recipe, one augmentation recipe and one data source,
+registered through the ``zoo.plugins`` entry point ``example_plugin``.
 
 Rules (zoo's docs/plugins.md): import only ``zoo.plugin`` from zoo; import TensorFlow/Keras
 inside factories, never at module top (``zoo list`` imports this module); describe every
@@ -164,7 +166,8 @@ def zoo_register_architectures(registry) -> None:
         "example_plugin_net", params=NetParams, factory=build_net,
         description="A small CNN: conv blocks, global average pooling, classifier. "
         "param_count: the default at 28x28x1, 10 classes.",
-        tags={"cnn", "example_plugin"}, family="example_plugin", input_kind="image", param_count=1_418,
+        tags={"cnn", "example_plugin"}, family="example_plugin", input_kind="image",
+        param_count=1_418,
     )
 
 
