@@ -9,6 +9,9 @@ tf.data pipeline, after batching) and on a NumPy array (``zoo predict``) alike:
   ``preprocess_input(mode="torch")``.
 - ``caffe``: RGB to BGR, then subtract ImageNet's BGR mean pixel, no scaling:
   ``preprocess_input(mode="caffe")``, what keras.applications' VGG16/ResNet50 weights expect.
+- ``raw``: pixels unchanged (0..255, float32), for models whose preprocessing is inside the
+  model: keras.applications' EfficientNet, EfficientNetV2, ConvNeXt and MobileNetV3
+  (``preprocess_input`` passes through for them).
 - ``dataset``: per-channel mean and standard deviation measured on the training split by
   ``fit``; ``state()`` carries them into the run so ``zoo predict`` scales the same way.
 
@@ -128,6 +131,10 @@ def build_torch(params: zoo.NoParams, state: dict | None = None) -> ChannelScali
 
 def build_caffe(params: zoo.NoParams, state: dict | None = None) -> ChannelScaling:
     return ChannelScaling("caffe", mean=IMAGENET_BGR_MEAN_PIXEL, bgr=True)
+
+
+def build_raw(params: zoo.NoParams, state: dict | None = None) -> ChannelScaling:
+    return ChannelScaling("raw")
 
 
 # --- dataset statistics --------------------------------------------------------------------
@@ -263,6 +270,14 @@ def zoo_register_recipes(registry) -> None:
         "what VGG16/ResNet50 weights expect).",
         tags={"fixed", "imagenet"},
         check_spec=_check_gray("caffe"),
+    )
+    registry.add_scaling(
+        "raw",
+        params=zoo.NoParams,
+        factory=build_raw,
+        description="Pixels unchanged (0..255): for models with their preprocessing inside "
+        "(EfficientNet, EfficientNetV2, ConvNeXt, MobileNetV3).",
+        tags={"fixed", "imagenet"},
     )
     registry.add_scaling(
         "dataset",
