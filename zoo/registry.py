@@ -75,12 +75,11 @@ class Capabilities:
     required_scaling: RequiredScaling | None = None
     to_spec: ToSpec | None = None
     default: bool = False  # scaling: the recipe a spec without a scaling section gets
-    runs_in: str = "python"  # augmentation: "python" (per image) or "graph" (tf.data ops)
 
     def declared(self) -> list[str]:
         """Names of the capabilities set, for ``zoo info``."""
         out = [f.name for f in dataclasses.fields(self)
-               if f.name not in ("default", "runs_in") and getattr(self, f.name) is not None]
+               if f.name != "default" and getattr(self, f.name) is not None]
         return out + (["default"] if self.default else [])
 
 
@@ -88,10 +87,9 @@ class Capabilities:
 CAPABILITIES_BY_KIND: dict[str, tuple[str, ...]] = {
     "architecture": ("check_spec", "fetch", "set_trainable", "loss_weights", "required_scaling"),
     "scaling": ("check_spec", "default"),
-    "augmentation": ("check_spec", "to_spec", "runs_in"),
+    "augmentation": ("check_spec", "to_spec"),
     "data": ("check_spec", "fetch", "shape_hint"),
 }
-AUGMENTATION_PATHS = ("python", "graph")
 
 
 @dataclass(frozen=True)
@@ -132,7 +130,6 @@ class PluginEntry:
             "distribution": self.provenance.distribution,
             "version": self.provenance.version,
             "capabilities": self.capabilities.declared(),
-            **({"runs_in": self.capabilities.runs_in} if self.recipe_type == "augmentation" else {}),
         }
 
     @property
@@ -267,15 +264,10 @@ class PluginRegistrar:
         tags: Iterable[str] = (),
         check_spec: SpecCheck | None = None,
         to_spec: ToSpec | None = None,
-        runs_in: str = "python",
         **unknown: Any,
     ) -> None:
-        """Add an augmentation recipe: ``factory(params, ctx: AugmentContext) -> Augmenter``.
-
-        ``runs_in``: ``"python"`` (the augmenter is called per uint8 image) or ``"graph"``
-        (it is called on a batch of float tf.Tensors inside tf.data).
-        """
-        caps = Capabilities(check_spec=check_spec, to_spec=to_spec, runs_in=runs_in)
+        """Add an augmentation recipe: ``factory(params, ctx: AugmentContext) -> Augmenter``."""
+        caps = Capabilities(check_spec=check_spec, to_spec=to_spec)
         self._add("recipe", name, params, factory, description, tags, "augmentation",
                   None, None, None, None, caps, unknown)
 
@@ -337,10 +329,6 @@ def check_capabilities(name: str, kind: str, caps: Capabilities, unknown: dict[s
             if not isinstance(value, bool):
                 raise PluginContractError(f"'{name}': default must be True or False. "
                                           f"Received: {value!r}")
-        elif f.name == "runs_in":
-            if value not in AUGMENTATION_PATHS:
-                raise PluginContractError(f"'{name}': runs_in must be one of "
-                                          f"{', '.join(AUGMENTATION_PATHS)}. Received: {value!r}")
         elif value is not None and not callable(value):
             raise PluginContractError(f"'{name}': capability {f.name} must be callable. "
                                       f"Received: {value!r}")

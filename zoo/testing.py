@@ -390,15 +390,11 @@ def _check_augmentation(registry: Registry, entry: PluginEntry, params: Any,
                         shape: tuple[int, int, int], random: bool | None) -> CheckReport:
     check = _Checker(entry, "augmentation recipe")
     p = _params(entry, params)
-    ctx = AugmentContext(image_size=shape[:2], channels=shape[2], seed=7)
     images = _images(shape, 8, seed=3)
 
     def build(seed: int) -> Any:
         return check.call("its factory", entry.factory, p,
                           AugmentContext(image_size=shape[:2], channels=shape[2], seed=seed))
-
-    if entry.capabilities.runs_in == "graph":
-        return _check_graph_augmentation(check, build(ctx.seed or 0), images)
 
     def run(aug: Any, what: str) -> np.ndarray:
         out = []
@@ -470,26 +466,6 @@ def _check_to_spec(check: _Checker, aug: Any) -> None:
     except (TypeError, ValueError) as exc:
         raise check.fail("to_spec must return plain (JSON-able) data", exc) from exc
     check.done("to_spec")
-
-
-def _check_graph_augmentation(check: _Checker, aug: Any, images: np.ndarray) -> CheckReport:
-    from zoo.tf_import import import_keras
-
-    import_keras()
-    import tensorflow as tf
-
-    out = check.call("augmenter(float batch tensor)", aug, tf.constant(images, tf.float32))
-    check.expect(tf.is_tensor(out) and tuple(out.shape) == images.shape,
-                 f"a graph augmenter must return a tensor of shape {images.shape}, got "
-                 f"{type(out).__name__} {getattr(out, 'shape', None)}")
-    check.done("graph augmenter keeps the batch shape")
-    _pickle(check, aug)
-    check.done("pickles")
-    _check_to_spec(check, aug)
-    return check.report
-
-
-# -------------------------------------------------------------------------- data sources
 
 
 def check_data_source(name: str, params: Any = None, spec_dir: str | Path = ".",
