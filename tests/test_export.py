@@ -114,7 +114,8 @@ x = np.load({str(tmp_path / "x.npy")!r})
 out = {{}}
 import tensorflow as tf
 sm = tf.saved_model.load({str(exports[("savedmodel", None)] / "model")!r})
-out["savedmodel"] = list(sm.signatures["serving_default"](pixels=tf.constant(x)).values())[0].numpy()
+[y] = sm.signatures["serving_default"](pixels=tf.constant(x)).values()
+out["savedmodel"] = y.numpy()
 from ai_edge_litert.interpreter import Interpreter
 it = Interpreter(model_path={str(exports[("tflite", None)] / "model.tflite")!r})
 i, o = it.get_input_details()[0], it.get_output_details()[0]

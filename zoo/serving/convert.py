@@ -22,6 +22,7 @@ from typing import Any
 
 import numpy as np
 
+from zoo.errors import Problem, UserError
 from zoo.serving.formats import ExportFormat
 
 
@@ -103,10 +104,9 @@ def calibration_images(run: Any, count: int) -> np.ndarray:
     prepared = prepare_data(run.spec, run.registry, spec_dir=spec_dir)
     train = prepared.train
     if not len(train):
-        from zoo.errors import Problem, UserError
-
-        raise UserError([Problem("the run's data has no training images to calibrate on",
-                                 str(run.path))])
+        raise UserError(
+            [Problem("the run's data has no training images to calibrate on", str(run.path))]
+        )
     rng = np.random.default_rng(int(run.info.get("seed") or 0))
     index = np.sort(rng.choice(len(train), size=min(count, len(train)), replace=False))
     h, w, c = run.image_shape
