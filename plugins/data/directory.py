@@ -65,17 +65,17 @@ class DirectoryParams(zoo.PluginParams):
 def _layout(root: Path, params: DirectoryParams) -> str:
     if params.layout != "auto":
         return params.layout
-    names = [n.lower() for n in sub_folders(root)]
+    names = [n.lower() for n in sub_folders(root, params.follow_links)]
     is_split = "train" in names and all(n in SPLIT_FOLDERS for n in names)
     return "split" if is_split else "classes"
 
 
-def _split_roots(root: Path, layout: str) -> dict[str, Path]:
+def _split_roots(root: Path, layout: str, follow_links: bool = False) -> dict[str, Path]:
     if layout == "classes":
         return {"all": root}
     roots: dict[str, Path] = {}
     problems = []
-    for name in sub_folders(root):
+    for name in sub_folders(root, follow_links):
         split = SPLIT_FOLDERS.get(name.lower())
         if split is None:
             continue
@@ -92,17 +92,38 @@ def _split_roots(root: Path, layout: str) -> dict[str, Path]:
 
 def scan(params: DirectoryParams, base: Path, on_bad_file: str = "error") -> tuple[
         list[str], dict[str, list[tuple[Path, str]]], list[str]]:
-    """Without decoding: class names, ``split -> [(file, class name)]``, and what was skipped."""
+    """Without decoding: class names, ``split -> [(file, class name)]``, and what was skipped.
+
+    Each image file is listed once, by real path (see ``FolderScan``): links neither loop
+    nor put one file in two classes or splits; a link not followed is logged.
+    """
+    from zoo_builtins.data._common import FolderScan
+
     root = resolve_path(params.path, base)
     require(root, folder=True, key="data.params.path")
-    roots = _split_roots(root, _layout(root, params))
-    folders_per_split = {split: sub_folders(p) for split, p in roots.items()}
+    walk = FolderScan(root, params.follow_links)
+    roots = _split_roots(root, _layout(root, params), params.follow_links)
+    problems: list[Problem] = [Problem(why, str(p)) for p in roots.values()
+                               if p != root and (why := walk.claim(p))]
+    folders_per_split = {split: walk.sub_folders(p) for split, p in roots.items()}
     all_folders = list(dict.fromkeys(f for fs in folders_per_split.values() for f in fs))
-    problems: list[Problem] = []
     skipped: list[str] = []
+
+    def bad(path: Path, message: str) -> None:
+        if on_bad_file == "skip":
+            skipped.append(f"{path}: {message}")
+        else:
+            problems.append(Problem(message, str(path)))
+
     if params.classes is not None:
         for name in params.classes:
-            if name not in all_folders:
+            if name in all_folders:
+                continue
+            if any((p / name).is_symlink() and (p / name).is_dir() for p in roots.values()):
+                problems.append(Problem(f"class folder '{name}' (from data.params.classes) is a "
+                                        "link to a folder; set data.params.follow_links: true "
+                                        "to read it", str(root / name)))
+            else:
                 problems.append(Problem(f"class folder '{name}' (from data.params.classes) does "
                                         f"not exist in {root}", str(root / name)))
         wanted = list(dict.fromkeys(params.classes))
@@ -130,19 +151,26 @@ def scan(params: DirectoryParams, base: Path, on_bad_file: str = "error") -> tup
             except UserError:
                 skipped.append(f"{root / folder}: folder '{folder}' is not in the label map")
 
-    files: dict[str, list[tuple[Path, str]]] = {split: [] for split in roots}
+    readable: list[tuple[str, Path, str]] = []  # (split, class folder, its name)
     for split, split_root in roots.items():
         for folder in wanted:
             if folder not in names or folder not in folders_per_split[split]:
                 continue
-            found = list_images(split_root / folder, params.follow_links)
-            if not found:
-                message = "class folder has no images (.png, .jpg, .jpeg, .bmp, .tif, .webp)"
-                if on_bad_file == "skip":
-                    skipped.append(f"{split_root / folder}: {message}")
-                else:
-                    problems.append(Problem(message, str(split_root / folder)))
-            files[split].extend((p, names[folder]) for p in found)
+            why = walk.claim(split_root / folder)  # all first: links into them are not walked
+            if why:
+                bad(split_root / folder, why)
+            else:
+                readable.append((split, split_root / folder, folder))
+    files: dict[str, list[tuple[Path, str]]] = {split: [] for split in roots}
+    for split, path, folder in readable:
+        found = list_images(path, params.follow_links, scan=walk, owner=str(path))
+        if not found:
+            bad(path, "class folder has no images (.png, .jpg, .jpeg, .bmp, .tif, .webp)")
+        files[split].extend((p, names[folder]) for p in found)
+    for path, first, _ in walk.repeats:
+        bad(path, f"is the same file as {first} (through a link); one file can only be in "
+                  "one class and one split")
+    walk.warn()
     if problems:
         raise UserError(problems)
     used = {name for pairs in files.values() for _, name in pairs}
@@ -176,7 +204,8 @@ def directory_shape_hint(params: DirectoryParams, data_spec: Any,
             folders = list(dict.fromkeys(params.classes))
         elif root.is_dir():
             roots = _split_roots(root, _layout(root, params))
-            folders = sorted({f for p in roots.values() for f in sub_folders(p)})
+            folders = sorted({f for p in roots.values()
+                              for f in sub_folders(p, params.follow_links)})
         else:
             folders = []
         if folders:

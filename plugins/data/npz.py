@@ -96,6 +96,15 @@ def _images(x: Any, key: str, path: Path) -> Any:
     return np.clip(np.rint(x), 0, 255).astype(np.uint8)
 
 
+def _empty_message(key: str, split: str, shape: tuple[int, ...]) -> str:
+    """Why an array of 0 images cannot be used: training needs images, and an empty shipped
+    split would silently become one carved from the training images."""
+    if split in ("all", "train"):
+        return f"'{key}' holds no images (shape {shape}): there is nothing to train on"
+    return (f"'{key}' holds no images (shape {shape}); leave it out of the file to have the "
+            f"{split} set taken from the training images")
+
+
 def _labels(y: Any, key: str, n: int, path: Path) -> Any:
     import numpy as np
 
@@ -136,6 +145,10 @@ def load_npz(params: NpzParams, ctx: zoo.DataContext) -> SourceData:
         raise UserError([Problem(f"cannot read .npz file: {exc}", str(path))]) from None
 
     images = {s: _images(x, xk, path) for s, (x, _, xk, _) in raw.items()}
+    empty = [Problem(_empty_message(raw[s][2], s, im.shape), str(path))
+             for s, im in images.items() if len(im) == 0]
+    if empty:
+        raise UserError(empty)
     labels = {s: _labels(y, yk, len(images[s]), path) for s, (_, y, _, yk) in raw.items()}
     if len({im.shape[1:] for im in images.values()}) > 1:
         shapes = ", ".join(f"{s}: {im.shape[1:]}" for s, im in images.items())

@@ -10,6 +10,7 @@ it releases the GIL while decoding, so a thread pool decodes in parallel.
 from __future__ import annotations
 
 import os
+import stat
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -49,10 +50,35 @@ def default_workers() -> int:
     return max(1, min(16, cpus))
 
 
+_NOT_REGULAR = ((stat.S_ISFIFO, "a FIFO (named pipe)"), (stat.S_ISSOCK, "a socket"),
+                (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"))
+
+
+def check_regular_file(path: str | Path) -> None:
+    """Raise :class:`BadImage` unless ``path`` (links followed) is a regular file.
+
+    Opening a FIFO named ``x.png`` blocks forever and a device never ends: only regular
+    files are images, so nothing else is ever opened.
+    """
+    try:
+        mode = os.stat(path).st_mode
+    except FileNotFoundError:
+        reason = "broken symbolic link" if os.path.islink(path) else "no such file"
+        raise BadImage(path, reason) from None
+    except OSError as exc:
+        raise BadImage(path, f"cannot read file: {exc.strerror or exc}") from None
+    if stat.S_ISDIR(mode):
+        raise BadImage(path, "is a folder, not an image file")
+    if not stat.S_ISREG(mode):
+        kind = next((name for test, name in _NOT_REGULAR if test(mode)), "not a regular file")
+        raise BadImage(path, f"is {kind}, not an image file")
+
+
 def decode_image(path: str | Path) -> np.ndarray:
     """The file's pixels as uint8 HWC RGB (HW1 for gray), alpha dropped, 16-bit reduced to 8."""
     cv2 = _cv2()
     path = Path(path)
+    check_regular_file(path)
     try:
         raw = np.fromfile(path, dtype=np.uint8)  # works for non-ASCII paths, unlike imread
     except FileNotFoundError:
@@ -261,34 +287,14 @@ class ProbedImages(NamedTuple):
     skipped: list[str]
 
 
-def probe_image(path: str | Path) -> tuple[int, int, int]:
-    """``(height, width, channels)`` from the file's header, without decoding the pixels."""
-    from PIL import Image, UnidentifiedImageError  # a matplotlib dependency
-
-    path = Path(path)
-    try:
-        with Image.open(path) as img:
-            w, h = img.size
-            bands = len(img.getbands())
-    except FileNotFoundError:
-        raise BadImage(path, "no such file") from None
-    except IsADirectoryError:
-        raise BadImage(path, "is a folder, not an image file") from None
-    except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as exc:
-        reason = "cannot decode image: corrupt, or not a PNG/JPEG/BMP/TIFF/WebP file"
-        plain_os_error = isinstance(exc, OSError) and not isinstance(exc, UnidentifiedImageError)
-        if plain_os_error and exc.strerror:
-            reason = f"cannot read file: {exc.strerror}"
-        raise BadImage(path, reason) from None
-    return h, w, 1 if bands == 1 else 3
-
-
 def probe_images(paths: Sequence[str | Path], image_size: tuple[int, int] | None = None,
                  on_bad_file: OnBadFile = "error", workers: int | None = None) -> ProbedImages:
-    """Check files cheaply (headers only) when images are decoded later, not cached.
+    """Decode every file once, in parallel, keeping only its shape (``data.cache: false``).
 
-    Catches missing, empty and non-image files and (without ``image_size``) mixed sizes; a
-    file whose pixel data is truncated is only caught when it is decoded.
+    A header is not enough: a truncated file has a valid header and would only fail when
+    the pipeline decodes it, mid-training, even under ``on_bad_file: skip``. Decoding with
+    the very decoder the pipeline uses finds every such file before training starts.
+    Without ``image_size``, mixed sizes are bad files too.
     """
     n = len(paths)
     shapes: list[tuple[int, int, int] | None] = [None] * n
@@ -296,9 +302,14 @@ def probe_images(paths: Sequence[str | Path], image_size: tuple[int, int] | None
 
     def work(i: int) -> None:
         try:
-            shapes[i] = probe_image(paths[i])
+            h, w, c = decode_image(paths[i]).shape
         except BadImage as exc:
             errors[i] = exc
+            return
+        except Exception as exc:  # OpenCV can raise cv2.error on odd files
+            errors[i] = BadImage(paths[i], f"cannot decode image: {exc}")
+            return
+        shapes[i] = (h, w, 1 if c == 1 else 3)
 
     _run_parallel(work, n, workers)
     good = {i: s for i, s in enumerate(shapes) if s is not None}

@@ -2,9 +2,11 @@
 
 1. The data-source plugin is called with a :class:`~zoo.contracts.DataContext`.
 2. File-based sets are checked: decoded in parallel to the spec's size and channels when
-   ``data.cache`` is true (the cache of decoded, resized images), or only their headers
-   read when it is false (the pipeline decodes them later). Bad files stop the run with one
-   problem each, or are skipped and counted under ``data.on_bad_file: skip``.
+   ``data.cache`` is true (the cache of decoded, resized images), or decoded once and
+   dropped when it is false (the pipeline decodes them again each epoch; a header check
+   would let a truncated file through to crash training). Bad files stop the run with one
+   problem each, or are skipped and counted under ``data.on_bad_file: skip``, before
+   training starts.
 3. In-memory sets are converted to the spec's channels (gray <-> RGB) and size.
 4. The sets are split (stratified, seeded: :mod:`zoo.data.split`) and, when
    ``data.split.export_to`` is set, written to class folders (:mod:`zoo.data.export`).
@@ -130,6 +132,11 @@ def prepare_data(spec: Any, registry: Registry | None = None, *, spec_dir: Path 
         if len(image_set) == 0 and len(source.splits[name]) > 0:
             raise UserError([Problem(f"every image of the {'pool' if name == 'all' else name} set "
                                      f"was bad ({len(skipped)} skipped); nothing is left")])
+        if len(image_set) == 0 and name in ("all", "train"):
+            # Training needs these; other empty sets are carved from them (data.split).
+            raise UserError([Problem(f"data source '{data.source}' found no images for the "
+                                     f"{'pool' if name == 'all' else 'training'} set",
+                                     key_path="data.params")])
     shape = _image_shape(sets, data, size or file_size)
 
     plan = plan_splits({k: v.labels for k, v in sets.items()}, data.split, int(spec.seed))
@@ -166,7 +173,7 @@ CheckedFiles = tuple[dict[str, ImageSet], dict[str, list[Path]], list[str], tupl
 
 def _check_files(file_sets: dict[str, ImageSet], data: Any, size: tuple[int, int] | None,
                  workers: int | None) -> CheckedFiles:
-    """Decode (cache) or probe (no cache) every file of every set in one parallel pass.
+    """Decode every file of every set in one parallel pass, keeping the pixels (cache) or not.
 
     Returns the checked sets, each kept image's file, what was skipped, and (without cache)
     the images' common size.
