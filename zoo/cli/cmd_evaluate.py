@@ -28,9 +28,16 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
         metavar="SPEC_OR_DIR",
         help="a spec whose data to use (its test split), or a folder of class folders",
     )
-    p.add_argument("--batch-size", type=int, metavar="N", help="evaluation batch size")
+    p.add_argument("--batch-size", type=_positive_int, metavar="N", help="evaluation batch size")
     add_format_option(p)
     return p
+
+
+def _positive_int(text: str) -> int:
+    """argparse type for a count: a batch of -5 images is a usage error, not a traceback."""
+    if not text.strip().isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"must be a positive integer (got {text!r})")
+    return int(text)
 
 
 def run(args: argparse.Namespace) -> int:

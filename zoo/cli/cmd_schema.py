@@ -19,11 +19,29 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
 
 def run(args: argparse.Namespace) -> int:
     import zoo
-    from zoo.io import atomic_write_text
 
     text = json.dumps(zoo.spec_json_schema(zoo.registry()), indent=2) + "\n"
     if args.out:
-        atomic_write_text(args.out, text)
+        write_schema(args.out, text)
     else:
         print(text, end="")
     return 0
+
+
+def write_schema(out: Path, text: str) -> None:
+    """Write ``text`` to ``out`` atomically; a path that cannot be a file is a user mistake."""
+    from zoo.errors import Problem, UserError
+    from zoo.io import atomic_write_text
+
+    if out.is_dir():
+        raise UserError([Problem("is a folder; --out takes a file name, e.g. "
+                                 f"{out / 'zoo.schema.json'}", str(out))])
+    folder = next((p for p in out.absolute().parents if p.exists()), None)
+    if folder is not None and not folder.is_dir():
+        raise UserError([Problem(f"cannot write the schema: {folder} is a file, not a folder",
+                                 str(out))])
+    try:
+        atomic_write_text(out, text)
+    except OSError as exc:
+        raise UserError([Problem(f"cannot write the schema: {exc.strerror or exc}",
+                                 str(out))]) from None

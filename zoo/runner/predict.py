@@ -229,10 +229,11 @@ class Run(Predictor):
                         )
                     ]
                 )
-            import keras
+            from zoo.runner.model_file import load_model
 
             _ = self.registry  # plugins register their custom Keras objects on import
-            self._model = keras.saving.load_model(path, compile=False, safe_mode=True)
+            self._model = load_model(path, expect_input_shape=self.image_shape,
+                                     expect_classes=self.objective.num_classes)
         return self._model
 
     def compiled(self) -> Any:
