@@ -13,18 +13,30 @@ Layers are named as in keras.applications (``conv2_block1_1_conv``...), and with
 (ResNet50 without top: 23,587,712). ``conv_bias: false`` gives the paper's (and
 torchvision's) count. ``stem: cifar`` replaces the 7x7/2 conv and the max-pool with one
 3x3/1 conv, for 32x32 images.
+
+``weights`` (resnet50, resnet101, resnet152): ``imagenet`` loads Keras' published no-top
+ImageNet file into the convolutional base (downloaded once, hash-checked; ``zoo fetch``),
+a path loads a local ``.weights.h5``/``.h5`` file of keras.applications' ResNet base, and
+``none`` (the default) starts from random weights. Pretrained weights need the
+keras.applications configuration (``stem: imagenet``, ``conv_bias: true``; ``bn_epsilon``
+then defaults to Keras' 1.001e-5) and the ``caffe`` scaling (declared, so
+``scaling: {recipe: auto}`` picks it). The same file can also be had through
+``resnet50_transfer`` (plugins/architectures/applications.py), which adds freezing.
 """
 
 from __future__ import annotations
 
 import functools
-from typing import TYPE_CHECKING, Literal
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
 
-from pydantic import Field
+from pydantic import Field, field_validator, model_validator
 from zoo_builtins.architectures._checks import SpatialTrace, check_input_size
 from zoo_builtins.architectures._layers import Head, Initializer, build_head
 
 import zoo
+import zoo.plugin
 
 if TYPE_CHECKING:
     import keras
@@ -39,6 +51,15 @@ VARIANTS: dict[str, tuple[BlockType, tuple[int, int, int, int], int]] = {
     "resnet152": ("bottleneck", (3, 8, 36, 3), 58_782_754),
 }
 STAGE_FILTERS = (64, 128, 256, 512)  # bottleneck blocks expand these by 4
+KERAS_BN_EPSILON = 1.001e-5
+# keras.applications' no-top ImageNet files (keras/src/applications/resnet.py WEIGHTS_HASHES)
+IMAGENET_FILES = {
+    "resnet50": "4d473c1dd8becc155b73f8504c6f6626",
+    "resnet101": "88cf7a10940856eca736dc7b7e228a21",
+    "resnet152": "ee4c566cf9a93f14d82f913c2dc6dd0c",
+}
+KERAS_URL = "https://storage.googleapis.com/tensorflow/keras-applications/"
+LAST_BASE_LAYER = "conv5_block3_out"
 
 
 class ResNetParams(zoo.PluginParams):
@@ -59,6 +80,94 @@ class ResNetParams(zoo.PluginParams):
         default_factory=lambda: Head(pooling="gap", dense_units=[200], dropout=0.5),
         description="The note's head: GAP, Dropout 0.5, Dense 200, Dropout 0.5.",
     )
+    weights: str | None = Field(
+        None, description="none (random), imagenet (keras.applications' file; resnet50/101/152) "
+        "or a path to a .weights.h5/.h5 file of the keras.applications base.",
+    )
+
+    @field_validator("weights", mode="before")
+    @classmethod
+    def _none_word(cls, value: Any) -> Any:
+        return None if isinstance(value, str) and value.strip().lower() in ("none", "") else value
+
+    @model_validator(mode="before")
+    @classmethod
+    def _keras_epsilon(cls, data: Any) -> Any:
+        """Pretrained weights come with Keras' BN epsilon unless one is given."""
+        if isinstance(data, dict) and data.get("weights") not in (None, "none", "None", "") \
+                and "bn_epsilon" not in data:
+            return {**data, "bn_epsilon": KERAS_BN_EPSILON}
+        return data
+
+    @model_validator(mode="after")
+    def _pretrained_layout(self) -> ResNetParams:
+        if self.weights is None:
+            return self
+        if self.weights != "imagenet" and not self.weights.lower().endswith((".h5", ".hdf5")):
+            raise ValueError("weights must be none, imagenet or a path to a .weights.h5/.h5 "
+                             f"file. Received: weights={self.weights!r}")
+        if self.stem != "imagenet" or not self.conv_bias:
+            raise ValueError("pretrained weights need keras.applications' layout: stem: "
+                             f"imagenet and conv_bias: true. Received: stem={self.stem!r}, "
+                             f"conv_bias={self.conv_bias}")
+        return self
+
+
+def imagenet_file(variant: str) -> zoo.plugin.RemoteFile:
+    fname = f"{variant}_weights_tf_dim_ordering_tf_kernels_notop.h5"
+    base = os.environ.get("ZOO_WEIGHTS_BASE_URL") or KERAS_URL
+    return zoo.plugin.RemoteFile(fname=fname, origin=base.rstrip("/") + "/resnet/" + fname,
+                                 file_hash=IMAGENET_FILES[variant], cache_subdir="models")
+
+
+def _weights_path(params: ResNetParams, variant: str, spec_dir: Path | None = None) -> Path | None:
+    if params.weights is None:
+        return None
+    if params.weights == "imagenet":
+        if variant not in IMAGENET_FILES:
+            raise zoo.UserError([zoo.Problem(
+                f"{variant}: Keras publishes ImageNet weights only for "
+                f"{', '.join(IMAGENET_FILES)}. Received: weights='imagenet'",
+                key_path="model.params.weights")])
+        return zoo.plugin.ensure_files([imagenet_file(variant)],
+                                       what=f"{variant} ImageNet weights")[0]
+    path = Path(params.weights).expanduser()
+    if not path.is_absolute() and spec_dir is not None:
+        path = Path(spec_dir) / path
+    if not path.is_file():
+        raise zoo.UserError([zoo.Problem(
+            f"{variant}: weights file not found: {path.resolve()}. "
+            f"Received: weights={params.weights!r}", key_path="model.params.weights")])
+    return path
+
+
+def _load_base_weights(model: keras.Model, path: Path, variant: str) -> None:
+    """Load a keras.applications ResNet base file into the model's convolutional base."""
+    import warnings
+
+    import keras
+
+    base = keras.Model(model.inputs, model.get_layer(LAST_BASE_LAYER).output)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            base.load_weights(str(path))
+    except (ValueError, OSError, KeyError) as exc:
+        raise zoo.UserError([zoo.Problem(
+            f"{variant}: cannot load weights from {path}: the file does not match "
+            f"keras.applications' {variant} base (expected {imagenet_file(variant).fname} or "
+            f"a file saved from that base): {' '.join(str(exc).split())[:400]}",
+            key_path="model.params.weights")]) from None
+
+
+def fetch(params: ResNetParams, ctx: zoo.plugin.FetchContext, *, variant: str) -> list[Path]:
+    path = _weights_path(params, variant, ctx.spec_dir)
+    return [path] if path else []
+
+
+def required_scaling(params: ResNetParams) -> str | None:
+    """keras.applications' ResNet v1 weights were trained on 'caffe' inputs."""
+    return "caffe" if params.weights is not None else None
 
 
 def _trace(params: ResNetParams):  # noqa: ANN202
@@ -115,6 +224,7 @@ def basic_block(x: keras.KerasTensor, filters: int, strides: int, conv_shortcut:
 
 def build_resnet(params: ResNetParams, ctx: zoo.ModelContext, *, variant: str) -> keras.Model:
     check_input_size(variant, ctx, _trace(params))
+    weights = _weights_path(params, variant)
     import keras
     from keras import layers
 
@@ -141,7 +251,10 @@ def build_resnet(params: ResNetParams, ctx: zoo.ModelContext, *, variant: str) -
             x = block(x, filters, strides, conv_shortcut, f"conv{stage}_block{b}", params)
             channels = filters * expansion
     outputs = build_head(x, params.head, ctx)
-    return keras.Model(inputs, outputs, name=ctx.name)
+    model = keras.Model(inputs, outputs, name=ctx.name)
+    if weights is not None:
+        _load_base_weights(model, weights, variant)
+    return model
 
 
 @zoo.hookimpl
@@ -156,4 +269,5 @@ def zoo_register_architectures(registry) -> None:
             "param_count: the default at 224x224x3, 10 classes.",
             tags={"cnn", "residual", "paper"} | ({"note"} if note else set()),
             family="resnet", input_kind="image", param_count=count,
+            fetch=functools.partial(fetch, variant=name), required_scaling=required_scaling,
         )
