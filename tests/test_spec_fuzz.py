@@ -44,7 +44,70 @@ settings.register_profile("dev", max_examples=150, **COMMON)
 settings.register_profile("long", max_examples=3000, **COMMON)
 PROFILE = os.environ.get("ZOO_FUZZ_PROFILE", "ci")
 
+# Sections the shipped specs leave out: inline pipelines, schedules, every callback, sources.
+EXTRA_BASES = """\
+name: fuzz-pipeline
+data: {source: digits, image_size: [32, 32], channels: 3, split: {validation: 10, test: 0.1}}
+model: {architecture: mlp, num_classes: 10, params: {hidden_units: [8], dropout: 0.1}}
+augmentation:
+  recipe: albumentations
+  params:
+    transforms:
+      - HorizontalFlip: {p: 0.5}
+      - Rotate: {p: 0.5, limit: [10, 20], border_mode: reflect}
+      - OneOf:
+          p: 0.5
+          transforms:
+            - Blur: {blur_limit: [3, 5]}
+            - CLAHE: {clip_limit: 4}
+      - Compose:
+          transforms:
+            - CenterCrop: {height: 30, width: 30, p: 1}
+            - Resize: {height: 32, width: 32}
+training:
+  epochs: 3
+  batch_size: 16
+  optimizer: {name: sgd, learning_rate: 0.1, momentum: 0.9, nesterov: true, clipnorm: 1.0}
+  schedule: {name: cosine, alpha: 0.1, warmup_epochs: 1}
+  loss: {name: categorical_crossentropy, label_smoothing: 0.1}
+  metrics: [accuracy, {name: top_k_accuracy, k: 3}]
+callbacks:
+  - {type: model_checkpoint, filepath: "checkpoints/w.{epoch:02d}-{val_accuracy:.3f}.weights.h5"}
+  - {type: csv_logger, filename: logs/epochs.csv}
+  - {type: tensorboard, log_dir: logs/tb, histogram_freq: 1}
+  - {type: backup_and_restore, backup_dir: backup/state}
+  - {type: early_stopping, patience: 2, min_delta: 0.001}
+---
+name: fuzz-keras-style
+data: {source: digits, params: {upscale: 2}}
+model: {architecture: simple_cnn, params: {blocks: [{convs: [8, 16]}, {convs: [{filters: 8, kernel: 3}]}]}}
+augmentation: {recipe: keras_style, params: {rotation_range: 20, zoom_range: 0.1}}
+scaling: {recipe: dataset}
+training:
+  optimizer: {name: adamw, weight_decay: 0.01}
+  schedule: {name: step, every_epochs: 2, factor: 0.5}
+  distribute: {strategy: default, mixed_precision: false}
+  verbose: 0
+callbacks:
+  - {type: reduce_lr_on_plateau, factor: 0.5, patience: 1, min_lr: 1.0e-6}
+---
+name: fuzz-csv
+data: {source: csv, params: {path: table.csv, x_col: file, y_col: label}, image_size: [16, 16]}
+model: {architecture: mlp}
+augmentation: {recipe: medium, params: {p: 0.3}}
+callbacks:
+  - type: learning_rate_scheduler
+    schedule: {name: exponential, decay_rate: 0.9}
+---
+name: fuzz-numpy
+data: {source: numpy, params: {path: data.npz}, on_bad_file: skip, resize: keep_aspect}
+model: {architecture: resnet18, params: {}}
+training:
+  shuffle_buffer: 100
+  distribute: {strategy: mirrored, devices: ["/cpu:0"]}
+"""
 BASES = [yaml.safe_load(p.read_text(encoding="utf-8")) for p in sorted(SPECS.glob("*.yaml"))]
+BASES += list(yaml.safe_load_all(EXTRA_BASES))
 
 
 def _keys(data: Any) -> Iterator[str]:
