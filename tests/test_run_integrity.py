@@ -339,3 +339,33 @@ def test_fault_hook_is_inert_unless_asked(monkeypatch):
         rundir.fault("backup", 2)
     assert rundir.is_disk_full(caught.value)
     assert rundir.is_disk_full(RuntimeError("Can't write data (No space left on device)"))
+
+
+@pytest.mark.long
+@pytest.mark.parametrize(("size", "what"), [("150k", "backup/state.npz"), ("200k", "curves.png")])
+def test_a_real_full_disk(tmp_path, size, what):
+    """A tmpfs of SIZE (in a user namespace) fills up during the run; after it grows, the run
+    resumes to the end."""
+    if subprocess.run(["unshare", "-r", "-m", "true"], capture_output=True).returncode != 0:
+        pytest.skip("needs unshare -r -m (user namespaces) to mount a small tmpfs")
+    disk = tmp_path / "disk"
+    disk.mkdir()
+    script = f"""
+        mount -t tmpfs -o size={size} tmpfs {disk} || exit 99
+        {sys.executable} -m zoo train {spec_file(tmp_path)} --out {disk}/runs --quiet
+        echo "first=$?"
+        mount -o remount,size=20m {disk}
+        {sys.executable} -m zoo train --resume {disk}/runs/* --quiet
+        echo "second=$?"
+        cat {disk}/runs/*/run.json
+    """
+    proc = subprocess.run(["unshare", "-r", "-m", "bash", "-c", script], capture_output=True,
+                          text=True, env=fixture_pythonpath(), cwd=ROOT, timeout=600)
+    if proc.returncode == 99:
+        pytest.skip("cannot mount a tmpfs here")
+    assert "first=2" in proc.stdout and "second=0" in proc.stdout, proc.stderr[-2000:]
+    assert f"disk full while writing {what}; free space and run: zoo train --resume" in (
+        proc.stderr
+    )
+    assert "Traceback" not in proc.stderr
+    assert '"status": "finished"' in proc.stdout
