@@ -117,7 +117,7 @@ BACKBONES: tuple[Backbone, ...] = (
              "nasnet_mobile_no_top.h5",
              "https://storage.googleapis.com/tensorflow/keras-applications/nasnet/NASNet-mobile-no-top.h5",
              "1ed92395b5b598bdda52abe5c0dbfd63"),
-    Backbone("nasnetlarge", "NASNetLarge", "nasnet", 331, 32, 84_887_922, 4032, "tf",
+    Backbone("nasnetlarge", "NASNetLarge", "nasnet", 331, 32, 84_916_818, 4032, "tf",
              "nasnet_large_no_top.h5",
              "https://storage.googleapis.com/tensorflow/keras-applications/nasnet/NASNet-large-no-top.h5",
              "d81d89dc07e6e56530c4e77faddd61b5"),
