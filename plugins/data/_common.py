@@ -7,8 +7,7 @@ import os
 from collections.abc import Iterable
 from pathlib import Path
 
-from zoo.data.images import IMAGE_SUFFIXES
-from zoo.errors import Problem, UserError
+from zoo.plugin import IMAGE_SUFFIXES, DataContext, Problem, ShapeHint, UserError
 
 log = logging.getLogger("zoo.data")
 
@@ -158,14 +157,10 @@ class FolderScan:
                         "; ".join(self.ignored[:5]), "; ..." if n > 5 else "")
 
 
-def file_shape_hint(data_spec: object, num_classes: int | None) -> dict[str, object]:
+def file_shape_hint(ctx: DataContext, num_classes: int | None) -> ShapeHint:
     """The shape hint of a file-based source: the spec's size, RGB unless told, the classes."""
-    size = getattr(data_spec, "image_size", None)
-    return {
-        "image_size": tuple(size) if size else None,
-        "channels": getattr(data_spec, "channels", None) or 3,
-        "num_classes": num_classes,
-    }
+    return ShapeHint(image_size=ctx.image_size, channels=ctx.channels or 3,
+                     num_classes=num_classes)
 
 
 def label_order(labels: Iterable[str]) -> list[str]:

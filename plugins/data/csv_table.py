@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import csv
 from pathlib import Path
-from typing import Any
 
 from pydantic import Field
 from zoo_builtins.data._common import (
@@ -28,9 +27,7 @@ from zoo_builtins.data._common import (
 )
 
 import zoo
-from zoo.data.label_map import read_label_map
-from zoo.data.source import ImageSet, SourceData
-from zoo.errors import Problem, UserError
+from zoo.plugin import ImageSet, Problem, ShapeHint, SourceData, UserError, read_label_map
 
 
 class CsvParams(zoo.PluginParams):
@@ -154,23 +151,22 @@ def load_csv(params: CsvParams, ctx: zoo.DataContext) -> SourceData:
     return SourceData(class_names=class_names, splits=splits, skipped=skipped)
 
 
-def csv_shape_hint(params: CsvParams, data_spec: Any,
-                   spec_dir: Path | None = None) -> dict[str, Any]:
+def csv_shape_hint(params: CsvParams, ctx: zoo.DataContext) -> ShapeHint:
     """Counts the distinct labels (no image is opened); None where the CSV is not there."""
     num_classes = None
     if params.classes is not None:
         num_classes = len(set(params.classes))
     else:
         try:
-            _, rows = read_rows(params, Path(spec_dir or "."))
+            _, rows = read_rows(params, ctx.spec_dir)
             labels = {(r.get(params.y_col) or "").strip() for _, r in rows} - {""}
             if params.label_map:
-                mapping = read_label_map(resolve_path(params.label_map, Path(spec_dir or ".")))
+                mapping = read_label_map(resolve_path(params.label_map, ctx.spec_dir))
                 labels = {mapping.get(label, label) for label in labels}
             num_classes = len(labels) or None
         except (UserError, OSError):
             num_classes = None
-    return file_shape_hint(data_spec, num_classes)
+    return file_shape_hint(ctx, num_classes)
 
 
 @zoo.hookimpl

@@ -13,7 +13,7 @@ from typing import Any
 from pydantic import Field
 
 import zoo
-from zoo.data.source import ImageSet, SourceData
+from zoo.plugin import ImageSet, ShapeHint, SourceData
 
 NATIVE_SIZE = 8
 
@@ -55,13 +55,10 @@ def load_digits(params: DigitsParams, ctx: zoo.DataContext) -> SourceData:
     )
 
 
-def digits_shape_hint(params: DigitsParams, data_spec: Any, spec_dir: Any = None) -> dict[str, Any]:
+def digits_shape_hint(params: DigitsParams, ctx: zoo.DataContext) -> ShapeHint:
     size = NATIVE_SIZE * params.upscale
-    return {
-        "image_size": tuple(data_spec.image_size) if data_spec.image_size else (size, size),
-        "channels": data_spec.channels or 1,
-        "num_classes": 10,
-    }
+    return ShapeHint(image_size=ctx.image_size or (size, size), channels=ctx.channels or 1,
+                     num_classes=10)
 
 
 @zoo.hookimpl

@@ -18,7 +18,7 @@ error naming it, or, with ``data.on_bad_file: skip``, left out and counted.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Literal
+from typing import Literal
 
 from pydantic import Field
 from zoo_builtins.data._common import (
@@ -31,9 +31,15 @@ from zoo_builtins.data._common import (
 )
 
 import zoo
-from zoo.data.label_map import apply_label_map, read_label_map
-from zoo.data.source import ImageSet, SourceData
-from zoo.errors import Problem, UserError
+from zoo.plugin import (
+    ImageSet,
+    Problem,
+    ShapeHint,
+    SourceData,
+    UserError,
+    apply_label_map,
+    read_label_map,
+)
 
 
 class DirectoryParams(zoo.PluginParams):
@@ -190,15 +196,11 @@ def load_directory(params: DirectoryParams, ctx: zoo.DataContext) -> SourceData:
     return SourceData(class_names=class_names, splits=splits, skipped=skipped)
 
 
-def directory_shape_hint(params: DirectoryParams, data_spec: Any,
-                         spec_dir: Path | None = None) -> dict[str, Any]:
-    """Class folders are counted, no image is opened; None where the folder is not there.
-
-    Relative paths are taken from ``spec_dir`` (the current folder when not given).
-    """
+def directory_shape_hint(params: DirectoryParams, ctx: zoo.DataContext) -> ShapeHint:
+    """Class folders are counted, no image is opened; None where the folder is not there."""
     num_classes = None
     try:
-        base = Path(spec_dir or ".")
+        base = ctx.spec_dir
         root = resolve_path(params.path, base)
         if params.classes is not None:
             folders = list(dict.fromkeys(params.classes))
@@ -216,7 +218,7 @@ def directory_shape_hint(params: DirectoryParams, data_spec: Any,
             num_classes = len(set(folders))
     except (UserError, OSError):
         num_classes = None
-    return file_shape_hint(data_spec, num_classes)
+    return file_shape_hint(ctx, num_classes)
 
 
 @zoo.hookimpl

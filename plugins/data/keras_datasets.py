@@ -12,29 +12,27 @@ Environment:
 
 - ``KERAS_HOME``: the Keras cache folder (default ``~/.keras``); files live in its ``datasets/``.
 - ``ZOO_KERAS_DATASETS_URL``: download every file from this base URL (a mirror) instead.
-- ``ZOO_DOWNLOAD_TIMEOUT``: socket timeout in seconds (default 30).
+- ``ZOO_DOWNLOAD_TIMEOUT``: socket timeout in seconds (default 10; zoo's one download helper).
 - ``ZOO_OFFLINE=1``: never download; report missing files at once.
 """
 
 from __future__ import annotations
 
 import gzip
-import hashlib
 import io
 import os
 import pickle
-import sys
 import tarfile
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any, Literal
 
 from pydantic import Field, model_validator
 
 import zoo
-from zoo.data.source import ImageSet, SourceData
-from zoo.errors import OfflineError, Problem, UserError
+import zoo.plugin
+from zoo.plugin import ImageSet, OfflineError, Problem, ShapeHint, SourceData, UserError
 
 GOOGLE = "https://storage.googleapis.com/tensorflow/tf-keras-datasets/"
 TORONTO = "https://www.cs.toronto.edu/~kriz/"
@@ -148,82 +146,37 @@ def _cached(remote: RemoteFile) -> Path | None:
     return None
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
-def _download(remote: RemoteFile, target: Path) -> None:
-    """Fetch one file to ``target`` (atomically); network trouble raises OSError."""
-    import urllib.request
-
-    url = _url(remote)
-    timeout = float(os.environ.get(TIMEOUT_ENV) or 30)
-    part = target.with_name(target.name + ".part")
-    try:
-        with urllib.request.urlopen(url, timeout=timeout) as response:
-            target.parent.mkdir(parents=True, exist_ok=True)
-            total = response.headers.get("Content-Length")
-            size = f" ({int(total) / 2**20:.1f} MiB)" if total and total.isdigit() else ""
-            sys.stderr.write(f"zoo: downloading {url}{size} to {target}\n")
-            with open(part, "wb") as out:
-                while block := response.read(1 << 20):
-                    out.write(block)
-        if remote.sha256 and _sha256(part) != remote.sha256:
-            raise UserError([Problem(f"the download from {url} is corrupt or incomplete "
-                                     "(its SHA-256 does not match); try again", str(target))])
-        os.replace(part, target)
-    finally:
-        if part.exists():
-            part.unlink()
+def _remote(remote: RemoteFile) -> zoo.plugin.RemoteFile:
+    """The file as zoo's download helper (``zoo.plugin.ensure_files``) takes it."""
+    cache = PurePosixPath("datasets") / remote.cache_path
+    return zoo.plugin.RemoteFile(fname=cache.name, origin=_url(remote), file_hash=remote.sha256,
+                                 cache_subdir=str(cache.parent))
 
 
 def ensure_files(name: str) -> list[Path]:
     """Every file of data set ``name``, downloading what is missing from the cache."""
     info = DATASETS[name]
-    paths: list[Path] = []
-    missing: list[RemoteFile] = []
-    for remote in info.files:
-        found = _cached(remote)
-        if found is not None:
-            paths.append(found)
-        else:
-            missing.append(remote)
-    if not missing:
-        return paths
-    reason = None
-    if os.environ.get(OFFLINE_ENV, "").strip() not in ("", "0", "false", "no"):
-        reason = f"{OFFLINE_ENV} is set, so zoo does not download"
-    else:
-        from http.client import HTTPException
-
-        for remote in list(missing):
-            target = datasets_dir() / remote.cache_path
-            try:
-                _download(remote, target)
-            except (OSError, HTTPException, ValueError) as exc:  # URLError, timeouts, bad URL
-                reason = f"cannot download {_url(remote)}: {getattr(exc, 'reason', None) or exc}"
-                break
-            missing.remove(remote)
+    missing = [r for r in info.files if _cached(r) is None]
     if missing:
-        raise OfflineError(_offline_problems(name, missing, reason or "download failed"))
+        try:
+            zoo.plugin.ensure_files([_remote(r) for r in missing], what=f"the '{name}' data set")
+        except OfflineError as exc:
+            reason = (f"{OFFLINE_ENV} is set, so zoo does not download" if zoo.plugin.offline()
+                      else "the download failed")
+            raise OfflineError(_offline_problems(name, missing, reason) + exc.problems) from None
     return [_cached(r) for r in info.files]  # type: ignore[misc]
 
 
 def _offline_problems(name: str, missing: list[RemoteFile], reason: str) -> list[Problem]:
+    """The first line of the report; zoo's download helper adds one line per file."""
     home_note = ""
     if not os.environ.get("KERAS_HOME"):
         home_note = " (set KERAS_HOME to use another cache than ~/.keras)"
-    problems = [Problem(f"the '{name}' data set is not in the Keras cache and {reason}. Download "
-                        f"the file(s) below where the network is reachable (or run 'zoo fetch "
-                        f"SPEC' there) and place them in {datasets_dir()}{home_note}")]
-    for remote in missing:
-        problems.append(Problem(f"put {remote.base}{remote.name} at "
-                                f"{datasets_dir() / remote.cache_path}"))
-    return problems
+    published = sorted({r.base for r in missing})
+    return [Problem(f"the '{name}' data set is not in the Keras cache and {reason}. Download "
+                    f"the file(s) below where the network is reachable (or run 'zoo fetch SPEC' "
+                    f"there; published at {', '.join(published)}) and place them in "
+                    f"{datasets_dir()}{home_note}")]
 
 
 def _corrupt(path: Path, exc: BaseException) -> UserError:
@@ -349,19 +302,16 @@ def load_keras_dataset(params: KerasDatasetParams, ctx: zoo.DataContext) -> Sour
     )
 
 
-def keras_shape_hint(params: KerasDatasetParams, data_spec: Any,
-                     spec_dir: Any = None) -> dict[str, Any]:
+def keras_shape_hint(params: KerasDatasetParams, ctx: zoo.DataContext) -> ShapeHint:
     info = DATASETS[params.dataset]
-    return {
-        "image_size": tuple(data_spec.image_size) if data_spec.image_size else info.image_size,
-        "channels": data_spec.channels or info.channels,
-        "num_classes": len(class_names(params)),
-    }
+    return ShapeHint(image_size=ctx.image_size or info.image_size,
+                     channels=ctx.channels or info.channels,
+                     num_classes=len(class_names(params)))
 
 
-def fetch_keras_dataset(params: KerasDatasetParams) -> list[str]:
+def fetch_keras_dataset(params: KerasDatasetParams, ctx: zoo.FetchContext) -> list[Path]:
     """Download the data set's files into the Keras cache now (``zoo fetch``)."""
-    return [str(p) for p in ensure_files(params.dataset)]
+    return ensure_files(params.dataset)
 
 
 @zoo.hookimpl

@@ -21,8 +21,7 @@ from pydantic import Field
 from zoo_builtins.data._common import label_order, require, resolve_path
 
 import zoo
-from zoo.data.source import ImageSet, SourceData
-from zoo.errors import Problem, UserError
+from zoo.plugin import ImageSet, Problem, ShapeHint, SourceData, UserError
 
 SPLIT_SUFFIXES = {"train": ("_train",), "validation": ("_validation", "_val"), "test": ("_test",)}
 
@@ -211,14 +210,13 @@ def _header_shapes(path: Path) -> dict[str, tuple[int, ...]]:
     return shapes
 
 
-def npz_shape_hint(params: NpzParams, data_spec: Any,
-                   spec_dir: Path | None = None) -> dict[str, Any]:
+def npz_shape_hint(params: NpzParams, ctx: zoo.DataContext) -> ShapeHint:
     """Reads only the array headers; None for what cannot be told that way."""
     size, channels, num_classes = None, None, None
     if params.class_names:
         num_classes = len(params.class_names)
     try:
-        path = resolve_path(params.path, Path(spec_dir or "."))
+        path = resolve_path(params.path, ctx.spec_dir)
         shapes = _header_shapes(path)
         for key in (params.x_key, params.x_key + "_train"):
             shape = shapes.get(key)
@@ -230,11 +228,8 @@ def npz_shape_hint(params: NpzParams, data_spec: Any,
             num_classes = _prod(shapes[params.class_names_key])
     except (OSError, ValueError, zipfile.BadZipFile, KeyError):
         pass
-    return {
-        "image_size": tuple(data_spec.image_size) if data_spec.image_size else size,
-        "channels": data_spec.channels or channels,
-        "num_classes": num_classes,
-    }
+    return ShapeHint(image_size=ctx.image_size or size, channels=ctx.channels or channels,
+                     num_classes=num_classes)
 
 
 def _prod(shape: tuple[int, ...]) -> int:

@@ -28,6 +28,7 @@ TensorFlow is imported inside the functions: importing this module is cheap.
 
 from __future__ import annotations
 
+import copy
 import math
 import os
 from collections.abc import Iterator
@@ -39,6 +40,7 @@ from zoo.contracts import AugmentContext
 from zoo.data.prepared import Pipelines, PreparedData
 from zoo.data.source import ImageSet
 from zoo.data.workers import WORKERS_ENV, WorkerPool
+from zoo.errors import PluginContractError
 from zoo.registry import Registry
 
 FIT_BATCH = 256  # images decoded at a time when a scaling recipe is fitted on files
@@ -70,7 +72,14 @@ def _section(section: Any, registry: Registry, recipe_type: str) -> tuple[Any, A
 def make_scaling(section: Any, registry: Registry | None = None, state: dict | None = None) -> Any:
     """The :class:`zoo.Scaling` of a spec's ``scaling`` section (restored from ``state``)."""
     entry, params = _section(section, _registry(registry), "scaling")
-    return entry.factory(params, state)
+    scaling = entry.factory(params, state)
+    missing = [m for m in ("fit", "state") if not callable(getattr(scaling, m, None))]
+    if missing or not callable(scaling):
+        raise PluginContractError(
+            f"scaling recipe '{entry.name}' of {entry.owner} broke the contract: its factory "
+            f"must return a zoo.plugin.Scaling (callable, with fit() and state()); "
+            f"{type(scaling).__name__} lacks {', '.join(missing) or '__call__'}")
+    return scaling
 
 
 def make_augmenter(
@@ -85,7 +94,34 @@ def make_augmenter(
         channels=int(image_shape[2]),
         seed=seed,
     )
-    return entry.factory(params, ctx)
+    augmenter = entry.factory(params, ctx)
+    if not callable(augmenter):
+        raise PluginContractError(
+            f"augmentation recipe '{entry.name}' of {entry.owner} broke the contract: its "
+            f"factory must return a callable Augmenter, got {type(augmenter).__name__}")
+    _probe(augmenter, entry, (int(image_shape[0]), int(image_shape[1]), int(image_shape[2])))
+    return augmenter
+
+
+def _probe(augmenter: Any, entry: Any, shape: tuple[int, int, int]) -> None:
+    """Call a copy of the augmenter once before any run folder exists, so a plugin that
+    returns the wrong shape or dtype fails now with its name, not mid-training."""
+    try:
+        trial = copy.deepcopy(augmenter)
+    except Exception:  # not copyable: the per-batch check in the pipeline still guards
+        return
+    image = np.full(shape, 128, dtype=np.uint8)
+    check_augmented(trial(image), image, f"augmentation recipe '{entry.name}' of {entry.owner}")
+
+
+def check_augmented(out: Any, image: np.ndarray, who: str = "the augmenter") -> np.ndarray:
+    """The augmenter's result, after checking it is uint8 pixels of the input's shape."""
+    got = np.asarray(out)
+    if got.dtype != np.uint8 or got.shape != image.shape:
+        raise PluginContractError(
+            f"{who} broke the contract: an augmenter must return uint8 pixels of the input's "
+            f"shape {tuple(image.shape)} uint8, got {tuple(got.shape)} {got.dtype}")
+    return got
 
 
 def scale_for_predict(
@@ -289,13 +325,13 @@ def _augment(
     elif callable(batch_fn):
 
         def run(images: np.ndarray, batch_seed: np.int64) -> np.ndarray:
-            return batch_fn(images, int(batch_seed))
+            return check_augmented(batch_fn(images, int(batch_seed)), images)
 
         parallel = tf.data.AUTOTUNE
     else:  # a plain Augmenter: one image at a time, in order, from its own seeded generator
 
         def run(images: np.ndarray, batch_seed: np.int64) -> np.ndarray:
-            return np.stack([np.asarray(augmenter(image), dtype=np.uint8) for image in images])
+            return np.stack([check_augmented(augmenter(image), image) for image in images])
 
         parallel = 1
 

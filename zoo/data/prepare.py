@@ -61,7 +61,7 @@ def load_source(spec: Any, registry: Registry | None = None, *,
     registry = registry or _default_registry()
     entry = registry.get(spec.data.source, "data")
     source = entry.factory(spec.data.params, data_context(spec, Path(spec_dir or found_dir or ".")))
-    _check_source(source, entry.name)
+    _check_source(source, f"data source '{entry.name}' of {entry.owner}")
     return source
 
 
@@ -73,10 +73,12 @@ def _default_registry() -> Registry:
 
 def _check_source(source: Any, name: str) -> None:
     def broken(why: str) -> PluginContractError:
-        return PluginContractError(f"data source '{name}' broke the contract: {why}")
+        return PluginContractError(f"{name} broke the contract: {why}")
 
     if not isinstance(source, SourceData):
-        raise broken(f"it must return zoo.data.source.SourceData, got {type(source).__name__}")
+        raise broken(f"it must return zoo.plugin.SourceData, got {type(source).__name__}")
+    if sum(len(s) for s in source.splits.values() if isinstance(s, ImageSet)) == 0:
+        raise broken("it returned no images")
     if not source.class_names:
         raise broken("it returned no class names")
     if len(set(source.class_names)) != len(source.class_names):
@@ -96,6 +98,9 @@ def _check_source(source: Any, name: str) -> None:
                 image_set.images.ndim != 4 or image_set.images.shape[3] not in (1, 3)):
             raise broken(f"split '{split}' images must be NHWC with 1 or 3 channels, "
                          f"got shape {image_set.images.shape}")
+        if image_set.images is not None and image_set.images.dtype != np.uint8:
+            raise broken(f"split '{split}' images must be uint8 pixels 0..255, "
+                         f"got {image_set.images.dtype}")
 
 
 def prepare_data(spec: Any, registry: Registry | None = None, *, spec_dir: Path | None = None,
