@@ -282,6 +282,28 @@ def make_checkpoint(
     return Checkpoint()
 
 
+def make_checkpoints(spec: Any, run_dir: Path, has_validation: bool) -> list[Any]:
+    """The spec's checkpoints, and the run's own best-weights file when none keeps the best.
+
+    Made once per run (not per phase): they keep their best value across phases.
+    """
+    checkpoints = [
+        make_checkpoint(c, run_dir, key=f"callbacks.{i}.filepath")
+        for i, c in enumerate(spec.callbacks)
+        if c.type == "model_checkpoint"
+    ]
+    if not any(c.spec.save_best_only for c in checkpoints):
+        from zoo.spec.sections import ModelCheckpointCallback
+
+        default = ModelCheckpointCallback(
+            type="model_checkpoint",
+            monitor="val_loss" if has_validation else "loss",
+            filepath="checkpoints/best.weights.h5",
+        )
+        checkpoints.append(make_checkpoint(default, run_dir, lazy=True))
+    return checkpoints
+
+
 def make_history_writer(paths: list[Path], rows: list[dict[str, Any]], phase: int) -> Any:
     """Appends a row per epoch to ``rows`` and rewrites each CSV in ``paths`` atomically.
 

@@ -220,6 +220,7 @@ class _Session:
     ) -> None:
         self.loaded, self.spec, self.registry = loaded, loaded.spec, registry
         self.spec_dir = spec_dir
+        loaded.spec_dir = spec_dir  # a resumed run's spec lives in the run: paths start here
         self.info = info  # run.json of the run being resumed
         self.verbose = _verbose(self.spec.training.verbose) if verbose is None else verbose
         self.created = False
@@ -393,24 +394,12 @@ class _Session:
 
     # -- step 4: training -----------------------------------------------------------------
     def fit_all(self) -> None:
-        from zoo.runner.callbacks import Backup, make_checkpoint
+        from zoo.runner.callbacks import Backup, make_checkpoints
         from zoo.runner.compile import compile_model
 
         s = self.spec
         self.backup = Backup(self.run_dir / _backup_dir(s))
-        self.checkpoints = [
-            make_checkpoint(c, self.run_dir, key=f"callbacks.{i}.filepath")
-            for i, c in enumerate(s.callbacks)
-            if c.type == "model_checkpoint"
-        ]
-        if not any(c.spec.save_best_only for c in self.checkpoints):
-            from zoo.spec.sections import ModelCheckpointCallback
-
-            monitor = "val_loss" if self.has_validation else "loss"
-            default = ModelCheckpointCallback(
-                type="model_checkpoint", monitor=monitor, filepath="checkpoints/best.weights.h5"
-            )
-            self.checkpoints.append(make_checkpoint(default, self.run_dir, lazy=True))
+        self.checkpoints = make_checkpoints(s, self.run_dir, self.has_validation)
 
         restore = self.backup.load() if self.info is not None and self.backup.exists() else None
         phases = phases_of(s.training)
