@@ -38,6 +38,7 @@ class ModelContext:
     num_classes: int
     output_activation: Literal["softmax", "sigmoid"] = "softmax"
     name: str = "model"
+    spec_dir: Path | None = None  # where relative paths in the spec (a weights file) start
 
 
 @dataclass(frozen=True)
@@ -121,7 +122,9 @@ class SpecCheck(Protocol):
 
     Return warnings (strings), or raise :class:`zoo.UserError` whose problems carry a
     ``key_path`` into the spec (``model.params.weights``); zoo locates them in the file.
-    Must not import TensorFlow and may only do cheap file-system checks.
+    Must not import TensorFlow and may only do cheap file-system checks. A check that also
+    takes a ``spec_dir`` keyword gets the folder relative paths start from (to check that a
+    data folder or weights file exists): ``check_spec(params, spec, *, spec_dir)``.
     """
 
     def __call__(self, params: Any, spec: Any) -> Iterable[str] | None: ...
@@ -168,6 +171,21 @@ class RequiredScaling(Protocol):
     picks it; another recipe is a located validation error."""
 
     def __call__(self, params: Any) -> str | None: ...
+
+
+class GraphAugment(Protocol):
+    """``graph(params, ctx: AugmentContext) -> fn | None``: the recipe as batched TensorFlow ops.
+
+    ``fn(images, seed) -> images`` takes float32 NHWC pixels in 0..255 and an int64 seed of
+    shape ``[2]`` (drawn per batch from the spec's seed) and returns float32 pixels of the
+    same shape, still in 0..255. It runs inside ``tf.data`` (traced once, no Python per
+    image), so it must draw all randomness from ``tf.random.stateless_*`` ops seeded by
+    ``seed``: the same seed gives the same batch. Return None when these params need the
+    per-image Augmenter. The pipeline prefers it on the training split unless the spec says
+    ``augmentation: {path: python}``.
+    """
+
+    def __call__(self, params: Any, ctx: AugmentContext) -> Any: ...
 
 
 class ToSpec(Protocol):

@@ -65,4 +65,5 @@ def resolve_model_context(
         num_classes=int(classes),  # type: ignore[arg-type]
         output_activation=spec.model.output_activation,
         name=spec.model.name or spec.name.replace("-", "_").replace(".", "_"),
+        spec_dir=loaded.spec_dir,
     )

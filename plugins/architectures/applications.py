@@ -194,8 +194,10 @@ def _capabilities(row: Backbone) -> dict[str, Any]:
         path = weights_path(row, params, None, ctx.spec_dir)
         return [path] if path else []
 
-    def check_spec(params: BackboneParams, spec: Any) -> list[str]:
+    def check_spec(params: BackboneParams, spec: Any, *, spec_dir: Path) -> list[str]:
         warnings_ = []
+        if params.weights not in (None, "imagenet"):
+            _local_path(row, params.weights, spec_dir)  # a missing file: found by validate
         if params.weights is None and params.unfreeze != "all":
             warnings_.append(f"weights: none with a frozen base: {row.name}'s base keeps its "
                              "random weights; set unfreeze: all to train it")
@@ -327,7 +329,7 @@ def build_backbone(params: BackboneParams, ctx: zoo.ModelContext, *, row: Backbo
             f"images are repeated), but the input has {c} channel(s); set data.channels: 3 (or "
             f"use weights: none). Received: input_shape={tuple(ctx.input_shape)}",
             key_path="model")])
-    path = weights_path(row, params, h if h == w else None)
+    path = weights_path(row, params, h if h == w else None, ctx.spec_dir)
     import keras
 
     inputs = keras.Input(shape=(h, w, c), name="input")

@@ -141,6 +141,14 @@ def _weights_path(params: ResNetParams, variant: str, spec_dir: Path | None = No
     return path
 
 
+def check_local_weights(params: ResNetParams, spec: Any, *, spec_dir: Path,
+                        variant: str) -> list[str]:
+    """``zoo validate`` finds a missing local weights file (never a download here)."""
+    if params.weights not in (None, "imagenet"):
+        _weights_path(params, variant, spec_dir)
+    return []
+
+
 def _load_base_weights(model: keras.Model, path: Path, variant: str) -> None:
     """Load a keras.applications ResNet base file into the model's convolutional base."""
     import warnings
@@ -224,7 +232,7 @@ def basic_block(x: keras.KerasTensor, filters: int, strides: int, conv_shortcut:
 
 def build_resnet(params: ResNetParams, ctx: zoo.ModelContext, *, variant: str) -> keras.Model:
     check_input_size(variant, ctx, _trace(params))
-    weights = _weights_path(params, variant)
+    weights = _weights_path(params, variant, ctx.spec_dir)
     import keras
     from keras import layers
 
@@ -270,4 +278,5 @@ def zoo_register_architectures(registry) -> None:
             tags={"cnn", "residual", "paper"} | ({"note"} if note else set()),
             family="resnet", input_kind="image", param_count=count,
             fetch=functools.partial(fetch, variant=name), required_scaling=required_scaling,
+            check_spec=functools.partial(check_local_weights, variant=name),
         )

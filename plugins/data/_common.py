@@ -22,6 +22,22 @@ def resolve_path(value: str, base: Path) -> Path:
     return path if path.is_absolute() else Path(base) / path
 
 
+def paths_exist(spec_dir: Path, *checks: tuple[str | None, bool, str]) -> list[str]:
+    """A ``check_spec`` body: each ``(value, is_folder, key)`` path must exist, so that
+    ``zoo validate`` finds a missing data path before any training. Every one is reported."""
+    problems: list[Problem] = []
+    for value, folder, key in checks:
+        if value is None:
+            continue
+        try:
+            require(resolve_path(value, spec_dir), folder=folder, key=f"data.params.{key}")
+        except UserError as exc:
+            problems += exc.problems
+    if problems:
+        raise UserError(problems)
+    return []
+
+
 def require(path: Path, *, folder: bool, key: str) -> None:
     """A clear error when ``path`` is missing or of the wrong kind."""
     if not path.exists():

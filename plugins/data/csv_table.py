@@ -22,6 +22,7 @@ from zoo_builtins.data._common import (
     SPLIT_FOLDERS,
     file_shape_hint,
     label_order,
+    paths_exist,
     require,
     resolve_path,
 )
@@ -176,4 +177,7 @@ def zoo_register_data_sources(registry) -> None:
         description="A CSV table of image file paths and labels, like Keras's flow_from_dataframe.",
         tags={"files", "builtin"}, input_kind="image",
         shape_hint=csv_shape_hint,
+        check_spec=lambda params, spec, *, spec_dir: paths_exist(
+            spec_dir, (params.path, False, "path"), (params.root, True, "root"),
+            (params.label_map, False, "label_map")),
     )

@@ -25,6 +25,7 @@ from zoo_builtins.data._common import (
     SPLIT_FOLDERS,
     file_shape_hint,
     list_images,
+    paths_exist,
     require,
     resolve_path,
     sub_folders,
@@ -229,4 +230,6 @@ def zoo_register_data_sources(registry) -> None:
                     "like Keras's flow_from_directory.",
         tags={"files", "builtin"}, input_kind="image",
         shape_hint=directory_shape_hint,
+        check_spec=lambda params, spec, *, spec_dir: paths_exist(
+            spec_dir, (params.path, True, "path"), (params.label_map, False, "label_map")),
     )

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from pydantic import Field
-from zoo_builtins.data._common import label_order, require, resolve_path
+from zoo_builtins.data._common import label_order, paths_exist, require, resolve_path
 
 import zoo
 from zoo.plugin import ImageSet, Problem, ShapeHint, SourceData, UserError
@@ -247,4 +247,6 @@ def zoo_register_data_sources(registry) -> None:
                     "x_train/y_train/x_test/y_test).",
         tags={"files", "builtin"}, input_kind="image",
         shape_hint=npz_shape_hint,
+        check_spec=lambda params, spec, *, spec_dir: paths_exist(
+            spec_dir, (params.path, False, "path")),
     )

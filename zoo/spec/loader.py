@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import inspect
 import re
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -244,7 +245,8 @@ def _plugin_checks(loaded: LoadedSpec, doc: YamlDocument, auto_scaling: bool) ->
             continue
         part = getattr(spec, section)
         try:
-            for text in check(part.params, spec) or ():
+            extra = {"spec_dir": loaded.spec_dir} if _takes_spec_dir(check) else {}
+            for text in check(part.params, spec, **extra) or ():
                 warnings.append(_located(Problem(f"warning: {text}", key_path=section), doc))
         except UserError as exc:
             errors += [_located(p, doc, default_path=section) for p in exc.problems]
@@ -252,6 +254,13 @@ def _plugin_checks(loaded: LoadedSpec, doc: YamlDocument, auto_scaling: bool) ->
     if errors:
         raise UserError(errors)
     return warnings
+
+
+def _takes_spec_dir(check: Any) -> bool:
+    try:
+        return "spec_dir" in inspect.signature(check).parameters
+    except (TypeError, ValueError):
+        return False
 
 
 def _core_checks(loaded: LoadedSpec, auto_scaling: bool) -> list[Problem]:

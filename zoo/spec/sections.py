@@ -234,6 +234,17 @@ class RecipeSpec(Section):
     """Shared recipe options; `recipe` and `params` are added per recipe plugin."""
 
 
+class AugmentationSpec(RecipeSpec):
+    """The augmentation section: the recipe, its params and where it runs."""
+
+    path: Literal["auto", "graph", "python"] = Field(
+        "auto",
+        description="Where the recipe runs: graph (batched TensorFlow ops inside tf.data), "
+        "python (the albumentations augmenter, per image) or auto (graph where the recipe "
+        "has one).",
+    )
+
+
 class OptimizerSpec(Section):
     """The optimizer and its learning rate."""
 
@@ -329,8 +340,10 @@ class PhaseSpec(Section):
     learning_rate: float = Field(
         gt=0, le=MAX_LEARNING_RATE, description="Learning rate for this phase."
     )
-    unfreeze: Annotated[int, Field(strict=True, ge=0, le=100_000)] | Literal["all", "none"] = Field(
-        "none", description="Base layers to make trainable, counted from the top; or all/none."
+    unfreeze: (Annotated[int, Field(strict=True, ge=0, le=100_000)] | Literal["all", "none"]
+               | Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_./-]{0,199}$")]) = Field(
+        "none", description="Base layers to make trainable: a count from the top, all, none, "
+        "or the name of the layer to unfreeze from (that layer and every one above it)."
     )
 
 
