@@ -18,7 +18,7 @@ from zoo.errors import PluginContractError, UserError
 VERBS = (
     "list", "info", "plugins", "validate", "schema",
     "build", "fetch", "data", "preview",
-    "train", "evaluate", "predict", "export", "runs", "plugin",
+    "train", "evaluate", "predict", "export", "runs", "plugin", "sweep",
 )
 EXIT_OK, EXIT_USER_ERROR = 0, 2
 # Verbs that always need TensorFlow: imported up front, without its start-up lines on stderr.
