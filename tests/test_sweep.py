@@ -96,6 +96,19 @@ def test_sweep_writes_trials_best_spec_and_plots(tmp_path, capsys):
         float(best["training.optimizer.learning_rate"]))
     for name in ("optimization_history", "parallel_coordinate", "param_importances"):
         assert (out / f"{name}.png").stat().st_size > 1000
+    # zoo runs --compare: the differing spec keys and metrics of the trials, and their curves
+    capsys.readouterr()
+    assert main(["runs", "--compare", str(out), "--plot", str(tmp_path / "c.png")]) == 0
+    table = capsys.readouterr().out
+    assert "training.optimizer.learning_rate" in table and "BEST_VAL_ACCURACY" in table
+    assert "training.epochs" not in table and table.count("trial-000") == 3
+    assert (tmp_path / "c.png").stat().st_size > 1000
+    assert main(["runs", "--compare", str(out / "trials" / "trial-0000"),
+                 str(out / "trials" / "trial-0001"), "--format", "json"]) == 0
+    import json
+
+    data = json.loads(capsys.readouterr().out)
+    assert len(data["runs"]) == 2 and "model.params.hidden_units" in data["differing_keys"]
     # a second start without --join is refused, with --join it adds nothing past the budget
     assert main(["sweep", str(write_sweep(tmp_path, 3)), "--out", str(out)]) == 2
     assert main(["sweep", str(write_sweep(tmp_path, 3)), "--out", str(out), "--join"]) == 0
@@ -147,3 +160,8 @@ def test_dead_workers_trial_is_failed_and_requeued(tmp_path):
     assert trials[2].state.name == "WAITING" and trials[2].user_attrs["zoo_retry_of"] == 0
     assert trials[2].params == {} and study.get_trials()[2].system_attrs["fixed_params"] == {
         "x": t.params["x"]}
+
+
+def test_compare_rejects_non_runs(tmp_path, capsys):
+    assert main(["runs", "--compare", str(tmp_path)]) == 2
+    assert "not a run folder" in capsys.readouterr().err

@@ -1,4 +1,5 @@
-"""zoo runs [DIR]: the run folders under DIR with their status and key metrics."""
+"""zoo runs [DIR]: the run folders under DIR with their status and key metrics;
+zoo runs --compare RUN... [--plot PATH]: how runs (or a sweep's trials) differ."""
 
 from __future__ import annotations
 
@@ -20,6 +21,11 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
         "NOTE says how). EPOCHS counts the rows of the run's history.csv.",
     )
     p.add_argument("root", nargs="?", default="runs", metavar="DIR", help="folder of runs (runs)")
+    p.add_argument("--compare", nargs="+", metavar="RUN",
+                   help="compare these run folders (a sweep folder stands for all its trials): "
+                   "the spec keys that differ and the key metrics")
+    p.add_argument("--plot", metavar="PATH",
+                   help="with --compare: write an overlay plot of the runs' curves (PNG)")
     add_format_option(p)
     return p
 
@@ -29,6 +35,12 @@ def _num(value: object) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.compare:
+        return _compare(args)
+    if args.plot:
+        from zoo.errors import Problem, UserError
+
+        raise UserError([Problem("--plot goes with --compare RUN...", "--plot")])
     from zoo.runner.rundir import list_runs  # no TensorFlow: reads JSON files only
 
     rows = list_runs(args.root)
@@ -52,3 +64,35 @@ def run(args: argparse.Namespace) -> int:
         ("RUN", "STATUS", "ARCHITECTURE", "EPOCHS", "ACCURACY", "LOSS", "CREATED", "NOTE"),
     )
     return 0
+
+
+def _compare(args: argparse.Namespace) -> int:
+    import sys
+
+    from zoo.sweep.compare import compare, plot_overlay
+
+    result = compare(args.compare)
+    if args.plot:
+        plot_overlay(result, args.plot)
+    if args.format == "json":
+        print_json({k: v for k, v in result.items() if k != "histories"})
+        return 0
+    keys = result["differing_keys"]
+    rows = result["runs"]
+    metric_cols = [c for c in rows[0] if c not in ("run", "status", "spec", "split")]
+    print_table(
+        [(r["run"], r["status"], *(_cell(r["spec"][k]) for k in keys),
+          *(_num(r.get(c)) for c in metric_cols)) for r in rows],
+        ("RUN", "STATUS", *keys, *(c.upper() for c in metric_cols)),
+    )
+    if not keys:
+        sys.stdout.write("(the runs' specs are the same)\n")
+    if args.plot:
+        sys.stdout.write(f"curves: {args.plot}\n")
+    return 0
+
+
+def _cell(value: object) -> str:
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    return "" if value is None else str(value)
