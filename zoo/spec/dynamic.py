@@ -16,8 +16,10 @@ from zoo.registry import PluginEntry, Registry
 from zoo.spec.sections import (
     CURRENT_SPEC_VERSION,
     MAX_SEED,
+    AugmentationSpec,
     Callbacks,
     DataSpec,
+    EvaluationSpec,
     ModelSpec,
     RecipeSpec,
     Section,
@@ -29,7 +31,7 @@ PLUGIN_SECTIONS: dict[str, tuple[str, type[Section], dict[str, str]]] = {
     "data": ("source", DataSpec, {"kind": "data"}),
     "model": ("architecture", ModelSpec, {"kind": "architecture"}),
     "scaling": ("recipe", RecipeSpec, {"kind": "recipe", "recipe_type": "scaling"}),
-    "augmentation": ("recipe", RecipeSpec, {"kind": "recipe", "recipe_type": "augmentation"}),
+    "augmentation": ("recipe", AugmentationSpec, {"kind": "recipe", "recipe_type": "augmentation"}),
 }
 DISCRIMINATOR_KEYS = frozenset({"source", "architecture", "recipe", "type", "name"})
 AUTO_SCALING = "auto"  # scaling: {recipe: auto} -> what the model needs, else the default
@@ -101,6 +103,8 @@ def build_spec_model(registry: Registry) -> type[BaseModel]:
                       Field(None, description="Training-time augmentation, or none.")),
         training=(TrainingSpec, Field(default_factory=TrainingSpec, description="How to train.")),
         callbacks=(Callbacks, Field(default_factory=list, description="Keras callbacks.")),
+        evaluation=(EvaluationSpec, Field(default_factory=EvaluationSpec,
+                                          description="How the finished run is evaluated.")),
     )
     registry._spec_model = spec_model  # type: ignore[attr-defined]
     return spec_model

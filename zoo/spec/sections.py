@@ -14,6 +14,7 @@ from typing import Annotated, Literal
 from pydantic import (
     AfterValidator,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     PlainValidator,
@@ -360,15 +361,32 @@ class DistributeSpec(Section):
     mixed_precision: bool = Field(False, description="Train in mixed_float16.")
 
 
+def _class_weight_keys(value: object) -> object:
+    """YAML reads a class named 3 as the number 3: class names are strings."""
+    if isinstance(value, dict):
+        return {str(k) if isinstance(k, (int, float)) and not isinstance(k, bool) else k: v
+                for k, v in value.items()}
+    return value
+
+
+ClassWeight = Annotated[
+    Literal["balanced"]
+    | dict[Annotated[str, Field(min_length=1, max_length=200)],
+           Annotated[float, Field(ge=0, le=1e6)]],
+    BeforeValidator(_class_weight_keys),
+]
+
+
 class TrainingSpec(Section):
     """How to train."""
 
     epochs: int = Field(
-        10, strict=True, ge=1, le=MAX_EPOCHS, description="Epochs (of the first phase)."
+        10, strict=True, ge=1, le=MAX_EPOCHS,
+        description="Epochs of the first phase (training.phases add their own after it).",
     )
     batch_size: int = Field(
         32, strict=True, ge=1, le=MAX_BATCH_SIZE,
-        description="Global batch size (the note advises 8 to 32).",
+        description="Global batch size (8 to 32 suits small data sets).",
     )
     optimizer: OptimizerSpec = Field(default_factory=OptimizerSpec, description="The optimizer.")
     schedule: Schedule | None = Field(None, description="A learning-rate schedule, or none.")
@@ -389,6 +407,28 @@ class TrainingSpec(Section):
     )
     verbose: Literal["auto", 0, 1, 2] = Field(
         "auto", description="Keras progress: auto (bar on a terminal, a line per epoch otherwise)."
+    )
+    class_weight: ClassWeight | None = Field(
+        None,
+        description="Weigh the loss per class against imbalance: 'balanced' (total / (classes "
+        "x class count), from the training split) or {class name: weight} (unlisted classes "
+        "weigh 1).",
+    )
+    sampler: Literal["none", "balanced"] = Field(
+        "none",
+        description="balanced: draw training images so every class is equally likely "
+        "(seeded; an epoch keeps the training split's size).",
+    )
+
+
+class EvaluationSpec(Section):
+    """How the finished run is evaluated on its test split."""
+
+    weights: Literal["auto", "best", "last"] = Field(
+        "auto",
+        description="Weights to evaluate and save as model.keras: best (the best checkpoint's "
+        "epoch), last (the last epoch's) or auto (best when a validation metric is monitored, "
+        "else last).",
     )
 
 
