@@ -1,11 +1,15 @@
 """Keras callbacks: the one place a spec's ``callbacks`` list becomes Keras objects
 (:func:`fit_callbacks`), plus the ones every run has.
 
-Every run stops at a NaN loss, writes ``history.csv`` and backs up its full training state
-after each epoch (weights, optimizer slots, learning rate, the layers' random-seed states,
+Every run stops at a NaN loss, writes ``history.csv`` after each epoch and backs up its full
+training state (weights, optimizer slots, learning rate, the layers' random-seed states,
 Python's/NumPy's/Keras' random states, the callbacks' own counters, the history so far)
 into one file replaced atomically, so ``zoo train --resume RUN`` continues a killed run at
-the epoch after the last backup and ends exactly where an uninterrupted run would. Keras'
+the epoch after the last backup and ends exactly where an uninterrupted run would. The
+backup is written at most every ``training.backup.every_seconds`` (or every
+``every_epochs``), always at the end of a phase and when training stops between epochs
+(Ctrl-C, SIGTERM, an error); the state is copied to NumPy arrays between epochs and written
+on a background thread while the next epoch trains (one write in flight at most). Keras'
 ``BackupAndRestore`` keeps only the model weights and writes two files non-atomically; a
 ``backup_and_restore`` entry in a spec sets where the zoo's backup goes.
 
@@ -20,7 +24,11 @@ import errno
 import importlib.util
 import json
 import math
+import signal
 import string
+import sys
+import threading
+import time
 import zipfile
 from pathlib import Path
 from typing import Any
@@ -411,7 +419,11 @@ def _restore_callback(cb: Any, state: dict[str, Any], arrays: list[np.ndarray]) 
 
 
 class Backup:
-    """The training state of a run, saved after every epoch as one atomically replaced file."""
+    """The training state of a run as one atomically replaced file.
+
+    :meth:`snapshot` copies the state into NumPy arrays (between epochs, on the training
+    thread); :meth:`write` puts them on disk and may run on another thread.
+    """
 
     def __init__(self, directory: Path) -> None:
         self.directory = directory
@@ -424,6 +436,13 @@ class Backup:
         self, model: Any, meta: dict[str, Any], callbacks: list[Any], epoch: int | None = None
     ) -> None:
         """Replace the backup with the state now; ``epoch`` (1-based) names the fault steps."""
+        self.write(self.snapshot(model, meta, callbacks), epoch)
+
+    def snapshot(
+        self, model: Any, meta: dict[str, Any], callbacks: list[Any]
+    ) -> dict[str, np.ndarray]:
+        """The state now, as arrays nothing else changes (TF copies a variable on write
+        while a NumPy view of it is alive)."""
         from zoo.runner.reproducibility import random_state
 
         arrays: dict[str, np.ndarray] = {}
@@ -442,6 +461,10 @@ class Backup:
                 arrays[f"c{j}_{i}"] = np.asarray(a)
         meta = {**meta, "callbacks": states, "random": random_state()}
         arrays["meta"] = np.array(json.dumps(meta, default=float))
+        return arrays
+
+    def write(self, arrays: dict[str, np.ndarray], epoch: int | None = None) -> None:
+        """Put a :meth:`snapshot` on disk, replacing the previous backup atomically."""
         name = f"{self.directory.name}/{BACKUP_FILE}"
         with rundir.writing(self.directory, name):
             self.directory.mkdir(parents=True, exist_ok=True)
@@ -534,34 +557,169 @@ def _restore_model(model: Any, arrays: dict[str, np.ndarray], with_optimizer: bo
             var.assign(value)
 
 
+class BackgroundWriter:
+    """Runs one write at a time on a background thread; its error is raised on :meth:`join`."""
+
+    def __init__(self) -> None:
+        self.thread: threading.Thread | None = None
+        self.error: BaseException | None = None
+
+    def submit(self, write: Any) -> None:
+        self.join()  # at most one write in flight
+        self.thread = threading.Thread(target=self._run, args=(write,), name="zoo-backup",
+                                       daemon=True)
+        self.thread.start()
+
+    def _run(self, write: Any) -> None:
+        try:
+            write()
+        except BaseException as exc:  # noqa: BLE001 (handed to the training thread)
+            self.error = exc
+
+    def join(self) -> None:
+        if self.thread is not None:
+            self.thread.join()
+            self.thread = None
+        self.check()
+
+    def check(self) -> None:
+        """Raise the error of a finished write, without waiting for one in flight."""
+        if self.error is not None and (self.thread is None or not self.thread.is_alive()):
+            error, self.error = self.error, None
+            raise error
+
+
+def backup_due(cadence: Any, seconds: float, epochs: int) -> bool:
+    """Whether ``training.backup`` asks for a backup ``seconds``/``epochs`` after the last."""
+    if cadence is None:
+        return True
+    if cadence.every_epochs is not None:
+        return epochs >= cadence.every_epochs
+    return seconds >= cadence.every_seconds
+
+
 def make_backup_callback(
     backup: Backup,
     meta_fn: Any,
     watched: list[Any],
     restore: tuple[dict[str, Any], dict[str, np.ndarray]] | None,
+    cadence: Any = None,
 ) -> Any:
-    """Saves the state after each epoch and at the end of a phase; put it last in the list.
+    """Backs the state up as ``cadence`` (``training.backup``) says and at the end of a
+    phase; put it last in the list. ``None`` backs up after every epoch.
 
     ``restore`` (meta, arrays) puts the watched callbacks' counters back after their own
-    ``on_train_begin`` has reset them.
+    ``on_train_begin`` has reset them. During ``fit`` the first Ctrl-C or SIGTERM stops
+    training at the end of the epoch, after a backup (a second one stops at once); call
+    :meth:`rescue` when ``fit`` raises, to back up the last epoch if it ended cleanly.
     """
+    # ZOO_FAULT inside the write: every epoch's backup is written, so STEP@N finds its write
+    every_epoch = rundir.wants_fault("during_backup")
 
     class RunBackup(_keras_callback_base()):  # type: ignore[misc]
+        def __init__(self) -> None:
+            super().__init__()
+            self.writer = BackgroundWriter()
+            self.last_time = time.monotonic()
+            self.since = 0  # epochs since the last backup
+            self.pending: tuple[int, dict[str, Any]] | None = None  # last epoch, its meta
+            self.saved_epoch = -1
+            self.between_epochs = False  # an epoch ended and the next has not begun
+            self.stop_signal: int | None = None
+            self.handlers: dict[int, Any] = {}
+
         def on_train_begin(self, logs: dict | None = None) -> None:
             if restore is not None:
                 Backup.restore_callbacks(watched, *restore)
+            self.last_time = time.monotonic()
+            self._catch_signals()
+
+        def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
+            self.between_epochs = False
+            self.writer.check()
 
         def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
             # "stopped": EarlyStopping ended the phase; a resume must not train on
             meta = {**meta_fn(epoch + 1, False), "stopped": bool(self.model.stop_training)}
-            backup.save(self.model, meta, watched, epoch + 1)
+            self.pending = (epoch + 1, meta)
+            self.since += 1
+            seconds = time.monotonic() - self.last_time
+            if self.stop_signal is not None:
+                self._save_now()
+            elif every_epoch or backup_due(cadence, seconds, self.since):
+                self._save(background=True)
+            if rundir.wants_fault("backup"):
+                self.writer.join()  # "after the backup": the write is complete
             rundir.fault("backup", epoch + 1)
+            self.between_epochs = True
+            if self.stop_signal is not None:
+                self._release_signals()
+                raise KeyboardInterrupt(f"signal {self.stop_signal}")
 
         def on_train_end(self, logs: dict | None = None) -> None:
             # After EarlyStopping has put the best weights back: the phase is over.
+            self._release_signals()
+            self.writer.join()
             meta = meta_fn(None, True)
             backup.save(self.model, meta, watched)
             rundir.fault("phase_end", int(meta["phase"]))
+
+        def _save(self, background: bool) -> None:
+            assert self.pending is not None
+            epoch, meta = self.pending
+            self.writer.join()  # the previous write is done (or its error raised) first
+            arrays = backup.snapshot(self.model, meta, watched)
+            self.saved_epoch, self.since, self.last_time = epoch, 0, time.monotonic()
+            if background:
+                self.writer.submit(lambda: backup.write(arrays, epoch))
+            else:
+                backup.write(arrays, epoch)
+
+        def _save_now(self) -> None:
+            self._save(background=False)
+
+        def rescue(self, error: BaseException) -> None:
+            """``fit`` raised ``error``: finish the write in flight and, if the error came
+            between epochs (not from inside one), back up the last epoch."""
+            self._release_signals()
+            try:
+                self.writer.join()
+            except BaseException:  # noqa: BLE001 (the error in hand is the one to report)
+                return
+            if (
+                self.between_epochs
+                and self.pending is not None
+                and self.pending[0] != self.saved_epoch
+                and not isinstance(error, rundir.DiskFull)
+            ):
+                try:
+                    self._save_now()
+                except Exception:  # noqa: BLE001 (best effort; the run keeps its last backup)
+                    pass
+
+        def _catch_signals(self) -> None:
+            if threading.current_thread() is not threading.main_thread():
+                return
+            for signum in (signal.SIGINT, signal.SIGTERM):
+                try:
+                    self.handlers[signum] = signal.signal(signum, self._on_signal)
+                except (ValueError, OSError):
+                    pass
+
+        def _release_signals(self) -> None:
+            for signum, handler in self.handlers.items():
+                signal.signal(signum, handler)
+            self.handlers = {}
+
+        def _on_signal(self, signum: int, frame: Any) -> None:
+            if self.stop_signal is not None:  # the second one: stop now
+                self._release_signals()
+                raise KeyboardInterrupt
+            self.stop_signal = signum
+            sys.stderr.write(
+                "\nzoo: stopping at the end of this epoch, after a backup "
+                "(Ctrl-C again to stop now)\n"
+            )
 
     return RunBackup()
 
@@ -653,7 +811,8 @@ def fit_callbacks(
 
     callbacks += checkpoints
     callbacks.append(make_history_writer(csv_paths, rows, phase.index))
-    callbacks.append(make_backup_callback(backup, meta, stateful, restore))
+    cadence = getattr(spec.training, "backup", None)
+    callbacks.append(make_backup_callback(backup, meta, stateful, restore, cadence))
     if rundir.wants_fault("mid_epoch"):
         callbacks.append(make_fault_hook())
     return callbacks, stateful

@@ -158,7 +158,9 @@ def train(
         session.lock = lock
         session.prepare()
         session.open_run_dir(out, run_dir, resume)
-        return session.run(started)
+        from zoo.tracking import run_tracked  # the ZOO_TRACKING trackers; unset: just runs
+
+        return run_tracked(session, started)
     finally:
         held = session.lock if session is not None else lock
         if held is not None:
@@ -197,6 +199,17 @@ def _resumable(
                 ]
             )
     return info, loaded
+
+
+def _say_resumed(backed_up: int, recorded: int) -> None:
+    """On stderr: the epoch the backup holds, and the epochs after it trained again."""
+    where = f"epoch {backed_up}" if backed_up else "the start (no backup yet)"
+    lost = (
+        f"; epoch {recorded} is trained again" if recorded == backed_up + 1
+        else f"; epochs {backed_up + 1}-{recorded} are trained again" if recorded > backed_up
+        else ""
+    )
+    sys.stderr.write(f"zoo: resumed from {where}{lost}\n")
 
 
 def _backup_dir(spec: Any) -> str:
@@ -279,6 +292,11 @@ class _Session:
             )
         self.objective = choose_objective(s.training, s.model.output_activation, units)
         self._train_auxiliary_outputs()
+        self.class_weight = class_weights(s.training.class_weight, p, self.loaded)
+        if self.class_weight and len(self.model.outputs) > 1:
+            raise located([Problem("class_weight needs a model with one output (this one has "
+                                   f"{len(self.model.outputs)}: auxiliary classifiers)",
+                                   key_path="training.class_weight")], self.loaded)
         fn = targets_fn(self.objective)
         pl = self.pipelines
         self.train_ds = pl.train.map(fn) if fn else pl.train
@@ -354,6 +372,10 @@ class _Session:
                 "replicas": int(self.strategy.num_replicas_in_sync),
                 "mixed_precision": s.training.distribute.mixed_precision,
             },
+            "class_weight": (
+                {p.class_names[i]: w for i, w in self.class_weight.items()}
+                if self.class_weight else None
+            ),
             "epochs_done": 0,
             "best_checkpoint": None,
             "backup_dir": _backup_dir(s),
@@ -411,6 +433,8 @@ class _Session:
             Backup.restore_callbacks(self.checkpoints, meta, arrays)  # they come first
             if meta.get("phase_done") and first + 1 < len(phases):
                 first += 1  # that phase had ended: the next one starts
+        if self.info is not None and self.verbose:  # --quiet: no progress output
+            _say_resumed(len(self.history_rows), rundir.history_epochs(self.run_dir) or 0)
         # A backup of the last phase after its end (killed while writing the final files)
         # still enters that phase: its model is compiled and restored, and nothing trains.
         for phase in phases[first:]:
@@ -457,6 +481,15 @@ class _Session:
             return
         if initial >= end:
             return
+        try:
+            self._fit_keras(callbacks, initial, end)
+        except BaseException as exc:
+            for cb in callbacks:  # back up the last epoch if it ended before the error
+                if hasattr(cb, "rescue"):
+                    cb.rescue(exc)
+            raise
+
+    def _fit_keras(self, callbacks: list[Any], initial: int, end: int) -> None:
         self.model.fit(
             self._train_from(initial),
             validation_data=self.val_ds,
@@ -466,6 +499,7 @@ class _Session:
             callbacks=callbacks,
             verbose=self.verbose,
             shuffle=False,
+            class_weight=self.class_weight,
         )
 
     def _train_from(self, epoch: int) -> Any:
@@ -498,17 +532,19 @@ class _Session:
         from zoo.runner.evaluate import evaluate_model
 
         run = self.run_dir
-        saved = inference_model(self.model)
-        rundir.save_file(run, rundir.MODEL_FILE, lambda tmp: saved.save(str(tmp)), "model")
         for checkpoint in self.checkpoints:
             checkpoint.flush()
+        weights_used = self._evaluated_weights()
+        saved = inference_model(self.model)
+        rundir.save_file(run, rundir.MODEL_FILE, lambda tmp: saved.save(str(tmp)), "model")
         pl = self.pipelines
         split, ds = ("test", pl.test) if pl.test is not None else ("validation", pl.validation)
         evaluation = None
         metrics: dict[str, Any] = {}
+        outputs: dict[str, Any] = {}
         if ds is not None:
             evaluation = evaluate_model(
-                self.model, ds, self.objective, self.prepared.class_names, split
+                self.model, ds, self.objective, self.prepared.class_names, split, outputs
             )
             metrics = {
                 "split": split,
@@ -518,6 +554,7 @@ class _Session:
                 "confusion_matrix": evaluation.confusion_matrix,
                 "class_names": evaluation.class_names,
             }
+        metrics["weights"] = weights_used
         history = (
             read_history(run / rundir.HISTORY_FILE) if (run / rundir.HISTORY_FILE).exists() else {}
         )
@@ -546,6 +583,7 @@ class _Session:
                 ),
                 "confusion",
             )
+            self._plot_errors(split, outputs)
         best = next(
             (c.best_path for c in self.checkpoints if c.spec.save_best_only and c.best_path), None
         )
@@ -576,7 +614,147 @@ class _Session:
             model=self.model,
         )
 
+    def _plot_errors(self, split: str, outputs: dict[str, Any]) -> None:
+        """errors.png: the most confidently misclassified images of the evaluated split."""
+        import numpy as np
+
+        from zoo.runner.artifacts import plot_errors, worst_errors
+
+        part = self.prepared.splits().get(split)
+        labels = outputs.get("labels")
+        if part is None or labels is None or not np.array_equal(
+            np.asarray(part.labels, dtype=np.int64), labels
+        ):
+            return  # not in the split's order: no picture rather than a wrong one
+        errors = worst_errors(outputs["probs"], labels)
+        index = [i for i, _, _ in errors]
+        if part.images is not None:
+            images = np.asarray(part.images)[index]
+        else:
+            from zoo.data.images import load_images
+
+            h, w, c = self.prepared.image_shape
+            images = load_images([part.paths[i] for i in index], (h, w), c,
+                                 self.spec.data.resize).images if index else []
+        from zoo.run_files import ERRORS_FILE
+
+        rundir.save_file(
+            self.run_dir,
+            ERRORS_FILE,
+            lambda tmp: plot_errors(images, labels, errors, self.prepared.class_names, tmp,
+                                    title=f"{self.spec.name}: worst {split} errors"),
+            "errors",
+        )
+
+    def _evaluated_weights(self) -> dict[str, Any]:
+        """Put the weights ``evaluation.weights`` asks for into the model; say which.
+
+        best: the first save-best checkpoint (on a validation metric, for auto) that saved
+        something; the last epoch's weights are then kept in ``checkpoints/last.weights.h5``
+        so ``zoo evaluate --weights last`` can still evaluate them.
+        """
+        from zoo.runner.aux_outputs import inference_model
+
+        setting = self.spec.evaluation.weights
+        last_epoch = int(self.history_rows[-1]["epoch"]) if self.history_rows else 0
+        last = {"used": "last", "epoch": last_epoch, "setting": setting}
+        if setting == "last":
+            return last
+        best = [c for c in self.checkpoints if c.spec.save_best_only and c.best_path]
+        if setting == "auto":
+            best = [c for c in best if c.monitor.startswith("val_")]
+        if not best:
+            if setting == "best":
+                last["note"] = "no checkpoint kept a best epoch; the last epoch's weights are used"
+            return last
+        checkpoint = best[0]
+        used = {
+            "used": "best",
+            "epoch": _best_epoch(self.history_rows, checkpoint),
+            "monitor": checkpoint.monitor,
+            "value": checkpoint.best,
+            "checkpoint": checkpoint.best_path,
+            "last_epoch": last_epoch,
+            "last_weights": LAST_WEIGHTS_FILE,
+            "setting": setting,
+        }
+        current = inference_model(self.model)
+        rundir.save_file(self.run_dir, LAST_WEIGHTS_FILE,
+                         lambda tmp: current.save_weights(str(tmp)), "checkpoint")
+        load_checkpoint_weights(self.model, checkpoint, self.run_dir)
+        return used
+
     def discard(self) -> None:
         """A user error after the folder was made: leave nothing half-written behind."""
         if self.created and getattr(self, "run_dir", None) is not None:
             shutil.rmtree(self.run_dir, ignore_errors=True)
+
+
+LAST_WEIGHTS_FILE = "checkpoints/last.weights.h5"
+
+
+def _best_epoch(rows: list[dict[str, Any]], checkpoint: Any) -> int | None:
+    """The epoch whose monitored value the checkpoint kept (its first occurrence)."""
+    from zoo.runner.callbacks import _aliased
+
+    if checkpoint.best is None:
+        return None
+    for row in rows:
+        value = _aliased(row).get(checkpoint.monitor)
+        if value is not None and float(value) == float(checkpoint.best):
+            return int(row["epoch"])
+    return None
+
+
+def load_checkpoint_weights(model: Any, checkpoint: Any, run_dir: Path) -> None:
+    """The best weights a checkpoint kept, into ``model`` (in memory, a weights file or a
+    whole saved model)."""
+    if getattr(checkpoint, "lazy", False) and checkpoint.best_weights is not None:
+        model.set_weights(checkpoint.best_weights)
+        return
+    path = run_dir / checkpoint.best_path
+    if str(path).endswith(".weights.h5"):
+        model.load_weights(str(path))
+    else:
+        import keras
+
+        model.set_weights(keras.saving.load_model(str(path), compile=False).get_weights())
+
+
+def class_weights(setting: Any, prepared: Any, loaded: Any) -> dict[int, float] | None:
+    """``training.class_weight`` as Keras wants it: {class index: weight}, every class.
+
+    balanced: total / (classes x count) over the training split (scikit-learn's formula);
+    a class without training images weighs 1. A mapping names classes; unlisted ones weigh
+    1, unknown names are a located error listing the classes.
+    """
+    import numpy as np
+
+    if setting is None:
+        return None
+    names = list(prepared.class_names)
+    if setting == "balanced":
+        counts = np.bincount(np.asarray(prepared.train.labels, dtype=np.int64),
+                             minlength=len(names))
+        total = float(counts.sum())
+        return {i: (total / (len(names) * int(c)) if c else 1.0) for i, c in enumerate(counts)}
+    unknown = [k for k in setting if k not in names]
+    if unknown:
+        shown = ", ".join(names[:50]) + (", ..." if len(names) > 50 else "")
+        problems = [Problem(f"unknown class '{k}' (the data's classes: {shown})",
+                            key_path=f"training.class_weight.{k}") for k in unknown]
+        raise _with_lines(problems, loaded)
+    return {i: float(setting.get(name, 1.0)) for i, name in enumerate(names)}
+
+
+def _with_lines(problems: list[Problem], loaded: Any) -> UserError:
+    """Problems located in the spec file (line and column of their key path) when it can be
+    read again, else by file name alone."""
+    try:
+        from zoo.spec.loader import _located
+        from zoo.spec.yaml_source import parse_yaml
+
+        doc = parse_yaml(loaded.path.read_text(encoding="utf-8"), str(loaded.path))
+        return UserError([_located(p, doc) for p in problems])
+    except Exception:  # noqa: BLE001 - no file, or it changed: the key path still says where
+        return located(problems, loaded)

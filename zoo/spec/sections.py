@@ -377,6 +377,25 @@ ClassWeight = Annotated[
 ]
 
 
+class BackupSpec(Section):
+    """How often the resumable backup is written during training.
+
+    It is always written at the end of each phase, and when training stops (Ctrl-C,
+    SIGTERM, an error between epochs); a kill loses at most the epochs since the last one.
+    """
+
+    every_seconds: float = Field(
+        60.0, ge=0, le=86_400,
+        description="Back up after an epoch once this many seconds passed since the last "
+        "backup (0: after every epoch).",
+    )
+    every_epochs: int | None = Field(
+        None, strict=True, ge=1, le=MAX_EPOCHS,
+        description="Back up every N epochs instead (1: after every epoch); overrides "
+        "every_seconds.",
+    )
+
+
 class TrainingSpec(Section):
     """How to train."""
 
@@ -407,6 +426,9 @@ class TrainingSpec(Section):
     )
     verbose: Literal["auto", 0, 1, 2] = Field(
         "auto", description="Keras progress: auto (bar on a terminal, a line per epoch otherwise)."
+    )
+    backup: BackupSpec = Field(
+        default_factory=BackupSpec, description="How often the resumable backup is written."
     )
     class_weight: ClassWeight | None = Field(
         None,
