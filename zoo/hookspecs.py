@@ -1,7 +1,7 @@
 """The hooks a zoo plugin implements: how to write a plugin.
 
 A plugin is a module (or object) registered under the ``zoo.plugins`` entry-point group.
-It implements any of the three hooks below with :data:`zoo.hookimpl` and, inside them,
+It implements any of the hooks below with :data:`zoo.hookimpl` and, inside them,
 adds entries to the registry it is handed. The built-in plugins do exactly this::
 
     # my_package/zoo_plugin.py
@@ -76,4 +76,14 @@ def zoo_register_data_sources(registry: PluginRegistrar) -> None:
 
     :param registry: call ``registry.add_data_source(...)``; the factory is called as
         ``factory(params, ctx: DataContext)`` and returns a :class:`zoo.data.source.SourceData`.
+    """
+
+
+@hookspec
+def zoo_register_trackers(registry: PluginRegistrar) -> None:
+    """Add experiment trackers (MLflow, TensorBoard...). Called once per plugin, like the others.
+
+    :param registry: call ``registry.add_tracker(name, params=..., factory=..., description=...)``;
+        the factory is called as ``factory(params)`` and returns a :class:`zoo.plugin.Tracker`.
+        A run uses the trackers ``ZOO_TRACKING`` names.
     """

@@ -43,6 +43,7 @@ from zoo.hookspecs import hookimpl
 from zoo.registry import PluginRegistrar
 from zoo.spec.problems import format_path
 from zoo.suggest import did_you_mean
+from zoo.tracking import Tracker
 
 API_VERSION = 1  # bumped when a plugin written for the previous version could break
 
@@ -55,3 +56,4 @@ __all__ = [
     "did_you_mean", "ensure_files", "format_path", "hookimpl", "keras_home", "offline",
     "read_label_map",
 ]
+__all__ += ["Tracker"]  # experiment trackers (zoo_register_trackers)

@@ -26,6 +26,7 @@ HOOK_NAMES = (
     "zoo_register_architectures",
     "zoo_register_recipes",
     "zoo_register_data_sources",
+    "zoo_register_trackers",
 )
 ONLY_ENV = "ZOO_PLUGINS"  # comma-separated plugin names: load only these
 DISABLE_ENV = "ZOO_DISABLE_PLUGINS"  # comma-separated plugin names: skip these

@@ -41,6 +41,8 @@ KIND_PLURALS: dict[str, PluginKind] = {
     "recipe": "recipe",
     "data": "data",
     "data_sources": "data",
+    "trackers": "tracker",
+    "tracker": "tracker",
 }
 
 
@@ -90,6 +92,8 @@ CAPABILITIES_BY_KIND: dict[str, tuple[str, ...]] = {
     "augmentation": ("check_spec", "to_spec"),
     "data": ("check_spec", "fetch", "shape_hint"),
 }
+
+CAPABILITIES_BY_KIND["tracker"] = ()  # trackers declare no capabilities
 
 
 @dataclass(frozen=True)
@@ -289,6 +293,21 @@ class PluginRegistrar:
         caps = Capabilities(check_spec=check_spec, fetch=fetch, shape_hint=shape_hint)
         self._add("data", name, params, factory, description, tags, None, None,
                   input_kind, None, None, caps, unknown)
+
+    def add_tracker(
+        self,
+        name: str,
+        *,
+        params: type[BaseModel],
+        factory: Callable[..., Any],
+        description: str,
+        tags: Iterable[str] = (),
+        **unknown: Any,
+    ) -> None:
+        """Add an experiment tracker: ``factory(params) -> Tracker`` (see :mod:`zoo.tracking`);
+        runs use it when ``ZOO_TRACKING`` names it."""
+        self._add("tracker", name, params, factory, description, tags,  # type: ignore[arg-type]
+                  None, None, None, None, None, Capabilities(), unknown)
 
     def _add(
         self, kind: PluginKind, name: str, params: Any, factory: Any, description: str,

@@ -1,0 +1,1 @@
+"""Built-in experiment trackers: MLflow and TensorBoard (enabled by ``ZOO_TRACKING``)."""

@@ -1,0 +1,153 @@
+"""Experiment tracking through plugins: the :class:`Tracker` contract and how runs call it.
+
+A plugin registers a tracker in its ``zoo_register_trackers(registry)`` hook with
+``registry.add_tracker(name, params=..., factory=..., description=...)``; the factory is
+``factory(params) -> Tracker``. Trackers are off by default and cost nothing then: the
+runner looks at ``ZOO_TRACKING`` (``ZOO_TRACKING=mlflow,tensorboard``) and does no more when
+it is unset. A tracker's parameters come from ``ZOO_<NAME>_<PARAM>`` environment variables
+(``ZOO_MLFLOW_TRACKING_URI=http://host:5000``), read as YAML values.
+
+A tracker that raises never stops the run: it is reported on stderr once, naming it and
+its plugin, and called no more.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, Protocol, runtime_checkable
+
+TRACKING_ENV = "ZOO_TRACKING"
+
+
+@runtime_checkable
+class Tracker(Protocol):
+    """What a tracker factory returns; the runner calls it from the training process.
+
+    ``start`` once the run folder exists (also again when a run is resumed), ``log_epoch``
+    after every epoch, ``finish`` once at the end, however the run ended.
+    """
+
+    def start(self, run_dir: Path, resolved_spec: dict[str, Any], info: dict[str, Any]) -> None:
+        """``resolved_spec``: every default filled in; ``info``: run.json (seed, versions,
+        ``plugins``: which plugin, package and version built each section)."""
+
+    def log_epoch(self, epoch: int, metrics: dict[str, float]) -> None:
+        """``epoch`` counts from 1; ``metrics``: the epoch's logs (loss, val_accuracy, lr...)."""
+
+    def finish(self, status: str, metrics: dict[str, Any], files: list[Path]) -> None:
+        """``status``: finished, failed or interrupted; ``metrics``: metrics.json's content
+        (empty when the run did not finish); ``files``: the run's files (model, plots...)."""
+
+
+def enabled() -> list[str]:
+    """Tracker names from ``ZOO_TRACKING`` (empty: tracking is off)."""
+    raw = os.environ.get(TRACKING_ENV, "")
+    return [n.strip() for n in raw.split(",") if n.strip()]
+
+
+def env_params(name: str) -> dict[str, Any]:
+    """``ZOO_<NAME>_<PARAM>=value`` -> ``{param: value}`` (values read as YAML)."""
+    import yaml
+
+    prefix = f"ZOO_{name.upper()}_"
+    out = {}
+    for key, value in os.environ.items():
+        if key.startswith(prefix) and key != TRACKING_ENV:
+            try:
+                out[key[len(prefix):].lower()] = yaml.safe_load(value) if value.strip() else None
+            except yaml.YAMLError:
+                out[key[len(prefix):].lower()] = value
+    return out
+
+
+def _warn(text: str) -> None:
+    sys.stderr.write(f"zoo: warning: {text}\n")
+    sys.stderr.flush()
+
+
+class Trackers:
+    """The enabled trackers of one run; each call is guarded, a broken tracker is dropped."""
+
+    def __init__(self, trackers: list[tuple[str, str, Any]]) -> None:
+        self.trackers = trackers  # (name, owner, tracker)
+
+    @classmethod
+    def create(cls, names: Sequence[str], registry: Any) -> Trackers:
+        from pydantic import ValidationError
+
+        from zoo.errors import UserError
+
+        made = []
+        for name in dict.fromkeys(names):
+            try:
+                entry = registry.get(name, "tracker")
+            except UserError as exc:
+                _warn(f"{TRACKING_ENV}: {exc.problems[0].message}; running without it")
+                continue
+            try:
+                params = entry.params.model_validate(env_params(name))
+                tracker = entry.factory(params)
+            except ValidationError as exc:
+                errs = "; ".join(f"ZOO_{name.upper()}_{'_'.join(map(str, e['loc'])).upper()}: "
+                                 f"{e['msg']}" for e in exc.errors())
+                _warn(f"tracker '{name}' not started: {errs}")
+                continue
+            except Exception as exc:
+                _warn(f"tracker '{name}' ({entry.owner}) is broken and was not started: "
+                      f"{type(exc).__name__}: {exc}"[:500])
+                continue
+            made.append((name, entry.owner, tracker))
+        return cls(made)
+
+    def call(self, method: str, *args: Any) -> None:
+        for item in list(self.trackers):
+            name, owner, tracker = item
+            try:
+                getattr(tracker, method)(*args)
+            except Exception as exc:  # a tracker never stops a run
+                self.trackers.remove(item)
+                _warn(f"tracker '{name}' ({owner}) is broken: {method} raised "
+                      f"{type(exc).__name__}: {exc}"[:500] + "; the run goes on without it")
+
+    def callback(self) -> Any:
+        import keras
+
+        trackers = self
+
+        class TrackEpochs(keras.callbacks.Callback):
+            def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+                metrics = {}
+                for k, v in (logs or {}).items():
+                    try:
+                        metrics[k] = float(v)
+                    except (TypeError, ValueError):
+                        continue
+                trackers.call("log_epoch", epoch + 1, metrics)
+
+        return TrackEpochs()
+
+
+def run_tracked(session: Any, started: float) -> Any:
+    """``session.run(started)`` with the ``ZOO_TRACKING`` trackers watching (runner use)."""
+    names = enabled()
+    if not names:
+        return session.run(started)
+    trackers = Trackers.create(names, session.registry)
+    if not trackers.trackers:
+        return session.run(started)
+    run_dir = Path(session.run_dir)
+    trackers.call("start", run_dir, session.loaded.resolved(), dict(session.run_info))
+    session.extra_callbacks.append(trackers.callback())
+    try:
+        result = session.run(started)
+    except BaseException:
+        status = str(getattr(session, "run_info", {}).get("status", "failed"))
+        files = sorted(p for p in run_dir.rglob("*") if p.is_file()) if run_dir.exists() else []
+        trackers.call("finish", status, {}, files)
+        raise
+    trackers.call("finish", "finished", result.metrics,
+                  [run_dir / f for f in result.files])
+    return result
