@@ -28,7 +28,7 @@ def test_every_hook_is_documented_and_implemented_by_a_builtin():
     for name in specs:
         assert getattr(hookspecs, name).__doc__.strip()
     kinds = {e.kind for e in build_registry()}
-    assert kinds == {"architecture", "recipe", "data"}
+    assert kinds == {"architecture", "recipe", "data", "tracker"}
 
 
 @pytest.mark.parametrize("entry", list(build_registry()), ids=lambda e: e.name)
