@@ -103,7 +103,7 @@ def test_filters():
     registry = build_registry()
     archs = registry.list("architectures")
     assert archs and all(e.kind == "architecture" for e in archs)
-    assert [e.name for e in registry.list(pattern="ml*")] == ["mlp"]
+    assert [e.name for e in registry.list(pattern="mlp*")] == ["mlp"]  # ml* has mlflow too
     assert all("mlp" in e.tags for e in registry.list(tag="mlp"))
     assert [e.name for e in registry.list(family="mlp")] == ["mlp"]
     scaling = registry.list("recipes", recipe_type="scaling")
