@@ -29,6 +29,11 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
         help="a spec whose data to use (its test split), or a folder of class folders",
     )
     p.add_argument("--batch-size", type=_positive_int, metavar="N", help="evaluation batch size")
+    p.add_argument(
+        "--weights", choices=("best", "last"),
+        help="a run's best-checkpoint or last-epoch weights (default: those in model.keras, "
+        "chosen by the spec's evaluation.weights; metrics.json says which)",
+    )
     add_format_option(p)
     return p
 
@@ -43,13 +48,19 @@ def _positive_int(text: str) -> int:
 def run(args: argparse.Namespace) -> int:
     import zoo
 
-    result = zoo.evaluate_run(args.run_dir, data=args.data, batch_size=args.batch_size)
+    result = zoo.evaluate_run(args.run_dir, data=args.data, batch_size=args.batch_size,
+                              weights=args.weights)
     if args.format == "json":
         print_json({"ok": True, "run_dir": args.run_dir, **result.to_dict()})
         return 0
     out = sys.stdout
     metrics = ", ".join(f"{k} {v:.4f}" for k, v in result.metrics.items())
-    out.write(f"{result.split} ({result.count} images): {metrics}\n\n")
+    out.write(f"{result.split} ({result.count} images): {metrics}\n")
+    if result.weights:
+        epoch = result.weights.get("epoch")
+        out.write(f"weights: {result.weights.get('used')}"
+                  + (f" (epoch {epoch})" if epoch else "") + "\n")
+    out.write("\n")
     rows = [
         (name, f"{c['precision']:.3f}", f"{c['recall']:.3f}", f"{c['f1']:.3f}", c["support"])
         for name, c in result.per_class.items()

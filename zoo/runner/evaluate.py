@@ -55,9 +55,13 @@ def class_report(
 
 
 def evaluate_model(
-    model: Any, dataset: Any, objective: Objective, class_names: list[str], split: str = "test"
+    model: Any, dataset: Any, objective: Objective, class_names: list[str], split: str = "test",
+    outputs: dict[str, np.ndarray] | None = None,
 ) -> EvalResult:
-    """Evaluate a compiled model on a dataset of ``(images, int labels)`` batches."""
+    """Evaluate a compiled model on a dataset of ``(images, int labels)`` batches.
+
+    ``outputs``, when given, receives the probabilities (``probs``) and labels (``labels``)
+    in the dataset's order (the errors picture needs them)."""
     fn = targets_fn(objective)
     target_ds = dataset.map(fn) if fn is not None else dataset
     metrics = model.evaluate(target_ds, verbose=0, return_dict=True)
@@ -69,6 +73,9 @@ def evaluate_model(
     all_labels = np.concatenate(labels).astype(np.int64) if labels else np.zeros(0, np.int64)
     predicted = predicted_classes(np.concatenate(probs)) if probs else np.zeros(0, np.int64)
     per_class, matrix = class_report(all_labels, predicted, class_names)
+    if outputs is not None:
+        outputs["probs"] = np.concatenate(probs) if probs else np.zeros((0, len(class_names)))
+        outputs["labels"] = all_labels
     clean = {k: float(v) for k, v in metrics.items() if np.ndim(v) == 0}
     if "accuracy" not in clean and len(all_labels):
         clean["accuracy"] = float(np.mean(predicted == all_labels))
@@ -199,13 +206,69 @@ def evaluate_export(
 
 def evaluate_run(
     run: str | Path | Run | Predictor, data: str | Path | None = None,
-    batch_size: int | None = None,
+    batch_size: int | None = None, weights: str | None = None,
 ) -> EvalResult:
     """Evaluate a saved run (or an export of one) on its own test split, another spec's
-    data, or a class folder."""
+    data, or a class folder.
+
+    :param weights: a run's ``best`` or ``last`` epoch weights; default: those in
+        ``model.keras`` (what ``evaluation.weights`` chose at training time).
+    """
     from zoo.runner.predict import Predictor, Run, open_predictor
 
+    if weights not in (None, "best", "last"):
+        raise UserError(f"weights must be best or last (got {weights!r})")
     model = run if isinstance(run, Predictor) else open_predictor(run)
     if isinstance(model, Run):
-        return model.evaluate(data, batch_size=batch_size)
+        chosen = use_weights(model, weights)
+        result = model.evaluate(data, batch_size=batch_size)
+        result.weights = chosen
+        return result
+    if weights is not None:
+        raise UserError([Problem("--weights applies to a run folder; an export holds one set "
+                                 "of weights", str(model.path))])
     return evaluate_export(model, data, batch_size)
+
+
+def saved_weights(run_dir: Path) -> dict[str, Any]:
+    """Which weights ``model.keras`` holds, from metrics.json (older runs: the last)."""
+    import json
+
+    from zoo.run_files import METRICS_FILE
+
+    try:
+        metrics = json.loads((Path(run_dir) / METRICS_FILE).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        metrics = {}
+    found = metrics.get("weights") if isinstance(metrics, dict) else None
+    return dict(found) if isinstance(found, dict) else {"used": "last"}
+
+
+def use_weights(run: Run, which: str | None) -> dict[str, Any]:
+    """Load the run's ``best`` or ``last`` weights into its model; say which it now holds."""
+    saved = saved_weights(run.path)
+    if which is None or which == saved.get("used"):
+        return saved
+    where = str(run.path)
+    if which == "last":
+        file = saved.get("last_weights")
+        if not file or not (run.path / file).is_file():
+            raise UserError([Problem("the run kept no copy of its last epoch's weights", where)])
+        epoch = saved.get("last_epoch")
+    else:
+        file = run.info.get("best_checkpoint")
+        if not file or not (run.path / file).is_file():
+            raise UserError([Problem("the run kept no best checkpoint", where)])
+        epoch = None
+    path = run.path / file
+    try:
+        if str(path).endswith(".weights.h5"):
+            run.model.load_weights(str(path))
+        else:
+            import keras
+
+            run.model.set_weights(keras.saving.load_model(str(path), compile=False).get_weights())
+    except (ValueError, OSError) as exc:
+        raise UserError([Problem(f"cannot load the {which} weights from {file}: {exc}",
+                                 where)]) from None
+    return {"used": which, "epoch": epoch, "file": file}

@@ -55,6 +55,7 @@ class EvalResult:
     per_class: dict[str, dict[str, float]]
     confusion_matrix: list[list[int]]
     class_names: list[str]
+    weights: dict[str, Any] | None = None  # a run's: which weights (best/last) and epoch
 
     @property
     def accuracy(self) -> float | None:
