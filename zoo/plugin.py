@@ -22,6 +22,7 @@ from zoo.contracts import (
     DataContext,
     Fetch,
     FetchContext,
+    GraphAugment,
     LossWeights,
     ModelContext,
     NoParams,
@@ -49,10 +50,10 @@ API_VERSION = 1  # bumped when a plugin written for the previous version could b
 
 __all__ = [
     "API_VERSION", "IMAGE_SUFFIXES", "SPLIT_NAMES", "AugmentContext", "Augmenter",
-    "DataContext", "Fetch", "FetchContext", "ImageSet", "LossWeights", "ModelContext",
-    "NoParams", "OfflineError", "PluginContractError", "PluginParams", "PluginRegistrar",
-    "Problem", "RemoteFile", "RequiredScaling", "Scaling", "SetTrainable", "ShapeHint",
-    "ShapeHintFn", "SourceData", "SpecCheck", "ToSpec", "UserError", "apply_label_map",
+    "DataContext", "Fetch", "FetchContext", "GraphAugment", "ImageSet", "LossWeights",
+    "ModelContext", "NoParams", "OfflineError", "PluginContractError", "PluginParams",
+    "PluginRegistrar", "Problem", "RemoteFile", "RequiredScaling", "Scaling", "SetTrainable",
+    "ShapeHint", "ShapeHintFn", "SourceData", "SpecCheck", "ToSpec", "UserError", "apply_label_map",
     "did_you_mean", "ensure_files", "format_path", "hookimpl", "keras_home", "offline",
     "read_label_map",
 ]

@@ -21,6 +21,7 @@ from pydantic_core import to_jsonable_python
 
 from zoo.contracts import (
     Fetch,
+    GraphAugment,
     LossWeights,
     PluginKind,
     RecipeType,
@@ -76,6 +77,7 @@ class Capabilities:
     loss_weights: LossWeights | None = None
     required_scaling: RequiredScaling | None = None
     to_spec: ToSpec | None = None
+    graph: GraphAugment | None = None
     default: bool = False  # scaling: the recipe a spec without a scaling section gets
 
     def declared(self) -> list[str]:
@@ -89,7 +91,7 @@ class Capabilities:
 CAPABILITIES_BY_KIND: dict[str, tuple[str, ...]] = {
     "architecture": ("check_spec", "fetch", "set_trainable", "loss_weights", "required_scaling"),
     "scaling": ("check_spec", "default"),
-    "augmentation": ("check_spec", "to_spec"),
+    "augmentation": ("check_spec", "to_spec", "graph"),
     "data": ("check_spec", "fetch", "shape_hint"),
 }
 
@@ -268,10 +270,12 @@ class PluginRegistrar:
         tags: Iterable[str] = (),
         check_spec: SpecCheck | None = None,
         to_spec: ToSpec | None = None,
+        graph: GraphAugment | None = None,
         **unknown: Any,
     ) -> None:
-        """Add an augmentation recipe: ``factory(params, ctx: AugmentContext) -> Augmenter``."""
-        caps = Capabilities(check_spec=check_spec, to_spec=to_spec)
+        """Add an augmentation recipe: ``factory(params, ctx: AugmentContext) -> Augmenter``;
+        ``graph`` runs it as batched TensorFlow ops inside tf.data instead."""
+        caps = Capabilities(check_spec=check_spec, to_spec=to_spec, graph=graph)
         self._add("recipe", name, params, factory, description, tags, "augmentation",
                   None, None, None, None, caps, unknown)
 

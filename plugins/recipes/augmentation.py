@@ -22,7 +22,10 @@
   list, with a probability ``p`` and a ``strength``.
 
 Every factory returns an :class:`AlbumentationsAugmenter`: uint8 HWC in, uint8 HWC of the
-same shape out, seeded from the spec's seed; ``to_spec()`` (also the registered ``to_spec`` capability)
+same shape out, seeded from the spec's seed; ``keras_style`` and ``light`` also declare the
+``graph`` capability (``_graph_ops``): the same transforms as batched, seeded TensorFlow ops,
+which the pipeline runs inside tf.data instead unless the spec says ``path: python``.
+``to_spec()`` (also the registered ``to_spec`` capability)
 reads the spec's params back from the built pipeline. The pipeline runs it on training
 images only. albumentations is imported lazily: ``zoo list`` imports this module.
 """
@@ -37,6 +40,7 @@ import numpy as np
 from pydantic import AfterValidator, BeforeValidator, Field, WithJsonSchema, model_validator
 from pydantic_core import PydanticCustomError
 from zoo_builtins.recipes import _albu_schema as albu
+from zoo_builtins.recipes._graph_ops import GRAPH, keras_style_graph
 from zoo_builtins.recipes._named import NAMED, keras_items, keras_params
 
 import zoo
@@ -310,6 +314,7 @@ def zoo_register_recipes(registry) -> None:
         "brightness (defaults: the note's example).",
         tags={"keras", "builtin"},
         to_spec=to_spec,
+        graph=keras_style_graph,
     )
     for name, (_, text) in NAMED.items():
         registry.add_augmentation(
@@ -320,4 +325,5 @@ def zoo_register_recipes(registry) -> None:
             tags={"named", "builtin"},
             to_spec=to_spec,
             check_spec=_named_check(name),
+            graph=GRAPH.get(name),
         )

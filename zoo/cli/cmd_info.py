@@ -33,6 +33,12 @@ def run(args: argparse.Namespace) -> int:
     out = sys.stdout
     out.write(f"{info['name']} ({info['recipe_type'] or info['kind']})\n  {info['description']}\n")
     out.write(f"  tags: {', '.join(info['tags']) or '-'}\n")
+    if info.get("recipe_type") == "augmentation":
+        if "graph" in info.get("capabilities", ()):
+            out.write("  runs: in the tf.data graph (batched TF ops); "
+                      "augmentation.path: python runs it per image in Python\n")
+        else:
+            out.write("  runs: per image in Python\n")
     for key in ("family", "input_kind", "param_count", "weights_license"):
         if info.get(key) is not None:
             out.write(f"  {key.replace('_', ' ')}: {info[key]}\n")

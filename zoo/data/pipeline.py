@@ -9,7 +9,10 @@ Per split::
 
 - Shuffling (training split only) is seeded by the spec's seed and differs every epoch;
   the same seed gives the same order of epochs in every run.
-- Augmentation runs the recipe's augmenter on whole uint8 batches in a ``tf.numpy_function``
+- Augmentation, when the recipe declares the ``graph`` capability (and the spec does not say
+  ``augmentation.path: python``), is that function of the whole float32 batch and a per-batch
+  seed: TensorFlow ops in a parallel map, no Python per image (:func:`make_graph_augment`).
+  Otherwise it runs the recipe's augmenter on whole uint8 batches in a ``tf.numpy_function``
   inside a parallel map (``deterministic=True``), while TensorFlow gathers, scales and trains
   on the other cores. albumentations is mostly Python, so threads of one process share one
   core (the GIL); for runs that augment many images (``WORKER_MIN_IMAGES``) the batches go
@@ -40,7 +43,7 @@ from zoo.contracts import AugmentContext
 from zoo.data.prepared import Pipelines, PreparedData
 from zoo.data.source import ImageSet
 from zoo.data.workers import WORKERS_ENV, WorkerPool
-from zoo.errors import PluginContractError
+from zoo.errors import PluginContractError, Problem, UserError
 from zoo.registry import Registry
 
 FIT_BATCH = 256  # images decoded at a time when a scaling recipe is fitted on files
@@ -101,6 +104,61 @@ def make_augmenter(
             f"factory must return a callable Augmenter, got {type(augmenter).__name__}")
     _probe(augmenter, entry, (int(image_shape[0]), int(image_shape[1]), int(image_shape[2])))
     return augmenter
+
+
+def augmentation_path(section: Any, registry: Registry | None = None) -> str | None:
+    """Where a spec's augmentation runs: ``"graph"`` (batched TF ops in tf.data), ``"python"``
+    (the per-image augmenter) or None (no augmentation). Raises :class:`UserError` when the
+    spec asks for ``path: graph`` and the recipe has no in-graph version."""
+    if section is None:
+        return None
+    entry, _ = _section(section, _registry(registry), "augmentation")
+    wanted = _wanted_path(section)
+    if wanted == "python" or (wanted == "auto" and entry.capabilities.graph is None):
+        return "python"
+    if entry.capabilities.graph is None:
+        raise UserError([Problem(
+            f"augmentation recipe '{entry.name}' has no in-graph version (the graph "
+            "capability); use path: auto or python", key_path="augmentation.path")])
+    return "graph"
+
+
+def make_graph_augment(
+    section: Any, registry: Registry | None, image_shape: tuple[int, int, int], seed: int | None
+) -> Any:
+    """The ``fn(images, seed)`` of the recipe's ``graph`` capability when the spec's
+    augmentation runs in the graph (:func:`augmentation_path`), else None."""
+    registry = _registry(registry)
+    if augmentation_path(section, registry) != "graph":
+        return None
+    entry, params = _section(section, registry, "augmentation")
+    ctx = AugmentContext(
+        image_size=(int(image_shape[0]), int(image_shape[1])),
+        channels=int(image_shape[2]),
+        seed=seed,
+    )
+    fn = entry.capabilities.graph(params, ctx)
+    if fn is None:
+        if _wanted_path(section) == "graph":
+            raise UserError([Problem(
+                f"augmentation recipe '{entry.name}' has no in-graph version for these params; "
+                "use path: auto or python", key_path="augmentation.path")])
+        return None
+    if not callable(fn):
+        raise PluginContractError(
+            f"augmentation recipe '{entry.name}' of {entry.owner} broke the contract: its graph "
+            f"capability must return fn(images, seed) or None, got {type(fn).__name__}")
+    def graph(images: Any, seed: Any) -> Any:
+        return fn(images, seed)
+
+    graph.zoo_owner = f"augmentation recipe '{entry.name}' of {entry.owner}"  # type: ignore[attr-defined]
+    return graph
+
+
+def _wanted_path(section: Any) -> str:
+    if isinstance(section, dict):
+        return str(section.get("path") or "auto")
+    return str(getattr(section, "path", "auto"))
 
 
 def _probe(augmenter: Any, entry: Any, shape: tuple[int, int, int]) -> None:
@@ -186,13 +244,19 @@ def build_pipelines(
     scaling = make_scaling(spec.scaling, registry, scaling_state)
     if scaling_state is None:
         scaling.fit(_training_images(prepared, spec.data))
-    augmenter = make_augmenter(spec.augmentation, registry, prepared.image_shape, seed)
+    graph = make_graph_augment(spec.augmentation, registry, prepared.image_shape, seed)
+    augmenter = None
+    if graph is None:
+        augmenter = make_augmenter(spec.augmentation, registry, prepared.image_shape, seed)
 
     def split(image_set: ImageSet | None, training: bool) -> Any:
         if image_set is None:
             return None
         epoch = first_epoch if training else None
         ds = _batches(tf, image_set, prepared.image_shape, spec, batch, seed, training, epoch)
+        if training and graph is not None:
+            steps = math.ceil(len(image_set) / batch)
+            ds = _augment_graph(tf, ds, graph, prepared.image_shape, seed, epoch, steps)
         if training and augmenter is not None:
             workers = augment_workers
             if workers is None and not os.environ.get(WORKERS_ENV, "").strip():
@@ -341,14 +405,51 @@ def _augment(
         out.set_shape((None, *shape))
         return out, labels
 
-    seeds = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True)
-    if first_epoch is not None:
-        seeds = _per_epoch(
-            tf,
-            first_epoch,
-            lambda e: tf.data.Dataset.random(seed=_epoch_seed(tf, seed, e, 1)).take(steps),
-        )
+    seeds = _batch_seeds(tf, seed, first_epoch, steps)
     return tf.data.Dataset.zip((ds, seeds)).map(
         apply, num_parallel_calls=parallel, deterministic=True
+    )
+
+
+def _batch_seeds(tf: Any, seed: int, first_epoch: int | None, steps: int) -> Any:
+    """One int64 seed per batch: a seeded stream, or ``steps`` per epoch from (seed, epoch)."""
+    if first_epoch is None:
+        return tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True)
+    return _per_epoch(
+        tf,
+        first_epoch,
+        lambda e: tf.data.Dataset.random(seed=_epoch_seed(tf, seed, e, 1)).take(steps),
+    )
+
+
+def _augment_graph(
+    tf: Any,
+    ds: Any,
+    graph: Any,
+    shape: tuple[int, int, int],
+    seed: int,
+    first_epoch: int | None = None,
+    steps: int = 1,
+) -> Any:
+    """Augment batches with a recipe's ``graph`` function: float32 0..255 in and out, TF ops
+    only, seeded per batch like :func:`_augment` (the same seed gives the same batches)."""
+    who = getattr(graph, "zoo_owner", "the graph augmentation")
+
+    def apply(batch: tuple[Any, Any], batch_seed: Any) -> tuple[Any, Any]:
+        images, labels = batch
+        pixels = tf.cast(images, tf.float32)
+        out = graph(pixels, tf.stack([batch_seed, tf.constant(seed, tf.int64)]))
+        if getattr(out, "dtype", None) != tf.float32 or not out.shape.is_compatible_with(
+            pixels.shape
+        ):
+            raise PluginContractError(
+                f"{who} broke the contract: its graph function must return float32 pixels of "
+                f"the batch's shape {pixels.shape}, got {getattr(out, 'shape', None)} "
+                f"{getattr(out, 'dtype', type(out).__name__)}")
+        out.set_shape((None, *shape))
+        return out, labels
+
+    return tf.data.Dataset.zip((ds, _batch_seeds(tf, seed, first_epoch, steps))).map(
+        apply, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True
     )
 
