@@ -236,6 +236,7 @@ class _Session:
         loaded.spec_dir = spec_dir  # a resumed run's spec lives in the run: paths start here
         self.info = info  # run.json of the run being resumed
         self.verbose = _verbose(self.spec.training.verbose) if verbose is None else verbose
+        self.quiet = verbose == 0  # asked for no progress output (zoo train --quiet)
         self.created = False
         self.history_rows: list[dict[str, Any]] = []
         self.extra_callbacks = extra_callbacks
@@ -433,7 +434,7 @@ class _Session:
             Backup.restore_callbacks(self.checkpoints, meta, arrays)  # they come first
             if meta.get("phase_done") and first + 1 < len(phases):
                 first += 1  # that phase had ended: the next one starts
-        if self.info is not None and self.verbose:  # --quiet: no progress output
+        if self.info is not None and not self.quiet:
             _say_resumed(len(self.history_rows), rundir.history_epochs(self.run_dir) or 0)
         # A backup of the last phase after its end (killed while writing the final files)
         # still enters that phase: its model is compiled and restored, and nothing trains.
