@@ -114,13 +114,22 @@ def augmentation_path(section: Any, registry: Registry | None = None) -> str | N
         return None
     entry, _ = _section(section, _registry(registry), "augmentation")
     wanted = _wanted_path(section)
-    if wanted == "python" or (wanted == "auto" and entry.capabilities.graph is None):
+    if wanted == "python" or (wanted == "auto" and (entry.capabilities.graph is None
+                                                    or not _has_accelerator())):
         return "python"
     if entry.capabilities.graph is None:
         raise UserError([Problem(
             f"augmentation recipe '{entry.name}' has no in-graph version (the graph "
             "capability); use path: auto or python", key_path="augmentation.path")])
     return "graph"
+
+
+def _has_accelerator() -> bool:
+    """``path: auto`` takes the in-graph ops only on a GPU/TPU: on CPU, OpenCV's per-image
+    warps measured faster (benchmarks/bench_augmentation.py: graph/python 0.4-0.9x on 2 cores)."""
+    import tensorflow as tf
+
+    return bool(tf.config.list_logical_devices("GPU") or tf.config.list_logical_devices("TPU"))
 
 
 def make_graph_augment(
