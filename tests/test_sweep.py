@@ -165,3 +165,40 @@ def test_dead_workers_trial_is_failed_and_requeued(tmp_path):
 def test_compare_rejects_non_runs(tmp_path, capsys):
     assert main(["runs", "--compare", str(tmp_path)]) == 2
     assert "not a run folder" in capsys.readouterr().err
+
+
+@pytest.mark.long
+def test_killed_worker_trial_is_failed_requeued_and_run_once(tmp_path):
+    """SIGKILL a worker mid-trial; a worker joining later fails that trial (not counted),
+    runs its parameters again, and the study ends with exactly the budget."""
+    import json
+    import signal
+    import time
+
+    long_sweep = tmp_path / "long" / "sweep.yaml"
+    long_sweep.parent.mkdir()
+    text = SWEEP.replace("{trials}", "2").replace("spec:", "name: killtest\nspec:")
+    long_sweep.write_text(text.replace("training.epochs=2", "training.epochs=200"))
+    quick = write_sweep(tmp_path, text=text)
+    out = tmp_path / "s"
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
+    proc = subprocess.Popen([sys.executable, "-m", "zoo", "sweep", str(long_sweep), "--out",
+                             str(out)], env=env, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    history = out / "trials" / "trial-0000" / "history.csv"
+    deadline = time.monotonic() + 120
+    while not history.exists() and time.monotonic() < deadline:
+        time.sleep(0.5)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    done = subprocess.run([sys.executable, "-m", "zoo", "sweep", str(quick), "--out", str(out),
+                           "--join"], env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert "trials 0: their worker died" in done.stdout
+    rows = read_csv(out / "trials.csv")
+    assert [(r["number"], r["state"]) for r in rows] == [
+        ("0", "FAIL"), ("1", "COMPLETE"), ("2", "COMPLETE")]
+    assert rows[0]["note"].startswith("interrupted") and "retry of 0" in rows[1]["note"]
+    assert rows[1]["training.optimizer.learning_rate"] == rows[0]["training.optimizer.learning_rate"]
+    status = json.loads((out / "trials" / "trial-0000" / "run.json").read_text())["status"]
+    assert status == "running"  # killed: zoo runs shows it interrupted, resumable
