@@ -115,7 +115,7 @@ def test_user_errors_exit_2_with_one_line_each_and_no_run_folder(tmp_path):
     result = run_zoo("evaluate", str(tmp_path / "nope"))
     assert (
         result.returncode == 2
-        and result.stderr.strip() == f"{tmp_path / 'nope'}: no such run folder"
+        and result.stderr.strip() == f"{tmp_path / 'nope'}: no such run folder or exported model"
     )
 
 

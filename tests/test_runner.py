@@ -417,7 +417,7 @@ def test_phases_schedule_and_resume_after_a_crash(tmp_path):
         ),
         (
             {"callbacks": [{"type": "csv_logger", "filename": "../outside.csv"}]},
-            "must be a path inside the run folder",
+            "must stay inside the run folder",
         ),
         (
             {"training": {"phases": [{"epochs": 1, "learning_rate": 0.001, "unfreeze": 2}]}},
@@ -453,7 +453,7 @@ def test_missing_run_folder_is_a_user_error(tmp_path):
     with pytest.raises(UserError, match="no such run folder"):
         zoo.load_run(tmp_path / "nope")
     (tmp_path / "empty").mkdir()
-    with pytest.raises(UserError, match="not a zoo run folder"):
+    with pytest.raises(UserError, match="not a run folder"):
         zoo.evaluate_run(tmp_path / "empty")
 
 
