@@ -6,7 +6,8 @@ Order of work, so that a mistake never leaves a half-made run behind:
 2. seed everything, load and split the data, build the pipelines, the model, the loss;
 3. only then create the run folder, write the resolved spec and ``run.json``;
 4. train phase by phase (fine-tuning phases recompile with their own learning rate),
-   writing ``history.csv`` and a backup of the whole training state after every epoch;
+   writing ``history.csv`` after every epoch and a backup of the whole training state
+   as ``training.backup`` says (and at the end of each phase);
 5. save ``model.keras``, evaluate on the test split, write ``metrics.json``,
    ``curves.png`` and ``confusion_matrix.png``; drop the backup; mark the run finished.
 
