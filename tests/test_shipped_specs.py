@@ -77,7 +77,7 @@ def test_every_shipped_spec_validates_and_says_what_it_needs(path):
     assert zoo.validate_spec(path) == []
     text = header(path)
     if needs_download(path) or pretrained(path):
-        assert "Needs" in text and "zoo fetch" in text, f"{path.name}: header must say what to fetch"
+        assert "Needs" in text and "zoo fetch" in text, f"{path.name}: say what to fetch"
     else:
         assert "Runs offline" in text, f"{path.name}: header must say it needs nothing"
     for word in ("DIGEST", "the note"):

@@ -41,7 +41,7 @@ BACKBONES: tuple[Backbone, ...] = (
              "https://storage.googleapis.com/tensorflow/keras-applications/vgg16/vgg16_weights_tf_dim_ordering_tf_kernels_notop.h5",
              "6d6bbae143d832006294945121d1f1fc",
              head={"pooling": "gap", "dense_units": [50], "dropout": 0.0},
-             head_note="the note's: GAP, Dense 50 ReLU, output",
+             head_note="the reference model's: GAP, Dense 50 ReLU, output",
              extra_tags=frozenset({"note"})),
     Backbone("vgg19_transfer", "VGG19", "vgg", 224, 32, 20_024_384, 512, "caffe",
              "vgg19_weights_tf_dim_ordering_tf_kernels_notop.h5",

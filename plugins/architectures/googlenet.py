@@ -49,9 +49,9 @@ TOTAL_STRIDE = 32
 class GoogLeNetParams(zoo.PluginParams):
     inception_filters: dict[ModuleName, Filters] = Field(
         default_factory=dict,
-        description="Rows replacing the note's filter table, by module name, e.g. "
+        description="Rows replacing the reference filter table, by module name, e.g. "
         "{'3a': [64, 96, 128, 16, 32, 32]}: 1x1, 3x3 reduce, 3x3, 5x5 reduce, 5x5, pool proj. "
-        "Modules not named keep the note's row.",
+        "Modules not named keep the reference row.",
     )
     aux_classifiers: bool = Field(
         False,
@@ -63,7 +63,7 @@ class GoogLeNetParams(zoo.PluginParams):
     )
     head: Head = Field(
         default_factory=lambda: Head(pooling="gap", dense_units=[], dropout=0.5),
-        description="The note's head: GAP, Dropout 0.5.",
+        description="The reference head: GAP, Dropout 0.5.",
     )
 
     def filters(self, module: str) -> Filters:
@@ -162,7 +162,7 @@ def build_googlenet(params: GoogLeNetParams, ctx: zoo.ModelContext) -> keras.Mod
 def zoo_register_architectures(registry) -> None:
     registry.add_architecture(
         "googlenet", params=GoogLeNetParams, factory=build_googlenet,
-        description="GoogLeNet / Inception v1 with the note's filter table; optional auxiliary "
+        description="GoogLeNet / Inception v1 with the reference filter table; optional auxiliary "
         "classifiers (3 outputs, trained with loss weights; only the main one predicts). "
         "param_count: the default at 224x224x3, 10 classes.",
         tags={"cnn", "inception", "note", "paper"}, family="googlenet", input_kind="image",

@@ -56,7 +56,7 @@ def zoo_register_architectures(registry) -> None:
     registry.add_architecture(
         "mlp", params=MLPParams, factory=build_mlp,
         description="Multi-layer perceptron: Flatten, Dense hidden layers, classifier; any input "
-        "shape. param_count: the default (the note's model) at 28x28x1, 10 classes.",
+        "shape. param_count: the default (the reference model) at 28x28x1, 10 classes.",
         tags={"dense"}, family="mlp", input_kind="any",
         param_count=59_850,
     )

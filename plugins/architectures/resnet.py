@@ -65,20 +65,21 @@ LAST_BASE_LAYER = "conv5_block3_out"
 class ResNetParams(zoo.PluginParams):
     stem: Literal["imagenet", "cifar"] = Field(
         "imagenet", description="imagenet: pad 3, Conv 7x7/2, BN, ReLU, pad 1, MaxPool 3/2 (the "
-        "note); cifar: Conv 3x3/1, BN, ReLU, no pool (for 32x32 images).",
+        "reference model); cifar: Conv 3x3/1, BN, ReLU, no pool (for 32x32 images).",
     )
     conv_bias: bool = Field(
-        True, description="Biases in the convs (the note and keras.applications: true; the paper "
+        True, description="Biases in the convs (the reference model and keras.applications: "
+        "true; the paper "
         "and torchvision: false, BN makes them redundant).",
     )
     bn_epsilon: float = Field(
-        1e-3, gt=0, description="BatchNorm epsilon (Keras' default, as in the note; "
+        1e-3, gt=0, description="BatchNorm epsilon (Keras' default, as in the reference model; "
         "keras.applications uses 1.001e-5).",
     )
     kernel_initializer: Initializer = Field("he_normal", description="Initializer of the convs.")
     head: Head = Field(
         default_factory=lambda: Head(pooling="gap", dense_units=[200], dropout=0.5),
-        description="The note's head: GAP, Dropout 0.5, Dense 200, Dropout 0.5.",
+        description="The reference head: GAP, Dropout 0.5, Dense 200, Dropout 0.5.",
     )
     weights: str | None = Field(
         None, description="none (random), imagenet (keras.applications' file; resnet50/101/152) "
@@ -269,11 +270,11 @@ def build_resnet(params: ResNetParams, ctx: zoo.ModelContext, *, variant: str) -
 def zoo_register_architectures(registry) -> None:
     for name, (block_type, depths, count) in VARIANTS.items():
         layers_total = sum(depths) * (3 if block_type == "bottleneck" else 2) + 2
-        note = " (the note's model with the defaults)" if name == "resnet50" else ""
+        note = " (the reference model with the defaults)" if name == "resnet50" else ""
         registry.add_architecture(
             name, params=ResNetParams, factory=functools.partial(build_resnet, variant=name),
             description=f"ResNet-{layers_total} v1, {block_type} blocks {list(depths)}{note}; "
-            "head per the note (GAP, Dropout, Dense 200, Dropout). "
+            "head as in the reference model (GAP, Dropout, Dense 200, Dropout). "
             "param_count: the default at 224x224x3, 10 classes.",
             tags={"cnn", "residual", "paper"} | ({"note"} if note else set()),
             family="resnet", input_kind="image", param_count=count,

@@ -52,7 +52,7 @@ class Conv(zoo.PluginParams):
     )
     separate_activation: bool = Field(
         False, description="Apply the activation as its own Activation layer after the conv "
-        "(the note's RGB model); always so when batch_norm is on.",
+        "(the reference RGB CNN); always so when batch_norm is on.",
     )
     batch_norm: bool | None = Field(
         None, description="Conv -> BatchNorm -> activation; null inherits `batch_norm`."
@@ -63,7 +63,7 @@ class Conv(zoo.PluginParams):
     kernel_regularizer: Regularizer | None = Field(
         None, description="Weight penalty; null inherits `kernel_regularizer` ({l2: 0}: none)."
     )
-    use_bias: bool = Field(True, description="Give the conv a bias (the note always does).")
+    use_bias: bool = Field(True, description="Give the conv a bias (the reference CNNs always do).")
 
 
 class Block(zoo.PluginParams):
@@ -139,18 +139,18 @@ DEFAULT = PRESETS["note_gray"]
 
 class SimpleCNNParams(zoo.PluginParams):
     preset: Preset | None = Field(
-        None, description="Start from one of the note's models; keys given beside it override "
+        None, description="Start from one of the reference models; keys given beside it override "
         "the preset's (note_gray, note_gray_dropout, note_rgb, note_performance).",
     )
     blocks: list[Block] = Field(
         default_factory=lambda: [Block.model_validate(b) for b in DEFAULT["blocks"]],
-        min_length=1, description="Conv blocks, in order; the default is the note's gray CNN.",
+        min_length=1, description="Conv blocks, in order; the default is the reference gray CNN.",
     )
     activation: Activation = Field("relu", description="Activation of the convs.")
     batch_norm: bool = Field(False, description="Conv -> BatchNorm -> activation in every conv.")
     kernel_initializer: Initializer = Field(
         "glorot_uniform",
-        description="Initializer of the convs (the note's performance CNN: he_normal).",
+        description="Initializer of the convs (the reference performance CNN: he_normal).",
     )
     kernel_regularizer: Regularizer | None = Field(
         None, description="Weight penalty on every conv, e.g. {l2: 1.0e-5}; null: none."
@@ -222,7 +222,7 @@ def zoo_register_architectures(registry) -> None:
     registry.add_architecture(
         "simple_cnn", params=SimpleCNNParams, factory=build_simple_cnn,
         description="Configurable small CNN: conv blocks (optional BatchNorm, initializers, "
-        "L1/L2), pooling, dropout, GAP or Flatten head; presets reproduce the note's four "
+        "L1/L2), pooling, dropout, GAP or Flatten head; presets reproduce the four reference "
         "CNNs. param_count: the default (note_gray) at 28x28x1, 10 classes.",
         tags={"cnn", "note"}, family="simple_cnn", input_kind="image",
         param_count=503_296,

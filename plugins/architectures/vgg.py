@@ -37,7 +37,8 @@ class VGGParams(zoo.PluginParams):
         None, description="Own layout: filters of each conv, one list per block (overrides depth)."
     )
     first_pool_strides: int = Field(
-        1, ge=1, le=2, description="Stride of the first block's pool: the note uses 1, the paper 2."
+        1, ge=1, le=2, description="Stride of the first block's pool: the reference VGG uses 1, "
+        "the paper 2."
     )
     batch_norm: bool = Field(False, description="Conv -> BatchNorm -> ReLU (VGG-BN).")
     kernel_initializer: Initializer = Field(
@@ -45,7 +46,7 @@ class VGGParams(zoo.PluginParams):
     )
     head: Head = Field(
         default_factory=lambda: Head(pooling="gap", dense_units=[120], dropout=0.5),
-        description="The note's head: GAP, Dropout 0.5, Dense 120, Dropout 0.5.",
+        description="The reference head: GAP, Dropout 0.5, Dense 120, Dropout 0.5.",
     )
 
     @model_validator(mode="after")
@@ -97,7 +98,7 @@ def zoo_register_architectures(registry) -> None:
     registry.add_architecture(
         "vgg", params=VGGParams, factory=build_vgg,
         description="VGG 11/13/16/19 or an own block layout, optional BatchNorm; defaults are "
-        "the note's VGG16 variant (first pool stride 1, GAP head with Dense 120). "
+        "the reference VGG16 variant (first pool stride 1, GAP head with Dense 120). "
         "param_count: the default at 224x224x3, 10 classes.",
         tags={"cnn", "note", "paper"}, family="vgg", input_kind="image",
         param_count=14_777_458,

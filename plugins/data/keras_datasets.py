@@ -108,7 +108,8 @@ DATASETS: dict[str, DatasetInfo] = {
 
 class KerasDatasetParams(zoo.PluginParams):
     dataset: Literal["mnist", "fashion_mnist", "cifar10", "cifar100"] = Field(
-        description="Which Keras data set: mnist, fashion_mnist (the note's), cifar10, cifar100.",
+        description="Which Keras data set: mnist, fashion_mnist (the reference data set), "
+        "cifar10, cifar100.",
     )
     label_mode: Literal["fine", "coarse"] = Field(
         "fine", description="cifar100 only: 100 fine classes or 20 coarse super-classes.",

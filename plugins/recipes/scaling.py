@@ -243,7 +243,7 @@ def zoo_register_recipes(registry) -> None:
         "unit",
         params=zoo.NoParams,
         factory=build_unit,
-        description="Divide by 255: pixels in 0..1 (the note's default).",
+        description="Divide by 255: pixels in 0..1 (the reference default).",
         tags={"fixed"},
         default=True,
     )

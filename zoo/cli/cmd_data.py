@@ -1,7 +1,7 @@
 """zoo data SPEC: load and split a spec's data; show split sizes, class counts, sample images.
 
 Prints how many images each split holds and how many of each class, then saves a grid of
-sample training images titled with their class names (the note's image grid) as a PNG.
+sample training images titled with their class names (the notes' image grid) as a PNG.
 No TensorFlow is imported.
 """
 
@@ -27,12 +27,20 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     p.add_argument("--out", metavar="PNG", default=None,
                    help="where to save the sample grid (default: <spec name>-samples.png)")
     p.add_argument("--no-grid", action="store_true", help="do not save a sample grid")
-    p.add_argument("--samples", type=int, default=DEFAULT_SAMPLES, metavar="N",
-                   help=f"images in the grid (default {DEFAULT_SAMPLES})")
+    p.add_argument("--samples", type=count, default=DEFAULT_SAMPLES, metavar="N",
+                   help=f"images in the grid (default {DEFAULT_SAMPLES}; 0: no grid)")
+    p.add_argument("-n", type=count, dest="samples", help=argparse.SUPPRESS)  # preview's old name
     p.add_argument("--split", choices=("train", "validation", "test"), default="train",
                    help="split the samples come from (default train)")
     add_format_option(p)
     return p
+
+
+def count(text: str) -> int:
+    """argparse type for a number of images: 0 or more (a negative count is a usage error)."""
+    if not text.strip().isdigit():
+        raise argparse.ArgumentTypeError(f"must be a whole number, 0 or more (got {text!r})")
+    return int(text)
 
 
 def summarize(prepared: Any) -> dict[str, Any]:
@@ -83,7 +91,9 @@ def save_grid(prepared: Any, target: str | Path, *, split: str = "train", sample
     image_set = prepared.splits().get(split)
     if image_set is None or len(image_set) == 0:
         return 0
-    rows_idx = pick_samples(image_set.labels, max(1, samples))
+    rows_idx = pick_samples(image_set.labels, samples)
+    if not rows_idx:
+        return 0
     h, w, c = prepared.image_shape
     images = []
     for i in rows_idx:
@@ -120,7 +130,7 @@ def run(args: argparse.Namespace) -> int:
     spec = loaded.spec
     prepared = prepare_data(loaded, spec_dir=Path(args.spec).resolve().parent)
     report = {"spec": args.spec, "source": spec.data.source, **summarize(prepared), "grid": None}
-    if not args.no_grid:
+    if not args.no_grid and args.samples > 0:
         target = Path(args.out) if args.out else Path(f"{spec.name}-samples.png")
         shown = save_grid(prepared, target, split=args.split, samples=args.samples,
                           resize=spec.data.resize)

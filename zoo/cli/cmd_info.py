@@ -5,14 +5,16 @@ from __future__ import annotations
 import argparse
 import sys
 
-from zoo.cli.output import print_json, print_table
+from zoo.cli.output import print_json, print_table, terminal_width
 
 
 def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     from zoo.cli.main import add_format_option
 
     p = sub.add_parser("info", help="describe one plugin and its parameters",
-                       description="Show a plugin's description, tags, provenance and parameters.")
+                       description="Show a plugin's description, tags, provenance and parameters; "
+                       "parameters that are groups of their own (a head, conv blocks) are listed "
+                       "with their inner keys (head.pooling, blocks[].convs).")
     p.add_argument("name", help="registered name, e.g. resnet")
     add_format_option(p)
     return p
@@ -30,8 +32,14 @@ def run(args: argparse.Namespace) -> int:
     if args.format == "json":
         print_json(info)
         return 0
+    import textwrap
+
     out = sys.stdout
-    out.write(f"{info['name']} ({info['recipe_type'] or info['kind']})\n  {info['description']}\n")
+    width = terminal_width()
+    out.write(f"{info['name']} ({info['recipe_type'] or info['kind']})\n")
+    description = info["description"]
+    out.write((textwrap.fill(description, width, initial_indent="  ", subsequent_indent="  ")
+               if width else "  " + description) + "\n")
     out.write(f"  tags: {', '.join(info['tags']) or '-'}\n")
     if info.get("recipe_type") == "augmentation":
         if "graph" in info.get("capabilities", ()):
@@ -44,12 +52,69 @@ def run(args: argparse.Namespace) -> int:
             out.write(f"  {key.replace('_', ' ')}: {info[key]}\n")
     out.write(f"  from: {info['distribution'] or '?'} {info['version'] or ''} (plugin '{info['plugin']}')\n\n")
     rows = []
-    for prm in info["parameters"]:
-        default = "(required)" if prm["required"] else _short(repr(prm["default"]))
-        bounds = " ".join(f"{k}={v}" for k, v in prm["bounds"].items())
-        rows.append((prm["name"], prm["type"], default, bounds, prm["description"]))
+    for prm in _expanded(zoo.registry().get(args.name).params):
+        default = "(required)" if prm["required"] else _short(repr(prm["default"]), 24)
+        bounds = " ".join(_bound(k, v) for k, v in prm["bounds"].items())
+        rows.append((prm["name"], _short(prm["type"], 24), default, _short(bounds, 24),
+                     prm["description"]))
+    headers: tuple[str, ...] = ("PARAMETER", "TYPE", "DEFAULT", "BOUNDS", "DESCRIPTION")
+    fixed = [max([len(h), *(len(str(r[i])) for r in rows)]) + 2 for i, h in enumerate(headers)]
+    if rows and width and sum(fixed[:4]) > width - 30:  # narrow: bounds go with the text
+        rows = [(n, t, d, f"{desc} [{b}]" if b else desc) for n, t, d, b, desc in rows]
+        headers = ("PARAMETER", "TYPE", "DEFAULT", "DESCRIPTION")
     if rows:
-        print_table(rows, ("PARAMETER", "TYPE", "DEFAULT", "BOUNDS", "DESCRIPTION"))
+        print_table(rows, headers, width=width)
     else:
         out.write("no parameters\n")
     return 0
+
+
+def _bound(key: str, value: object) -> str:
+    if key == "enum" and isinstance(value, list):
+        return "|".join(str(v) for v in value)
+    short = {"minimum": ">=", "maximum": "<=", "exclusiveMinimum": ">", "exclusiveMaximum": "<"}
+    return f"{short.get(key, key + '=')}{value}"
+
+
+def _nested_models(annotation: object) -> list[type]:
+    """Pydantic models inside a parameter's type (Head, list[Block], Regularizer | None)."""
+    import typing
+
+    from pydantic import BaseModel
+
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return [annotation]
+    found: list[type] = []
+    for arg in typing.get_args(annotation):
+        found += [m for m in _nested_models(arg) if m not in found]
+    return found
+
+
+def _expanded(model: type, prefix: str = "", depth: int = 0) -> list[dict]:
+    """Parameter rows of ``model`` with each nested parameter model's rows after its own,
+    named by path (``head.pooling``, ``blocks[].convs``)."""
+    import typing
+
+    from zoo.registry import describe_params
+
+    rows = []
+    for prm in describe_params(model):
+        field = model.model_fields[prm["name"]]
+        rows.append({**prm, "name": prefix + prm["name"]})
+        if depth >= 3:
+            continue
+        for inner in _nested_models(field.annotation):
+            origin = typing.get_origin(_strip_optional(field.annotation))
+            step = "[]." if origin in (list, tuple) else "."
+            rows += _expanded(inner, f"{prefix}{prm['name']}{step}", depth + 1)
+    return rows
+
+
+def _strip_optional(annotation: object) -> object:
+    import types
+    import typing
+
+    if typing.get_origin(annotation) in (typing.Union, types.UnionType):
+        args = [a for a in typing.get_args(annotation) if a is not type(None)]
+        return args[0] if len(args) == 1 else annotation
+    return annotation

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from zoo.cli.output import print_json, print_table
+from zoo.cli.output import print_json, print_table, terminal_width
 
 
 def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
@@ -42,7 +42,8 @@ def run(args: argparse.Namespace) -> int:
         return 0
     rows = [(e.name, e.recipe_type or e.kind, ",".join(sorted(e.tags)),
              f"{e.param_count:,}" if e.param_count else "", e.description) for e in entries]
-    print_table(rows, ("NAME", "KIND", "TAGS", "PARAMS", "DESCRIPTION"))
+    print_table(rows, ("NAME", "KIND", "TAGS", "PARAMS", "DESCRIPTION"),
+                width=terminal_width())
     for name, message in conflicts.items():
         sys.stdout.write(f"\nCONFLICT {name}: {message}\n")
     if broken:

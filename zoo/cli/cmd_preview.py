@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from zoo.cli.cmd_data import count
 from zoo.cli.output import print_json
 
 MAX_COLUMNS = 6
@@ -34,8 +35,11 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     )
     p.add_argument("spec", metavar="SPEC", help="spec file (YAML)")
     p.add_argument("--image", required=True, metavar="PATH", help="the image to augment")
-    p.add_argument("--out", required=True, metavar="PNG", help="where to write the grid (PNG)")
-    p.add_argument("-n", type=int, default=8, metavar="N", help="augmented versions (default 8)")
+    p.add_argument("--out", metavar="PNG",
+                   help="where to write the grid (default: <spec name>-preview.png)")
+    p.add_argument("--samples", type=count, default=8, dest="n", metavar="N",
+                   help="augmented versions (default 8; 0: the original alone)")
+    p.add_argument("-n", type=count, dest="n", help=argparse.SUPPRESS)  # the old name
     p.add_argument(
         "--histogram",
         action="store_true",
@@ -147,6 +151,7 @@ def run(args: argparse.Namespace) -> int:
     loaded = load_spec(args.spec, args.overrides)
     spec, registry = loaded.spec, loaded.registry
     image, augmented = preview_images(loaded, args.image, args.n)
+    args.out = args.out or f"{spec.name}-preview.png"
     recipe = spec.augmentation.recipe if spec.augmentation is not None else None
     title = (
         f"{Path(args.image).name}: augmentation '{recipe}' (seed {spec.seed})"

@@ -14,6 +14,9 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
         "'# yaml-language-server: $schema=zoo.schema.json' at the top of a spec for completion.",
     )
     p.add_argument("--out", type=Path, help="write to this file instead of standard output")
+    from zoo.cli.main import add_format_option
+
+    add_format_option(p)  # the schema is JSON either way; accepted like every verb's
     return p
 
 

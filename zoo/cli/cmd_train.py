@@ -31,7 +31,12 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
         help="spec file (YAML); optional with --resume (the run's own spec is used)",
     )
     p.add_argument("--out", metavar="DIR", help="folder that holds run folders (default: runs)")
-    p.add_argument("--epochs", type=int, metavar="N", help="shortcut for --set training.epochs=N")
+    p.add_argument(
+        "--epochs", type=int, metavar="N",
+        help="epochs of every phase: the first (training.epochs) and each of training.phases, "
+        "so a spec with one fine-tuning phase trains 2N epochs (set one phase with --set "
+        "training.phases[0].epochs=M)",
+    )
     add_override_option(p, "training.optimizer.learning_rate=0.01")
     p.add_argument(
         "--resume", metavar="RUN", help="continue an unfinished run from its last backup"
@@ -39,6 +44,16 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     p.add_argument("--quiet", action="store_true", help="no progress output")
     add_format_option(p)
     return p
+
+
+def epochs_overrides(spec: str, overrides: list[str], epochs: int) -> list[str]:
+    """``--epochs N``: N epochs in every phase (training.epochs and each training.phases)."""
+    import zoo
+
+    phases = zoo.load_spec(spec, overrides).spec.training.phases
+    return [f"training.epochs={epochs}"] + [
+        f"training.phases[{i}].epochs={epochs}" for i in range(len(phases))
+    ]
 
 
 def summary(result: Any) -> dict[str, Any]:
@@ -64,10 +79,10 @@ def run(args: argparse.Namespace) -> int:
     if args.epochs is not None and args.epochs < 1:
         raise UserError("--epochs must be at least 1")
     overrides = list(args.overrides)
-    if args.epochs is not None:
-        overrides.append(f"training.epochs={args.epochs}")
-    if args.resume is not None and overrides and args.spec is None:
+    if args.resume is not None and (overrides or args.epochs is not None) and args.spec is None:
         raise UserError("--set/--epochs cannot change a run being resumed")
+    if args.epochs is not None:
+        overrides += epochs_overrides(args.spec, overrides, args.epochs)
 
     import zoo
     from zoo.runner.rundir import RunFailed

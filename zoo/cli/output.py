@@ -15,16 +15,97 @@ def print_json(data: Any, stream: TextIO | None = None) -> None:
     (stream or sys.stdout).write("\n")
 
 
-def print_table(rows: Sequence[Sequence[Any]], headers: Sequence[str], stream: TextIO | None = None) -> None:
-    """Left-aligned columns; the last column may run long."""
+MIN_LAST_COLUMN = 24  # narrower than this, the last column is not wrapped but runs long
+
+
+def terminal_width() -> int | None:
+    """Columns of the terminal (``COLUMNS`` when set); None when stdout is not a terminal,
+    so piped output keeps one line per row for grep and scripts."""
+    import os
+    import shutil
+
+    if not os.environ.get("COLUMNS") and not _isatty(sys.stdout):
+        return None
+    return max(40, shutil.get_terminal_size((100, 24)).columns)
+
+
+def print_table(rows: Sequence[Sequence[Any]], headers: Sequence[str], stream: TextIO | None = None,
+                width: int | None = None) -> None:
+    """Left-aligned columns. The last column (a description) is wrapped to fit ``width``
+    characters, its continuation lines indented under it; without ``width`` it runs long."""
+    import textwrap
+
     out = stream or sys.stdout
     cells = [[str(h) for h in headers]] + [["" if c is None else str(c) for c in r] for r in rows]
     widths = [max(len(r[i]) for r in cells) for i in range(len(headers))]
+    indent = sum(widths[:-1]) + 2 * (len(widths) - 1)
+    room = (width - indent) if width else 0
+    if room >= MIN_LAST_COLUMN:
+        widths[-1] = min(widths[-1], room)
     for n, row in enumerate(cells):
         line = "  ".join(c.ljust(w) for c, w in zip(row[:-1], widths[:-1], strict=True))
-        out.write((line + "  " + row[-1]).rstrip() + "\n")
+        if width and room < MIN_LAST_COLUMN:  # too narrow: the last column goes below
+            fits = len(line) + 2 + len(row[-1]) <= width
+            head = line + "  " + row[-1] if n == 0 and fits else line
+            out.write(head.rstrip() + "\n")
+            if n == 0:
+                out.write("-" * min(width, len(line)) + "\n")
+            elif row[-1]:
+                out.write(textwrap.fill(row[-1], width, initial_indent="    ",
+                                        subsequent_indent="    ") + "\n")
+            continue
+        last = [row[-1]]
+        if room >= MIN_LAST_COLUMN and n > 0 and len(row[-1]) > room:
+            last = textwrap.wrap(row[-1], room) or [""]
+        out.write((line + "  " + last[0]).rstrip() + "\n")
+        for more in last[1:]:
+            out.write(" " * indent + more + "\n")
         if n == 0:
             out.write("  ".join("-" * w for w in widths).rstrip() + "\n")
+
+
+class Progress:
+    """A one-line ``\\r`` counter on stderr (``label: 12/300``), shown only on a terminal.
+
+    Silent when stderr is not a TTY or ``enabled`` is false (``--format json``), so logs
+    and machine output never see it. Use as a context manager; ``update(n)`` per step.
+    """
+
+    def __init__(self, label: str, total: int | None = None, enabled: bool = True,
+                 stream: TextIO | None = None) -> None:
+        self.stream = stream or sys.stderr
+        self.label, self.total, self.done = label, total, 0
+        self.enabled = enabled and _isatty(self.stream)
+        self._shown = 0
+
+    def __enter__(self) -> Progress:
+        self._draw()
+        return self
+
+    def update(self, n: int = 1) -> None:
+        self.done += n
+        self._draw()
+
+    def _draw(self) -> None:
+        if not self.enabled:
+            return
+        count = f"{self.done}/{self.total}" if self.total else str(self.done)
+        text = f"{self.label}: {count}"
+        self.stream.write("\r" + text.ljust(self._shown))
+        self.stream.flush()
+        self._shown = len(text)
+
+    def __exit__(self, *exc: object) -> None:
+        if self.enabled and self._shown:
+            self.stream.write("\r" + " " * self._shown + "\r")
+            self.stream.flush()
+
+
+def _isatty(stream: TextIO) -> bool:
+    try:
+        return bool(stream.isatty())
+    except (AttributeError, ValueError):
+        return False
 
 
 def print_problems(problems: Sequence[Problem], stream: TextIO | None = None) -> None:

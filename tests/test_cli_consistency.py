@@ -1,0 +1,104 @@
+"""The command line agrees with itself (issue 11): one name for a sample count, optional
+--out with defaults, counts of 0 honoured and negative ones refused, --format json
+everywhere, tables that fit the terminal, nested parameters listed, no private wording."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from conftest import ROOT, SPECS, run_zoo
+
+from zoo.cli.output import Progress, print_table
+
+IMAGE = SPECS / "data" / "animals" / "cane" / "cane0.png"
+
+
+def zoo_cli(*args: str, cwd: Path | None = None, columns: int | None = None):
+    env = {"COLUMNS": str(columns)} if columns else None
+    return run_zoo(*args, cwd=cwd, extra_env=env)
+
+
+def test_data_and_preview_share_samples_with_defaults_for_out(tmp_path):
+    done = zoo_cli("data", str(SPECS / "digits_mlp.yaml"), "--samples", "3", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert (tmp_path / "digits-mlp-samples.png").is_file()
+    done = zoo_cli("preview", str(SPECS / "folder_efficientnetv2b0.yaml"), "--image", str(IMAGE),
+                   "--samples", "2", "--format", "json", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    report = json.loads(done.stdout)
+    assert report["augmented"] == 2 and report["out"] == "folder-efficientnetv2b0-preview.png"
+    assert (tmp_path / report["out"]).is_file()
+    # the old names still work, hidden
+    done = zoo_cli("preview", str(SPECS / "folder_efficientnetv2b0.yaml"), "--image", str(IMAGE),
+                   "-n", "1", "--out", str(tmp_path / "p.png"), "--format", "json")
+    assert json.loads(done.stdout)["augmented"] == 1
+
+
+def test_zero_samples_is_honoured_and_negative_refused(tmp_path):
+    done = zoo_cli("data", str(SPECS / "digits_mlp.yaml"), "--samples", "0", "--format", "json",
+                   cwd=tmp_path)
+    assert done.returncode == 0 and json.loads(done.stdout)["grid"] is None
+    assert not list(tmp_path.glob("*.png"))
+    done = zoo_cli("data", str(SPECS / "digits_mlp.yaml"), "--samples", "-1")
+    assert done.returncode == 2 and "0 or more" in done.stderr
+
+
+def test_schema_accepts_format_json():
+    done = zoo_cli("schema", "--format", "json")
+    assert done.returncode == 0 and json.loads(done.stdout)["type"] == "object"
+
+
+def test_help_documents_epochs_with_phases():
+    done = zoo_cli("train", "--help")
+    assert "every phase" in " ".join(done.stdout.split())
+
+
+@pytest.mark.parametrize("args", [("list",), ("info", "simple_cnn"), ("info", "resnet50")])
+def test_tables_fit_the_terminal(args):
+    done = zoo_cli(*args, columns=100)
+    assert done.returncode == 0, done.stderr
+    long = [line for line in done.stdout.splitlines() if len(line) > 100]
+    assert not long, long[:3]
+
+
+def test_info_expands_nested_parameter_models():
+    done = zoo_cli("info", "simple_cnn", "--format", "text", columns=120)
+    names = {line.split()[0] for line in done.stdout.splitlines() if line[:1].isalpha()}
+    assert {"head", "head.pooling", "head.dense_units", "blocks[].convs",
+            "blocks[].convs[].filters"} <= names
+
+
+def test_user_facing_text_has_no_private_wording():
+    done = zoo_cli("list", "--format", "json")
+    texts = [p["description"] for p in json.loads(done.stdout)["plugins"]]
+    for name in ("simple_cnn", "resnet50", "vgg", "googlenet", "mlp", "unit", "keras_style"):
+        info = json.loads(zoo_cli("info", name, "--format", "json").stdout)
+        texts += [p["description"] for p in info["parameters"]]
+    helps = subprocess.run([sys.executable, "-m", "zoo", "--help"], capture_output=True,
+                           text=True, cwd=ROOT).stdout
+    for text in [*texts, helps]:
+        assert not re.search(r"\bthe note\b|DIGEST", text), text
+
+
+def test_print_table_wraps_the_last_column():
+    import io
+
+    out = io.StringIO()
+    print_table([("a", "word " * 30)], ("X", "DESCRIPTION"), stream=out, width=40)
+    lines = out.getvalue().splitlines()
+    assert len(lines) > 3 and all(len(line) <= 40 for line in lines)
+    assert lines[3].startswith("   ")  # continuation under the column
+
+
+def test_progress_is_silent_off_a_terminal():
+    import io
+
+    out = io.StringIO()
+    with Progress("decoding", 3, stream=out) as progress:
+        progress.update()
+    assert out.getvalue() == ""
