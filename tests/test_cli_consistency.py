@@ -102,3 +102,27 @@ def test_progress_is_silent_off_a_terminal():
     with Progress("decoding", 3, stream=out) as progress:
         progress.update()
     assert out.getvalue() == ""
+
+
+def test_progress_draws_on_a_terminal_and_clears_the_line():
+    import io
+
+    class Terminal(io.StringIO):
+        def isatty(self):
+            return True
+
+    out = Terminal()
+    with Progress("decoding images", 2, stream=out) as progress:
+        progress.update()
+        progress.update()
+    text = out.getvalue()
+    assert "\rdecoding images: 0/2" in text and "decoding images: 2/2" in text
+    assert text.endswith("\r")
+
+
+def test_library_use_draws_no_progress(capfd):
+    from zoo.progress import progress
+
+    with progress("evaluating") as bar:  # the CLI enables it; the library leaves it off
+        bar.update()
+    assert capfd.readouterr().err == ""

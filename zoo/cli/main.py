@@ -60,6 +60,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not getattr(args, "handler", None):
         parser.print_help()
         return EXIT_USER_ERROR
+    from zoo import progress
+
+    progress.enable(getattr(args, "format", "text") != "json")  # drawn on a terminal only
     if args.verb in TENSORFLOW_VERBS:
         from zoo.tf_import import import_keras
 

@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from typing import Any, TextIO
 
 from zoo.errors import Problem
+from zoo.progress import Progress  # noqa: F401  (the CLI's progress counter)
 
 
 def print_json(data: Any, stream: TextIO | None = None) -> None:
@@ -62,43 +63,6 @@ def print_table(rows: Sequence[Sequence[Any]], headers: Sequence[str], stream: T
             out.write(" " * indent + more + "\n")
         if n == 0:
             out.write("  ".join("-" * w for w in widths).rstrip() + "\n")
-
-
-class Progress:
-    """A one-line ``\\r`` counter on stderr (``label: 12/300``), shown only on a terminal.
-
-    Silent when stderr is not a TTY or ``enabled`` is false (``--format json``), so logs
-    and machine output never see it. Use as a context manager; ``update(n)`` per step.
-    """
-
-    def __init__(self, label: str, total: int | None = None, enabled: bool = True,
-                 stream: TextIO | None = None) -> None:
-        self.stream = stream or sys.stderr
-        self.label, self.total, self.done = label, total, 0
-        self.enabled = enabled and _isatty(self.stream)
-        self._shown = 0
-
-    def __enter__(self) -> Progress:
-        self._draw()
-        return self
-
-    def update(self, n: int = 1) -> None:
-        self.done += n
-        self._draw()
-
-    def _draw(self) -> None:
-        if not self.enabled:
-            return
-        count = f"{self.done}/{self.total}" if self.total else str(self.done)
-        text = f"{self.label}: {count}"
-        self.stream.write("\r" + text.ljust(self._shown))
-        self.stream.flush()
-        self._shown = len(text)
-
-    def __exit__(self, *exc: object) -> None:
-        if self.enabled and self._shown:
-            self.stream.write("\r" + " " * self._shown + "\r")
-            self.stream.flush()
 
 
 def _isatty(stream: TextIO) -> bool:

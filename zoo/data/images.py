@@ -233,12 +233,17 @@ def load_images(paths: Sequence[str | Path], image_size: tuple[int, int] | None 
         except Exception as exc:  # OpenCV can raise cv2.error on odd files
             results[i].error = BadImage(paths[i], f"cannot decode image: {exc}")
             return
+        finally:
+            bar.update()
         if out is not None:
             out[i] = image
         else:
             results[i].image = image
 
-    _run_parallel(work, n, workers)
+    from zoo.progress import progress
+
+    with progress("decoding images", n) as bar:
+        _run_parallel(work, n, workers)
 
     bad: dict[int, BadImage] = {i: r.error for i, r in enumerate(results) if r.error is not None}
     if out is None:

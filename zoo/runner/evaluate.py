@@ -66,10 +66,14 @@ def evaluate_model(
     target_ds = dataset.map(fn) if fn is not None else dataset
     metrics = model.evaluate(target_ds, verbose=0, return_dict=True)
     probs, labels = [], []
-    for x, y in dataset:  # a direct call: predict_on_batch repeats the batch per replica
-        out = model(x, training=False)
-        probs.append(np.asarray(out[0] if isinstance(out, (list, tuple)) else out))  # aux heads
-        labels.append(np.asarray(y))
+    from zoo.progress import progress
+
+    with progress(f"evaluating on {split}") as bar:
+        for x, y in dataset:  # a direct call: predict_on_batch repeats the batch per replica
+            out = model(x, training=False)
+            probs.append(np.asarray(out[0] if isinstance(out, (list, tuple)) else out))  # aux
+            labels.append(np.asarray(y))
+            bar.update(len(labels[-1]))
     all_labels = np.concatenate(labels).astype(np.int64) if labels else np.zeros(0, np.int64)
     predicted = predicted_classes(np.concatenate(probs)) if probs else np.zeros(0, np.int64)
     per_class, matrix = class_report(all_labels, predicted, class_names)
