@@ -126,3 +126,23 @@ def test_runs_folder_lists_new_files(weighted):
     files = set(weighted.files)
     assert {"errors.png", "checkpoints/best.weights.h5", "checkpoints/last.weights.h5"} <= files
     assert Path(weighted.run_dir / "model.keras").is_file()
+
+
+def test_balanced_sampler_draws_classes_equally_and_repeats_per_epoch():
+    import tensorflow as tf
+
+    from zoo.data.sampler import balanced_order
+
+    labels = np.array([0] * 900 + [1] * 100 + [2] * 0 + [3] * 200)
+    drawn = np.array(list(balanced_order(tf, labels, tf.constant(5, tf.int64)).as_numpy_iterator()))
+    assert len(drawn) == len(labels)
+    counts = np.bincount(labels[drawn], minlength=4)
+    assert counts[2] == 0 and all(abs(c - 400) < 80 for c in counts[[0, 1, 3]])
+    again = list(balanced_order(tf, labels, tf.constant(5, tf.int64)).as_numpy_iterator())
+    other = list(balanced_order(tf, labels, tf.constant(6, tf.int64)).as_numpy_iterator())
+    assert drawn.tolist() == again and drawn.tolist() != other
+
+
+def test_training_with_the_balanced_sampler(tmp_path):
+    result = zoo.train(spec(epochs=1, sampler="balanced"), out=tmp_path)
+    assert result.epochs == 1 and result.evaluation.count > 0

@@ -309,6 +309,10 @@ def _batches(
     epochs = shuffle and first_epoch is not None
 
     def order(epoch: Any) -> Any:
+        if getattr(spec.training, "sampler", "none") == "balanced":  # classes equally likely
+            from zoo.data.sampler import balanced_order
+
+            return balanced_order(tf, image_set.labels, _epoch_seed(tf, seed, epoch, 2))
         return tf.data.Dataset.range(n).shuffle(
             buffer, seed=_epoch_seed(tf, seed, epoch, 0), reshuffle_each_iteration=False
         )
