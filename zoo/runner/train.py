@@ -566,26 +566,32 @@ class _Session:
         seconds = time.perf_counter() - started
         metrics["epochs"] = len(self.history_rows)
         rundir.write_json(run, rundir.METRICS_FILE, metrics, "metrics")
-        if history:
-            rundir.save_file(
-                run,
-                rundir.CURVES_FILE,
-                lambda tmp: plot_curves(history, tmp, title=self.spec.name),
-                "curves",
-            )
-        if evaluation is not None:
-            rundir.save_file(
-                run,
-                rundir.CONFUSION_FILE,
-                lambda tmp: plot_confusion(
-                    evaluation.confusion_matrix,
-                    evaluation.class_names,
-                    tmp,
-                    title=f"{self.spec.name}: {split} set",
-                ),
-                "confusion",
-            )
-            self._plot_errors(split, outputs)
+        from zoo.progress import progress
+
+        with progress("drawing curves, confusion matrix, errors", 3) as bar:
+            if history:
+                rundir.save_file(
+                    run,
+                    rundir.CURVES_FILE,
+                    lambda tmp: plot_curves(history, tmp, title=self.spec.name),
+                    "curves",
+                )
+            bar.update()
+            if evaluation is not None:
+                rundir.save_file(
+                    run,
+                    rundir.CONFUSION_FILE,
+                    lambda tmp: plot_confusion(
+                        evaluation.confusion_matrix,
+                        evaluation.class_names,
+                        tmp,
+                        title=f"{self.spec.name}: {split} set",
+                    ),
+                    "confusion",
+                )
+                bar.update()
+                self._plot_errors(split, outputs)
+            bar.update()
         best = next(
             (c.best_path for c in self.checkpoints if c.spec.save_best_only and c.best_path), None
         )
