@@ -310,8 +310,8 @@ def zoo_register_recipes(registry) -> None:
         "keras_style",
         params=KerasStyleParams,
         factory=build_keras_style,
-        description="The note's ImageDataGenerator options: flips, rotation, shifts, zoom, "
-        "brightness (defaults: the note's example).",
+        description="Keras' ImageDataGenerator options: flips, rotation, shifts, zoom, "
+        "brightness (defaults: the reference example).",
         tags={"keras", "builtin"},
         to_spec=to_spec,
         graph=keras_style_graph,
