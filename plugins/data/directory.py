@@ -60,7 +60,7 @@ class DirectoryParams(zoo.PluginParams):
     label_map: str | None = Field(
         None,
         description="File mapping folder names to class names (YAML, JSON, CSV, or a text with "
-                    "one {...} mapping such as the note's translate.py); relative to the spec "
+                    "one {...} mapping such as a translate.py table); relative to the spec "
                     "file.",
     )
     label_map_inverse: bool = Field(
