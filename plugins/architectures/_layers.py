@@ -24,7 +24,7 @@ Padding = Literal["same", "valid"]
 
 
 class Regularizer(zoo.PluginParams):
-    """L1 and/or L2 weight penalty, e.g. ``{l2: 1.0e-5}`` for the note's ``l2(1e-5)``."""
+    """L1 and/or L2 weight penalty, e.g. ``{l2: 1.0e-5}`` for Keras' ``l2(1e-5)``."""
 
     l1: float = Field(0.0, ge=0, description="L1 factor (0: none).")
     l2: float = Field(0.0, ge=0, description="L2 factor (0: none).")
@@ -45,9 +45,9 @@ class Head(zoo.PluginParams):
     """What follows the convolutional base: pooling, Dense layers, Dropout, the output layer.
 
     ``dropout`` as one number puts a Dropout of that rate before every Dense layer, the
-    output layer included (the note's VGG: GAP, Dropout, Dense 120, Dropout, output). As a
+    output layer included (the reference VGG: GAP, Dropout, Dense 120, Dropout, output). As a
     list it gives one rate per Dense layer, output last, 0 meaning no Dropout there (the
-    note's gray CNN with dropout: ``[0.5, 0, 0]`` for Dense 50, Dense 20, output).
+    reference gray CNN with dropout: ``[0.5, 0, 0]`` for Dense 50, Dense 20, output).
     """
 
     pooling: Literal["gap", "gmp", "flatten"] = Field(
