@@ -126,3 +126,10 @@ def test_library_use_draws_no_progress(capfd):
     with progress("evaluating") as bar:  # the CLI enables it; the library leaves it off
         bar.update()
     assert capfd.readouterr().err == ""
+
+
+def test_schema_descriptions_have_no_private_wording():
+    import zoo
+
+    text = json.dumps(zoo.spec_json_schema(zoo.registry()))
+    assert not re.search(r"\bthe note\b|\bnote's\b|DIGEST", text)
