@@ -122,7 +122,7 @@ def test_user_errors_exit_2_with_one_line_each_and_no_run_folder(tmp_path):
 def test_killed_run_resumes_where_it_stopped(tmp_path):
     spec = {
         **TINY,
-        "training": {"epochs": 40, "batch_size": 32},
+        "training": {"epochs": 40, "batch_size": 32, "backup": {"every_epochs": 1}},
         "callbacks": [{"type": "backup_and_restore", "backup_dir": "backup"}],
     }
     path = write_spec(tmp_path / "long.yaml", spec)
