@@ -5,8 +5,10 @@ without the scaling plugin too. So the scaling comes from the run's own files:
 
 1. the registered recipe (its factory, the spec's ``scaling.params`` read as plain YAML,
    and the saved ``state``): the plugin stays the authority whenever it is installed;
-2. otherwise, for zoo's built-in recipes, :class:`AffineScaling` from the saved state,
-   which spells out the whole computation (divisor, mean, std, channel swap);
+2. otherwise, when the saved state is in the *affine form* (only the keys ``recipe``,
+   ``divisor``, ``mean``, ``std``, ``bgr``; zoo's built-in recipes write it, and any scaling
+   plugin may: ``docs/plugins.md``), :class:`AffineScaling` from it, which spells out the
+   whole computation;
 3. otherwise a :class:`UserError` naming the missing plugin.
 """
 
@@ -19,7 +21,6 @@ import numpy as np
 
 from zoo.errors import Problem, UserError
 
-BUILTIN_SCALING_MODULE = "zoo_builtins.recipes.scaling"
 AFFINE_KEYS = frozenset({"recipe", "divisor", "mean", "std", "bgr"})
 
 
@@ -99,12 +100,11 @@ class AffineScaling:
 
 
 def is_affine_state(info: dict[str, Any]) -> bool:
-    """True when run.json's scaling state came from zoo's built-in recipes (affine form)."""
+    """True when run.json's scaling state is in the affine form (a public contract of the
+    Scaling protocol, not a property of one plugin)."""
     state = (info.get("scaling") or {}).get("state")
-    module = ((info.get("plugins") or {}).get("scaling") or {}).get("module")
     return (
         isinstance(state, dict)
-        and module == BUILTIN_SCALING_MODULE
         and set(state) <= AFFINE_KEYS
         and bool(set(state) & {"divisor", "mean", "std", "bgr"})
     )

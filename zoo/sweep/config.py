@@ -188,8 +188,8 @@ def load_sweep(path: str | Path) -> Sweep:
 
         raise UserError(problems_from_validation(exc, doc, SweepFile, default_registry())) from None
     sweep = Sweep(model, path, doc)
-    problems = [sweep.located(f"not a key path (write it like training.epochs or "
-                              f"callbacks[0].patience)", ["space", key], key=True)
+    problems = [sweep.located("not a key path (write it like training.epochs or "
+                              "callbacks[0].patience)", ["space", key], key=True)
                 for key in model.space if parse_path(key) is None]
     if problems:
         raise UserError(problems)
