@@ -60,7 +60,7 @@ from zoo_builtins.architectures._applications_table import BACKBONES, Backbone
 from zoo_builtins.architectures._layers import Head, build_head
 
 import zoo
-import zoo.plugin
+from zoo import plugin
 
 if TYPE_CHECKING:
     import keras
@@ -136,7 +136,7 @@ def _params_class(row: Backbone) -> type[BackboneParams]:
 # ---------------------------------------------------------------- weights files
 
 
-def imagenet_file(row: Backbone, size: int | None = None) -> zoo.plugin.RemoteFile:
+def imagenet_file(row: Backbone, size: int | None = None) -> plugin.RemoteFile:
     """Keras' published no-top file of ``row`` (``ZOO_WEIGHTS_BASE_URL``: a mirror)."""
     fname, origin = row.weights_file, row.weights_origin
     if row.sized_weights:  # MobileNet v1/v2: one file per trained resolution
@@ -148,7 +148,7 @@ def imagenet_file(row: Backbone, size: int | None = None) -> zoo.plugin.RemoteFi
         relative = next((origin[len(u):] for u in KERAS_URLS if origin.startswith(u)),
                         origin.rsplit("/", 1)[-1])
         origin = mirror.rstrip("/") + "/" + relative
-    return zoo.plugin.RemoteFile(
+    return plugin.RemoteFile(
         fname=fname, origin=origin, file_hash=row.weights_hash if fname == row.weights_file
         else None, cache_subdir="models",
         description=f"{row.constructor} base trained on ImageNet (Keras Applications)")
@@ -172,7 +172,7 @@ def weights_path(row: Backbone, params: BackboneParams, size: int | None = None,
         return None
     if params.weights == "imagenet":
         what = f"{row.constructor} ImageNet weights"
-        return zoo.plugin.ensure_files([imagenet_file(row, size)], what=what)[0]
+        return plugin.ensure_files([imagenet_file(row, size)], what=what)[0]
     return _local_path(row, params.weights, spec_dir)
 
 
@@ -189,7 +189,7 @@ def _capabilities(row: Backbone) -> dict[str, Any]:
         """The recipe the weights were trained with; none for random weights."""
         return row.scaling if params.weights is not None else None
 
-    def fetch(params: BackboneParams, ctx: zoo.plugin.FetchContext) -> list[Path]:
+    def fetch(params: BackboneParams, ctx: plugin.FetchContext) -> list[Path]:
         """Make the weights file local now (a relative path starts at the spec's folder)."""
         path = weights_path(row, params, None, ctx.spec_dir)
         return [path] if path else []
@@ -253,7 +253,7 @@ def set_trainable(model: keras.Model, unfreeze: int | str) -> int:
     elif isinstance(unfreeze, str) and unfreeze in names:
         start = names.index(unfreeze)
     else:
-        hint = zoo.plugin.did_you_mean(str(unfreeze), names) if isinstance(unfreeze, str) else None
+        hint = plugin.did_you_mean(str(unfreeze), names) if isinstance(unfreeze, str) else None
         raise zoo.UserError([zoo.Problem(
             f"unfreeze must be 0..{len(counted)}, all, none or one of the base's layer names "
             f"(the base has {len(counted)} layers with weights)" + (f"; {hint}" if hint else "")

@@ -36,7 +36,7 @@ from zoo_builtins.architectures._checks import SpatialTrace, check_input_size
 from zoo_builtins.architectures._layers import Head, Initializer, build_head
 
 import zoo
-import zoo.plugin
+from zoo import plugin
 
 if TYPE_CHECKING:
     import keras
@@ -114,10 +114,10 @@ class ResNetParams(zoo.PluginParams):
         return self
 
 
-def imagenet_file(variant: str) -> zoo.plugin.RemoteFile:
+def imagenet_file(variant: str) -> plugin.RemoteFile:
     fname = f"{variant}_weights_tf_dim_ordering_tf_kernels_notop.h5"
     base = os.environ.get("ZOO_WEIGHTS_BASE_URL") or KERAS_URL
-    return zoo.plugin.RemoteFile(fname=fname, origin=base.rstrip("/") + "/resnet/" + fname,
+    return plugin.RemoteFile(fname=fname, origin=base.rstrip("/") + "/resnet/" + fname,
                                  file_hash=IMAGENET_FILES[variant], cache_subdir="models")
 
 
@@ -130,7 +130,7 @@ def _weights_path(params: ResNetParams, variant: str, spec_dir: Path | None = No
                 f"{variant}: Keras publishes ImageNet weights only for "
                 f"{', '.join(IMAGENET_FILES)}. Received: weights='imagenet'",
                 key_path="model.params.weights")])
-        return zoo.plugin.ensure_files([imagenet_file(variant)],
+        return plugin.ensure_files([imagenet_file(variant)],
                                        what=f"{variant} ImageNet weights")[0]
     path = Path(params.weights).expanduser()
     if not path.is_absolute() and spec_dir is not None:
@@ -169,7 +169,7 @@ def _load_base_weights(model: keras.Model, path: Path, variant: str) -> None:
             key_path="model.params.weights")]) from None
 
 
-def fetch(params: ResNetParams, ctx: zoo.plugin.FetchContext, *, variant: str) -> list[Path]:
+def fetch(params: ResNetParams, ctx: plugin.FetchContext, *, variant: str) -> list[Path]:
     path = _weights_path(params, variant, ctx.spec_dir)
     return [path] if path else []
 

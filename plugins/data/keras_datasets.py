@@ -31,7 +31,7 @@ from typing import Any, Literal
 from pydantic import Field, model_validator
 
 import zoo
-import zoo.plugin
+from zoo import plugin
 from zoo.plugin import ImageSet, OfflineError, Problem, ShapeHint, SourceData, UserError
 
 GOOGLE = "https://storage.googleapis.com/tensorflow/tf-keras-datasets/"
@@ -147,10 +147,10 @@ def _cached(remote: RemoteFile) -> Path | None:
     return None
 
 
-def _remote(remote: RemoteFile) -> zoo.plugin.RemoteFile:
-    """The file as zoo's download helper (``zoo.plugin.ensure_files``) takes it."""
+def _remote(remote: RemoteFile) -> plugin.RemoteFile:
+    """The file as zoo's download helper (``plugin.ensure_files``) takes it."""
     cache = PurePosixPath("datasets") / remote.cache_path
-    return zoo.plugin.RemoteFile(fname=cache.name, origin=_url(remote), file_hash=remote.sha256,
+    return plugin.RemoteFile(fname=cache.name, origin=_url(remote), file_hash=remote.sha256,
                                  cache_subdir=str(cache.parent))
 
 
@@ -160,9 +160,9 @@ def ensure_files(name: str) -> list[Path]:
     missing = [r for r in info.files if _cached(r) is None]
     if missing:
         try:
-            zoo.plugin.ensure_files([_remote(r) for r in missing], what=f"the '{name}' data set")
+            plugin.ensure_files([_remote(r) for r in missing], what=f"the '{name}' data set")
         except OfflineError as exc:
-            reason = (f"{OFFLINE_ENV} is set, so zoo does not download" if zoo.plugin.offline()
+            reason = (f"{OFFLINE_ENV} is set, so zoo does not download" if plugin.offline()
                       else "the download failed")
             raise OfflineError(_offline_problems(name, missing, reason) + exc.problems) from None
     return [_cached(r) for r in info.files]  # type: ignore[misc]
