@@ -42,6 +42,7 @@ from zoo.downloads import RemoteFile, ensure_files, keras_home, offline
 from zoo.errors import OfflineError, PluginContractError, Problem, UserError
 from zoo.hookspecs import hookimpl
 from zoo.registry import PluginRegistrar
+from zoo.serving.scaling import AffineScaling
 from zoo.spec.problems import format_path
 from zoo.suggest import did_you_mean
 from zoo.tracking import Tracker
@@ -49,7 +50,7 @@ from zoo.tracking import Tracker
 API_VERSION = 1  # bumped when a plugin written for the previous version could break
 
 __all__ = [
-    "API_VERSION", "IMAGE_SUFFIXES", "SPLIT_NAMES", "AugmentContext", "Augmenter",
+    "API_VERSION", "AffineScaling", "IMAGE_SUFFIXES", "SPLIT_NAMES", "AugmentContext", "Augmenter",
     "DataContext", "Fetch", "FetchContext", "GraphAugment", "ImageSet", "LossWeights",
     "ModelContext", "NoParams", "OfflineError", "PluginContractError", "PluginParams",
     "PluginRegistrar", "Problem", "RemoteFile", "RequiredScaling", "Scaling", "SetTrainable",

@@ -30,6 +30,7 @@ import numpy as np
 from pydantic import Field
 
 import zoo
+from zoo.plugin import AffineScaling
 
 IMAGENET_RGB_MEAN = (0.485, 0.456, 0.406)  # of pixels in 0..1 (torch)
 IMAGENET_RGB_STD = (0.229, 0.224, 0.225)
@@ -52,11 +53,12 @@ def _channel_values(values: Sequence[float], channels: int, recipe: str) -> np.n
     )
 
 
-class ChannelScaling:
+class ChannelScaling(AffineScaling):
     """``((x[..., ::-1] if bgr else x) / divisor - mean) / std``; each step optional.
 
     ``mean`` and ``std`` are per-channel (or one value for every channel); on a gray image a
-    three-value mean or std is averaged.
+    three-value mean or std is averaged. The computation is zoo's public affine form
+    (:class:`zoo.plugin.AffineScaling`), so a run predicts even without this plugin.
     """
 
     def __init__(
@@ -68,11 +70,7 @@ class ChannelScaling:
         std: Sequence[float] | None = None,
         bgr: bool = False,
     ) -> None:
-        self.recipe = recipe
-        self.divisor = divisor
-        self.mean = None if mean is None else [float(v) for v in mean]
-        self.std = None if std is None else [float(v) for v in std]
-        self.bgr = bgr
+        super().__init__(recipe, divisor, mean, std, bgr)
 
     def fit(self, images: Any) -> None:
         """Fixed recipes learn nothing."""
@@ -81,34 +79,6 @@ class ChannelScaling:
         mean = None if self.mean is None else _channel_values(self.mean, channels, self.recipe)
         std = None if self.std is None else _channel_values(self.std, channels, self.recipe)
         return mean, std
-
-    def __call__(self, images: Any) -> Any:
-        if _is_numpy(images):
-            x = np.array(images, dtype=np.float32)  # a copy: callers' arrays stay as they were
-        else:
-            import tensorflow as tf
-
-            x = tf.cast(images, tf.float32)
-        channels = int(x.shape[-1])
-        mean, std = self._constants(channels)
-        if self.bgr:
-            x = x[..., ::-1]
-        if self.divisor is not None:
-            x = x / np.float32(self.divisor)
-        if mean is not None:
-            x = x - mean
-        if std is not None:
-            x = x / std
-        return x
-
-    def state(self) -> dict[str, Any]:
-        return {
-            "recipe": self.recipe,
-            "divisor": self.divisor,
-            "mean": self.mean,
-            "std": self.std,
-            "bgr": self.bgr,
-        }
 
     def __repr__(self) -> str:
         return f"ChannelScaling({self.state()})"
