@@ -162,7 +162,9 @@ def _first_output(outputs: Any) -> np.ndarray:
         outputs = next(iter(outputs.values()))
     if isinstance(outputs, (list, tuple)):
         outputs = outputs[0]
-    return np.asarray(outputs)
+    import keras
+
+    return np.asarray(keras.ops.convert_to_numpy(outputs))  # torch tensors keep their grads
 
 
 def _build_smallest(check: _Checker, params: Any, channels: int, num_classes: int,

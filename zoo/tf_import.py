@@ -19,19 +19,24 @@ SHOW_ENV = "ZOO_TF_LOGS"
 
 def import_keras() -> ModuleType:
     """``import keras`` (TensorFlow behind it), quietly the first time."""
-    if "keras" in sys.modules or os.environ.get(SHOW_ENV, "").strip() not in ("", "0"):
-        return importlib.import_module("keras")
+    return import_quietly("keras")
+
+
+def import_quietly(name: str) -> ModuleType:
+    """``import name`` with TensorFlow's start-up lines (if it comes along) silenced."""
+    if name in sys.modules or os.environ.get(SHOW_ENV, "").strip() not in ("", "0"):
+        return importlib.import_module(name)
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     try:
         fd = sys.stderr.fileno()
     except (AttributeError, OSError, ValueError):  # stderr replaced (pytest capture, IDEs)
-        return importlib.import_module("keras")
+        return importlib.import_module(name)
     sys.stderr.flush()
     saved = os.dup(fd)
     devnull = os.open(os.devnull, os.O_WRONLY)
     os.dup2(devnull, fd)
     try:
-        return importlib.import_module("keras")
+        return importlib.import_module(name)
     finally:
         os.dup2(saved, fd)
         os.close(saved)

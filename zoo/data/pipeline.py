@@ -1,4 +1,6 @@
-"""The tf.data input pipeline: :class:`PreparedData` in, batched :class:`Pipelines` out.
+"""The tf.data input pipeline: :class:`PreparedData` in, batched :class:`Pipelines` out
+(the default wherever TensorFlow is installed, for every Keras backend; ``runtime.input:
+py_dataset`` or a machine without TensorFlow takes :mod:`zoo.data.py_pipeline` instead).
 
 Per split::
 
@@ -8,7 +10,8 @@ Per split::
     then:       [augment, training split only] -> cast float32 -> scale -> prefetch
 
 - Shuffling (training split only) is seeded by the spec's seed and differs every epoch;
-  the same seed gives the same order of epochs in every run.
+  the same seed gives the same order of epochs in every run, and on both pipelines
+  (:mod:`zoo.data.order` draws it, and each batch's augmentation seed).
 - Augmentation, when the recipe declares the ``graph`` capability (and the spec does not say
   ``augmentation.path: python``), is that function of the whole float32 batch and a per-batch
   seed: TensorFlow ops in a parallel map, no Python per image (:func:`make_graph_augment`).
@@ -39,7 +42,9 @@ from typing import Any
 
 import numpy as np
 
+from zoo.backend import input_pipeline
 from zoo.contracts import AugmentContext
+from zoo.data.order import batch_seeds, training_order
 from zoo.data.prepared import Pipelines, PreparedData
 from zoo.data.source import ImageSet
 from zoo.data.workers import WORKERS_ENV, WorkerPool
@@ -244,9 +249,16 @@ def build_pipelines(
         (seed, epoch) alone, so a run resumed at epoch k gets the batches an uninterrupted
         run got. None: one epoch per iteration, reshuffled each time.
     """
+    spec = _spec_model(spec)
+    runtime = getattr(spec, "runtime", None)
+    if input_pipeline(getattr(runtime, "input", "auto")) == "py_dataset":
+        from zoo.data.py_pipeline import build_py_pipelines
+
+        return build_py_pipelines(
+            prepared, spec, registry, batch_size=batch_size, scaling_state=scaling_state,
+            augment_workers=augment_workers, first_epoch=first_epoch)
     import tensorflow as tf
 
-    spec = _spec_model(spec)
     registry = _registry(registry)
     batch = int(batch_size or spec.training.batch_size)
     seed = int(spec.seed)
@@ -308,14 +320,18 @@ def _batches(
     labels = tf.constant(np.asarray(image_set.labels, dtype=np.int64))
     epochs = shuffle and first_epoch is not None
 
-    def order(epoch: Any) -> Any:
-        if getattr(spec.training, "sampler", "none") == "balanced":  # classes equally likely
-            from zoo.data.sampler import balanced_order
+    sampler = str(getattr(spec.training, "sampler", "none"))
+    train_labels = np.asarray(image_set.labels, dtype=np.int64)
 
-            return balanced_order(tf, image_set.labels, _epoch_seed(tf, seed, epoch, 2))
-        return tf.data.Dataset.range(n).shuffle(
-            buffer, seed=_epoch_seed(tf, seed, epoch, 0), reshuffle_each_iteration=False
-        )
+    def order(epoch: Any) -> Any:
+        """This epoch's indices, drawn by zoo.data.order (the PyDataset path draws the same)."""
+
+        def draw(e: np.int64) -> np.ndarray:
+            return training_order(train_labels, buffer, seed, int(e), sampler)
+
+        indices = tf.numpy_function(draw, [epoch], tf.int64, stateful=False)
+        indices.set_shape((n,))
+        return tf.data.Dataset.from_tensor_slices(indices)
 
     if image_set.images is not None:
         images = tf.constant(np.ascontiguousarray(image_set.images, dtype=np.uint8))
@@ -374,11 +390,6 @@ def _per_epoch(tf: Any, first_epoch: int | None, make: Any) -> Any:
     return tf.data.Dataset.counter(int(first_epoch or 0)).flat_map(one)
 
 
-def _epoch_seed(tf: Any, seed: int, epoch: Any, salt: int) -> Any:
-    """A seed for one epoch's shuffle (salt 0) or augmentation stream (salt 1)."""
-    return (tf.constant(seed % 2**31, tf.int64) * 1_000_003 + epoch) * 2 + salt
-
-
 def _augment(
     tf: Any,
     ds: Any,
@@ -425,14 +436,20 @@ def _augment(
 
 
 def _batch_seeds(tf: Any, seed: int, first_epoch: int | None, steps: int) -> Any:
-    """One int64 seed per batch: a seeded stream, or ``steps`` per epoch from (seed, epoch)."""
+    """One int64 seed per batch: a seeded stream, or ``steps`` per epoch from (seed, epoch)
+    (zoo.data.order.batch_seeds, the seeds the PyDataset path uses too)."""
     if first_epoch is None:
         return tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True)
-    return _per_epoch(
-        tf,
-        first_epoch,
-        lambda e: tf.data.Dataset.random(seed=_epoch_seed(tf, seed, e, 1)).take(steps),
-    )
+
+    def epoch_seeds(epoch: Any) -> Any:
+        def draw(e: np.int64) -> np.ndarray:
+            return batch_seeds(seed, int(e), steps)
+
+        seeds = tf.numpy_function(draw, [epoch], tf.int64, stateful=False)
+        seeds.set_shape((steps,))
+        return tf.data.Dataset.from_tensor_slices(seeds)
+
+    return _per_epoch(tf, first_epoch, epoch_seeds)
 
 
 def _augment_graph(

@@ -18,6 +18,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal
 
+import numpy as np
+
 from zoo.errors import Problem, UserError
 
 TargetForm = Literal["sparse", "one_hot", "binary"]
@@ -173,7 +175,7 @@ def compile_model(
 
 
 def targets_fn(objective: Objective) -> Callable[[Any, Any], tuple[Any, Any]] | None:
-    """A ``dataset.map`` function turning integer labels into the objective's targets."""
+    """A ``tf.data`` map function turning integer labels into the objective's targets."""
     import tensorflow as tf
 
     n = objective.num_classes
@@ -182,6 +184,27 @@ def targets_fn(objective: Objective) -> Callable[[Any, Any], tuple[Any, Any]] | 
     if objective.targets == "binary":
         return lambda x, y: (x, tf.cast(tf.reshape(y, (-1, 1)), tf.float32))
     return lambda x, y: (x, tf.one_hot(tf.cast(y, tf.int32), n))
+
+
+def numpy_targets_fn(objective: Objective) -> Callable[[Any, Any], tuple[Any, Any]] | None:
+    """:func:`targets_fn` for NumPy batches (the PyDataset input pipeline)."""
+    n = objective.num_classes
+    if objective.targets == "sparse":
+        return None
+    if objective.targets == "binary":
+        return lambda x, y: (x, np.asarray(y, np.float32).reshape(-1, 1))
+    return lambda x, y: (x, np.eye(n, dtype=np.float32)[np.asarray(y, np.int64)])
+
+
+def with_targets(dataset: Any, objective: Objective) -> Any:
+    """``dataset`` (tf.data or a zoo PyDataset) with labels turned into the objective's targets."""
+    if dataset is None:
+        return None
+    if type(dataset).__module__.startswith("tensorflow"):
+        fn = targets_fn(objective)
+    else:
+        fn = numpy_targets_fn(objective)
+    return dataset.map(fn) if fn is not None else dataset
 
 
 def schedule_fn(schedule: Any, learning_rate: float, epochs: int) -> Callable[[int], float]:

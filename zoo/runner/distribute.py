@@ -1,4 +1,5 @@
-"""Where a model trains: a tf.distribute strategy from ``training.distribute``, and precision.
+"""Where a model trains: a tf.distribute strategy from ``training.distribute`` (tensorflow),
+``keras.distribution`` from ``runtime.distribution`` (jax), and precision.
 
 The batch size in a spec is global: with a mirrored strategy over N devices each replica
 sees ``batch_size / N`` images a step, and Keras splits each batch of the tf.data pipeline.
@@ -10,7 +11,7 @@ import gc
 import json
 import os
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from typing import Any
 
 from zoo.errors import Problem, UserError
@@ -87,11 +88,75 @@ def _check_tf_config() -> None:
             key_path=key)])
 
 
-def make_strategy(distribute: Any) -> Any:
-    """The ``tf.distribute.Strategy`` a spec's ``training.distribute`` section asks for.
+class KerasDistribution:
+    """What the runner needs of a strategy on the jax and torch backends: a scope (nothing
+    to enter: ``keras.distribution`` is global) and the number of replicas."""
+
+    def __init__(self, replicas: int = 1, distribution: Any = None) -> None:
+        self.num_replicas_in_sync = replicas
+        self.distribution = distribution
+
+    def scope(self) -> Any:
+        return nullcontext()
+
+    def close(self) -> None:
+        """Forget the global distribution, so a later run in this process starts clean."""
+        if self.distribution is not None:
+            import keras
+
+            keras.distribution.set_distribution(None)
+
+
+def initialize_hosts(runtime: Any) -> int:
+    """Join a multi-host JAX run when the KERAS_DISTRIBUTION_* variables describe one
+    (``keras.distribution.initialize`` -> ``jax.distributed.initialize``; it must run before
+    JAX computes anything). Returns this process's index (0 on one host)."""
+    if getattr(runtime, "distribution", "none") != "data_parallel":
+        return 0
+    processes = os.environ.get("KERAS_DISTRIBUTION_NUM_PROCESSES", "").strip()
+    if not processes or processes == "1":
+        return 0
+    import jax
+    import keras
+
+    if os.environ.get("JAX_PLATFORMS", "").strip() == "cpu" or not _has_jax_accelerator():
+        jax.config.update("jax_cpu_collectives_implementation", "gloo")  # CPU hosts talk gloo
+    try:
+        keras.distribution.initialize()
+    except (RuntimeError, ValueError) as exc:
+        raise UserError([Problem(
+            f"could not join the multi-host run ({exc}); check KERAS_DISTRIBUTION_JOB_ADDRESSES "
+            "(the coordinator's host:port), KERAS_DISTRIBUTION_NUM_PROCESSES and "
+            "KERAS_DISTRIBUTION_PROCESS_ID", key_path="runtime.distribution")]) from None
+    return int(jax.process_index())
+
+
+def _has_jax_accelerator() -> bool:
+    try:
+        import jax
+
+        return any(d.platform != "cpu" for d in jax.devices())
+    except RuntimeError:
+        return False
+
+
+def make_strategy(distribute: Any, runtime: Any = None) -> Any:
+    """The ``tf.distribute.Strategy`` a spec's ``training.distribute`` section asks for on
+    the tensorflow backend; on jax and torch a :class:`KerasDistribution` (``runtime.
+    distribution: data_parallel``: ``keras.distribution.DataParallel`` over every device of
+    every host).
 
     ``multi_worker`` reads TF_CONFIG; without it, it runs as a single worker.
     """
+    import keras
+
+    if keras.backend.backend() != "tensorflow":
+        if getattr(runtime, "distribution", "none") != "data_parallel":
+            return KerasDistribution()
+        devices = keras.distribution.list_devices()
+        parallel = keras.distribution.DataParallel(devices=devices)
+        keras.distribution.set_distribution(parallel)
+        return KerasDistribution(len(devices), parallel)
     import tensorflow as tf
 
     devices = _check_devices(distribute.devices) if distribute.devices else None

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from zoo.errors import Problem, UserError
-from zoo.runner.compile import Objective, targets_fn
+from zoo.runner.compile import Objective, with_targets
 from zoo.runner.results import EvalResult
 
 if TYPE_CHECKING:
@@ -54,6 +54,13 @@ def class_report(
     return per_class, matrix.astype(int).tolist()
 
 
+def _numpy_batches(dataset: Any) -> Any:
+    """NumPy batches of a tf.data dataset or a PyDataset (any backend's model takes them)."""
+    if type(dataset).__module__.startswith("tensorflow"):
+        return dataset.as_numpy_iterator()
+    return iter(dataset)
+
+
 def evaluate_model(
     model: Any, dataset: Any, objective: Objective, class_names: list[str], split: str = "test",
     outputs: dict[str, np.ndarray] | None = None,
@@ -62,16 +69,19 @@ def evaluate_model(
 
     ``outputs``, when given, receives the probabilities (``probs``) and labels (``labels``)
     in the dataset's order (the errors picture needs them)."""
-    fn = targets_fn(objective)
-    target_ds = dataset.map(fn) if fn is not None else dataset
+    target_ds = with_targets(dataset, objective)
     metrics = model.evaluate(target_ds, verbose=0, return_dict=True)
     probs, labels = [], []
+    import keras
+
     from zoo.progress import progress
 
     with progress(f"evaluating on {split}") as bar:
-        for x, y in dataset:  # a direct call: predict_on_batch repeats the batch per replica
+        for x, y in _numpy_batches(dataset):  # direct calls: predict_on_batch repeats the
+            # batch per replica
             out = model(x, training=False)
-            probs.append(np.asarray(out[0] if isinstance(out, (list, tuple)) else out))  # aux
+            first = out[0] if isinstance(out, (list, tuple)) else out  # without aux outputs
+            probs.append(keras.ops.convert_to_numpy(first))  # torch: no np.asarray on grads
             labels.append(np.asarray(y))
             bar.update(len(labels[-1]))
     all_labels = np.concatenate(labels).astype(np.int64) if labels else np.zeros(0, np.int64)

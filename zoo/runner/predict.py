@@ -253,10 +253,12 @@ class Run(Predictor):
         return np.asarray(self.scaling(np.asarray(images_uint8, dtype=np.float32)), np.float32)
 
     def _probs(self, batch: np.ndarray, batch_size: int) -> np.ndarray:
+        import keras
+
         out = []
         for start in range(0, len(batch), batch_size):
             x = self.scale(batch[start : start + batch_size])
-            out.append(np.asarray(self.model(x, training=False), dtype=np.float64))
+            out.append(keras.ops.convert_to_numpy(self.model(x, training=False)).astype(np.float64))
         return two_columns(np.concatenate(out))
 
     # ---- evaluation ----------------------------------------------------------------------
@@ -287,14 +289,19 @@ class Run(Predictor):
         return spec_data(Path(data), self.registry)
 
     def _dataset(self, images: np.ndarray, labels: np.ndarray, batch_size: int) -> Any:
-        import tensorflow as tf
-
+        """Scaled batches: tf.data on the tensorflow backend, a PyDataset on the others."""
         scaled = np.concatenate(
             [self.scale(images[i : i + 256]) for i in range(0, len(images), 256)]
-        )
-        return tf.data.Dataset.from_tensor_slices((scaled.astype(np.float32), labels)).batch(
-            batch_size
-        )
+        ).astype(np.float32)
+        from zoo.backend import active
+
+        if active() != "tensorflow":
+            from zoo.data.py_pipeline import ArrayBatches
+
+            return ArrayBatches(scaled, labels, batch_size)
+        import tensorflow as tf
+
+        return tf.data.Dataset.from_tensor_slices((scaled, labels)).batch(batch_size)
 
 
 def load_run(path: str | Path, registry: Any = None) -> Run:

@@ -1,8 +1,9 @@
-"""Seeds: one spec seed drives Python's, NumPy's and TensorFlow's random sources."""
+"""Seeds: one spec seed drives Python's, NumPy's, Keras' and the backend's random sources."""
 
 from __future__ import annotations
 
 import os
+import sys
 from typing import Any
 
 DETERMINISM_ENV = "ZOO_DETERMINISTIC"  # "0" turns TensorFlow op determinism off
@@ -22,15 +23,30 @@ def seed_everything(seed: int, *, deterministic: bool | None = None) -> bool:
     leaves it as it is. Returns whether determinism was asked for.
     """
     import keras
-    import tensorflow as tf
 
     if deterministic is None:
         deterministic = os.environ.get(DETERMINISM_ENV, "1") != "0"
     os.environ["PYTHONHASHSEED"] = str(seed)  # for subprocesses (data workers) only
-    keras.utils.set_random_seed(seed)  # python random, numpy, tf, keras SeedGenerator
+    # python random, numpy, keras' SeedGenerator, tf (when installed) and torch
+    keras.utils.set_random_seed(seed)
     if deterministic:
-        tf.config.experimental.enable_op_determinism()
+        _deterministic_ops(keras.backend.backend())
     return deterministic
+
+
+def _deterministic_ops(backend: str) -> None:
+    """Each framework's own switch: TensorFlow's (its ops, and tf.data's, on any backend),
+    PyTorch's; JAX is deterministic on CPU already (XLA_FLAGS can ask for it on GPU)."""
+    from zoo.backend import tensorflow_installed
+
+    if backend == "tensorflow" or ("tensorflow" in sys.modules and tensorflow_installed()):
+        import tensorflow as tf
+
+        tf.config.experimental.enable_op_determinism()
+    if backend == "torch":
+        import torch
+
+        torch.use_deterministic_algorithms(True, warn_only=True)
 
 
 def random_state() -> dict[str, Any]:

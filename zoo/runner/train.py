@@ -31,6 +31,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from zoo.backend import input_pipeline
 from zoo.errors import Problem, UserError
 from zoo.runner import rundir
 from zoo.runner.results import TrainResult
@@ -155,6 +156,7 @@ def train(
                 rundir.check_out_dir(out)
             loaded = load(spec, overrides, registry)
             spec_dir = (loaded.path.parent if loaded.path else Path.cwd()).resolve()
+        _use_backend(loaded, info, resume)
         session = _Session(loaded, registry, spec_dir, info, verbose, list(callbacks))
         session.lock = lock
         session.prepare()
@@ -166,6 +168,29 @@ def train(
         held = session.lock if session is not None else lock
         if held is not None:
             held.release()
+        strategy = getattr(session, "strategy", None)
+        if hasattr(strategy, "close"):
+            strategy.close()
+
+
+def _use_backend(loaded: Any, info: dict[str, Any] | None, run: Path | None) -> None:
+    """Switch Keras to the spec's backend before anything imports it; a resumed run keeps
+    the backend it started on (its optimizer state and random streams belong to it)."""
+    from zoo import backend
+
+    key = "runtime.backend"
+    if info is not None:
+        wanted = str(info.get("backend") or backend.DEFAULT_BACKEND)
+        problems = backend.problems_for(wanted, key)
+        if problems:
+            raise UserError([Problem(f"the run trained on '{wanted}': {p.message}",
+                                     str(run)) for p in problems])
+        backend.activate(wanted, key)
+        return
+    try:
+        backend.activate(backend.requested(loaded.spec.runtime.backend), key)
+    except UserError as exc:
+        raise located(exc.problems, loaded) from None
 
 
 def _resumable(
@@ -213,6 +238,12 @@ def _say_resumed(backed_up: int, recorded: int) -> None:
     sys.stderr.write(f"zoo: resumed from {where}{lost}\n")
 
 
+def _backend_name() -> str:
+    import keras
+
+    return str(keras.backend.backend())
+
+
 def _backup_dir(spec: Any) -> str:
     return next(
         (c.backup_dir for c in spec.callbacks if c.type == "backup_and_restore"),
@@ -250,10 +281,11 @@ class _Session:
         from zoo.data.prepare import prepare_data
         from zoo.runner.build import build_model
         from zoo.runner.callbacks import check_callbacks
-        from zoo.runner.compile import choose_objective, metric_name, targets_fn
+        from zoo.runner.compile import choose_objective, metric_name, with_targets
         from zoo.runner.distribute import (
             clear_keras_session,
             float32_outputs,
+            initialize_hosts,
             make_strategy,
             precision,
         )
@@ -261,6 +293,7 @@ class _Session:
 
         s = self.spec
         clear_keras_session()
+        self.host = initialize_hosts(s.runtime)
         self.deterministic = seed_everything(s.seed)
         self.prepared = prepare_data(s, self.registry, spec_dir=self.spec_dir)
         p = self.prepared
@@ -269,7 +302,7 @@ class _Session:
         problems = check_callbacks(s, names, self.has_validation)
         if problems:
             raise located(problems, self.loaded)
-        self.strategy = make_strategy(s.training.distribute)
+        self.strategy = make_strategy(s.training.distribute, s.runtime)
         state = ((self.info or {}).get("scaling") or {}).get("state")
         self.pipelines = build_pipelines(
             p, s, self.registry, batch_size=s.training.batch_size, scaling_state=state,
@@ -299,12 +332,11 @@ class _Session:
             raise located([Problem("class_weight needs a model with one output (this one has "
                                    f"{len(self.model.outputs)}: auxiliary classifiers)",
                                    key_path="training.class_weight")], self.loaded)
-        fn = targets_fn(self.objective)
         pl = self.pipelines
-        self.train_ds = pl.train.map(fn) if fn else pl.train
+        self.train_ds = with_targets(pl.train, self.objective)
         self.val_ds = None
         if self.has_validation and pl.validation is not None:
-            self.val_ds = pl.validation.map(fn) if fn else pl.validation
+            self.val_ds = with_targets(pl.validation, self.objective)
 
     def _train_auxiliary_outputs(self) -> None:
         """A model with auxiliary outputs trains them all with the plugin's loss weights."""
@@ -369,8 +401,11 @@ class _Session:
             "skipped_files": list(p.skipped),
             "scaling": {"recipe": s.scaling.recipe, "state": scaling.state() if scaling else None},
             "objective": self.objective.describe(),
+            "backend": _backend_name(),
+            "input": input_pipeline(s.runtime.input),
             "strategy": {
-                "name": s.training.distribute.strategy,
+                "name": (s.training.distribute.strategy if _backend_name() == "tensorflow"
+                         else s.runtime.distribution),
                 "replicas": int(self.strategy.num_replicas_in_sync),
                 "mixed_precision": s.training.distribute.mixed_precision,
             },
@@ -510,7 +545,7 @@ class _Session:
         run would."""
         if epoch != self.train_first:
             from zoo.data.pipeline import build_pipelines
-            from zoo.runner.compile import targets_fn
+            from zoo.runner.compile import with_targets
 
             s, scaling = self.spec, self.pipelines.scaling
             train = build_pipelines(
@@ -521,8 +556,7 @@ class _Session:
                 scaling_state=scaling.state() if scaling else None,
                 first_epoch=epoch,
             ).train
-            fn = targets_fn(self.objective)
-            self.train_ds = train.map(fn) if fn else train
+            self.train_ds = with_targets(train, self.objective)
             self.train_first = epoch
         return self.train_ds
 

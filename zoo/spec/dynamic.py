@@ -22,6 +22,7 @@ from zoo.spec.sections import (
     EvaluationSpec,
     ModelSpec,
     RecipeSpec,
+    RuntimeSpec,
     Section,
     TrainingSpec,
 )
@@ -105,6 +106,8 @@ def build_spec_model(registry: Registry) -> type[BaseModel]:
         callbacks=(Callbacks, Field(default_factory=list, description="Keras callbacks.")),
         evaluation=(EvaluationSpec, Field(default_factory=EvaluationSpec,
                                           description="How the finished run is evaluated.")),
+        runtime=(RuntimeSpec, Field(default_factory=RuntimeSpec,
+                                    description="Keras backend, input pipeline, distribution.")),
     )
     registry._spec_model = spec_model  # type: ignore[attr-defined]
     return spec_model

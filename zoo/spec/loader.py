@@ -168,7 +168,10 @@ def load_spec_text(text: str, file: str = "<spec>", overrides: Sequence[str] = (
     path = Path(file) if file and not file.startswith("<") else None
     spec_dir = base_dir if base_dir is not None else (path.parent if path else None)
     loaded = LoadedSpec(spec, path, [], data, registry, spec_dir)
-    loaded.warnings = _plugin_checks(loaded, doc, auto)
+    try:
+        loaded.warnings = _plugin_checks(loaded, doc, auto)
+    except UserError as exc:
+        raise UserError([_blame_override(p, overrides) for p in exc.problems]) from None
     return loaded
 
 
@@ -279,7 +282,9 @@ def _core_checks(loaded: LoadedSpec, auto_scaling: bool) -> list[Problem]:
         problems.append(Problem(
             f"architecture '{model.name}' has no layers to freeze or unfreeze, so it cannot "
             "have fine-tuning phases", key_path="training.phases"))
-    return problems
+    from zoo.spec.runtime_checks import runtime_problems
+
+    return problems + runtime_problems(spec)
 
 
 def _located(problem: Problem, doc: YamlDocument, default_path: str | None = None) -> Problem:

@@ -443,6 +443,29 @@ class TrainingSpec(Section):
     )
 
 
+class RuntimeSpec(Section):
+    """Where the spec runs: the Keras backend, the input pipeline, the distribution."""
+
+    backend: Literal["tensorflow", "jax", "torch"] | None = Field(
+        None,
+        description="Keras backend: tensorflow, jax or torch; null: $KERAS_BACKEND, else "
+        "tensorflow. A run made on one backend predicts on any.",
+    )
+    input: Literal["auto", "tf_data", "py_dataset"] = Field(
+        "auto",
+        description="Input pipeline: tf_data (TensorFlow's, the default when TensorFlow is "
+        "installed, for every backend) or py_dataset (a keras.utils.PyDataset: NumPy and "
+        "threads, no TensorFlow needed); auto picks tf_data when TensorFlow is installed.",
+    )
+    distribution: Literal["none", "data_parallel"] = Field(
+        "none",
+        description="data_parallel (jax backend): keras.distribution.DataParallel over every "
+        "local device, and across hosts set up by KERAS_DISTRIBUTION_JOB_ADDRESSES, "
+        "KERAS_DISTRIBUTION_NUM_PROCESSES and KERAS_DISTRIBUTION_PROCESS_ID. On tensorflow, "
+        "use training.distribute.",
+    )
+
+
 class EvaluationSpec(Section):
     """How the finished run is evaluated on its test split."""
 

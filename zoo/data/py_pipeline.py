@@ -1,0 +1,270 @@
+"""The TensorFlow-free input pipeline: :class:`PreparedData` in, ``keras.utils.PyDataset``
+batches out (``runtime.input: py_dataset``, or ``auto`` on a machine without TensorFlow).
+
+It feeds every Keras backend from NumPy, with the same sources, splits, scaling recipes and
+seeded augmentation as the tf.data pipeline (:mod:`zoo.data.pipeline`), and the same
+batches: each epoch's order and each batch's augmentation seed come from
+:mod:`zoo.data.order`, which both pipelines share. Per batch::
+
+    indices of the batch -> gather (in memory) or decode (files, a thread per image)
+    -> [augment, training split only] -> float32 -> scale -> [targets]
+
+Batches are pure functions of their index and are made ahead in a thread pool (decoding
+in threads too), so parallel work stays deterministic. Augmenters with ``augment_batch`` run
+on whole batches (in worker processes for big runs, like the tf.data path); a plain
+per-image augmenter draws from its own generator, so its batches are made one at a time.
+
+Why not grain: it would add a dependency for what PyDataset already does here (index-based,
+threaded, ordered), and PyDataset is what Keras' own ``fit`` adapts on every backend.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import threading
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, replace
+from typing import Any
+
+import keras
+import numpy as np
+
+from zoo.data.order import batch_seeds, training_order
+from zoo.data.prepared import Pipelines, PreparedData
+from zoo.data.source import ImageSet
+from zoo.data.workers import WORKERS_ENV, WorkerPool, usable_cpus
+
+Targets = Callable[[np.ndarray, np.ndarray], tuple[np.ndarray, Any]]
+
+
+@dataclass(frozen=True)
+class _Split:
+    """What one split's batches are made of."""
+
+    image_set: ImageSet
+    shape: tuple[int, int, int]
+    resize: str
+    batch: int
+    scaling: Any
+    augment: Callable[[np.ndarray, int], np.ndarray] | None = None
+    order: Callable[[int], np.ndarray] | None = None  # epoch -> indices (training only)
+    seeds: Callable[[int], np.ndarray] | None = None  # epoch -> a seed per batch
+    targets: Targets | None = None
+    first_epoch: int = 0
+
+
+class Batches(keras.utils.PyDataset):
+    """Batches of ``(float32 scaled images, labels or targets)`` of one split.
+
+    Batch ``i`` is a pure function of ``i``: for the training split, an endless stream in
+    which batch ``i`` is batch ``i % steps`` of epoch ``first_epoch + i // steps`` (Keras
+    fits it with ``steps_per_epoch``, as the tf.data stream), so no Keras epoch callback
+    has to arrive in time for the order to be right. Keras' own worker threads would drop
+    prefetched indices between epochs, so the dataset prefetches itself: asking for batch
+    ``i`` starts batches ``i+1..i+ahead`` in a thread pool.
+    """
+
+    def __init__(self, split: _Split, ahead: int = 0) -> None:
+        super().__init__(workers=1, use_multiprocessing=False)
+        self._split = split
+        self._ahead = ahead
+        self._steps = max(1, math.ceil(len(split.image_set) / split.batch))
+        self._plans: dict[int, tuple[np.ndarray, np.ndarray | None]] = {}
+        self._lock = threading.Lock()
+        self._pending: dict[int, Future] = {}
+        self._pool = ThreadPoolExecutor(max(1, ahead)) if ahead else None
+        self._decoder = (ThreadPoolExecutor(max(1, usable_cpus()))
+                         if split.image_set.images is None else None)
+
+    @property
+    def num_batches(self) -> int | None:
+        return None if self._split.order is not None else self._steps
+
+    def __len__(self) -> int:
+        """Batches per epoch."""
+        return self._steps
+
+    def map(self, targets: Targets | None) -> Batches:
+        """The same batches with labels turned into the objective's targets (see
+        :func:`zoo.runner.compile.with_targets`)."""
+        if targets is None:
+            return self
+        return Batches(replace(self._split, targets=targets), self._ahead)
+
+    def __iter__(self) -> Iterator[tuple[np.ndarray, Any]]:
+        """One epoch (the first)."""
+        for i in range(self._steps):
+            yield self[i]
+
+    def __getitem__(self, index: int) -> tuple[np.ndarray, Any]:
+        if index < 0 or (self._split.order is None and index >= self._steps):
+            raise IndexError(index)
+        if self._pool is None:
+            return self._make(index)
+        with self._lock:
+            for stale in [k for k in self._pending if k < index]:
+                self._pending.pop(stale).cancel()
+            wanted = self._pending.pop(index, None) or self._pool.submit(self._make, index)
+            last = index + self._ahead if self._split.order is not None else min(
+                index + self._ahead, self._steps - 1)
+            for k in range(index + 1, last + 1):
+                if k not in self._pending:
+                    self._pending[k] = self._pool.submit(self._make, k)
+        return wanted.result()
+
+    def _make(self, index: int) -> tuple[np.ndarray, Any]:
+        s = self._split
+        epoch, step = divmod(index, self._steps)
+        rows = np.arange(step * s.batch, min((step + 1) * s.batch, len(s.image_set)))
+        seed = None
+        if s.order is not None:
+            order, seeds = self._plan(s.first_epoch + epoch)
+            rows = order[rows]
+            seed = int(seeds[step]) if seeds is not None else None
+        images = self._images(rows)
+        labels = np.asarray(s.image_set.labels, dtype=np.int64)[rows]
+        if s.augment is not None and seed is not None:
+            images = s.augment(images, seed)
+        x = np.asarray(s.scaling(images.astype(np.float32)), dtype=np.float32)
+        return s.targets(x, labels) if s.targets is not None else (x, labels)
+
+    def _plan(self, epoch: int) -> tuple[np.ndarray, np.ndarray | None]:
+        """(order, batch seeds) of an epoch; the last two epochs' are kept."""
+        s = self._split
+        with self._lock:
+            plan = self._plans.get(epoch)
+        if plan is None:
+            assert s.order is not None
+            plan = (s.order(epoch), s.seeds(epoch) if s.seeds is not None else None)
+            with self._lock:
+                self._plans = {k: v for k, v in self._plans.items() if k >= epoch - 1}
+                self._plans[epoch] = plan
+        return plan
+
+    def _images(self, indices: np.ndarray) -> np.ndarray:
+        s = self._split
+        if s.image_set.images is not None:
+            return np.ascontiguousarray(s.image_set.images[indices], dtype=np.uint8)
+        from zoo.data.images import read_image
+
+        paths = s.image_set.paths or []
+        size, channels = (int(s.shape[0]), int(s.shape[1])), int(s.shape[2])
+        assert self._decoder is not None
+        return np.stack(list(self._decoder.map(
+            lambda i: read_image(str(paths[int(i)]), size, channels, s.resize), indices)))
+
+
+class ArrayBatches(keras.utils.PyDataset):
+    """Batches of in-memory ``(images, labels)`` arrays (prediction and evaluation of a run)."""
+
+    def __init__(self, x: np.ndarray, y: np.ndarray, batch_size: int,
+                 targets: Targets | None = None) -> None:
+        super().__init__()
+        self.x, self.y, self.batch_size, self.targets = x, y, int(batch_size), targets
+
+    @property
+    def num_batches(self) -> int:
+        return max(1, math.ceil(len(self.x) / self.batch_size))
+
+    def __len__(self) -> int:
+        return self.num_batches
+
+    def __getitem__(self, index: int) -> tuple[np.ndarray, Any]:
+        if not 0 <= index < self.num_batches:
+            raise IndexError(index)
+        part = slice(index * self.batch_size, (index + 1) * self.batch_size)
+        x, y = self.x[part], self.y[part]
+        return self.targets(x, y) if self.targets is not None else (x, y)
+
+    def __iter__(self) -> Iterator[tuple[np.ndarray, Any]]:
+        for i in range(self.num_batches):
+            yield self[i]
+
+    def map(self, targets: Targets | None) -> ArrayBatches:
+        return self if targets is None else ArrayBatches(self.x, self.y, self.batch_size, targets)
+
+
+def _augment_fn(augmenter: Any, workers: int | None) -> tuple[Callable[[np.ndarray, int], np.ndarray], bool]:
+    """(batch augment function, whether batches may be made in parallel)."""
+    from zoo.data.pipeline import check_augmented
+
+    batch_fn = getattr(augmenter, "augment_batch", None)
+    if callable(batch_fn):
+        pool = WorkerPool.start(augmenter, workers)
+        if pool is not None:
+            return (lambda images, seed: pool.augment(images, seed)), True
+        return (lambda images, seed: check_augmented(batch_fn(images, seed), images)), True
+    return (lambda images, seed: np.stack(
+        [check_augmented(augmenter(image), image) for image in images])), False
+
+
+def build_py_pipelines(
+    prepared: PreparedData,
+    spec: Any,
+    registry: Any = None,
+    *,
+    batch_size: int | None = None,
+    scaling_state: dict | None = None,
+    augment_workers: int | None = None,
+    first_epoch: int | None = None,
+) -> Pipelines:
+    """:class:`Pipelines` of :class:`Batches`; the arguments mean what they mean for
+    :func:`zoo.data.pipeline.build_pipelines` (which calls this for ``py_dataset``)."""
+    from zoo.data.pipeline import (
+        WORKER_MIN_IMAGES,
+        _registry,
+        _spec_model,
+        _training_images,
+        _wanted_path,
+        make_augmenter,
+        make_scaling,
+    )
+
+    spec = _spec_model(spec)
+    registry = _registry(registry)
+    batch = int(batch_size or spec.training.batch_size)
+    seed = int(spec.seed)
+    scaling = make_scaling(spec.scaling, registry, scaling_state)
+    if scaling_state is None:
+        scaling.fit(_training_images(prepared, spec.data))
+    if spec.augmentation is not None and _wanted_path(spec.augmentation) == "graph":
+        from zoo.errors import Problem, UserError
+
+        raise UserError([Problem("path: graph needs the tf_data input", key_path="augmentation.path")])
+    augmenter = make_augmenter(spec.augmentation, registry, prepared.image_shape, seed)
+    threads = max(1, min(usable_cpus(), 8))
+    base = dict(shape=prepared.image_shape, resize=spec.data.resize, batch=batch, scaling=scaling)
+
+    def evaluation(image_set: ImageSet | None) -> Batches | None:
+        if image_set is None:
+            return None
+        return Batches(_Split(image_set, **base), ahead=threads)  # type: ignore[arg-type]
+
+    train = prepared.train
+    steps = max(1, math.ceil(len(train) / batch))
+    labels = np.asarray(train.labels, dtype=np.int64)
+    buffer = int(spec.training.shuffle_buffer)
+    sampler = str(getattr(spec.training, "sampler", "none"))
+    augment, parallel = None, True
+    if augmenter is not None:
+        workers = augment_workers
+        if workers is None and not os.environ.get(WORKERS_ENV, "").strip():
+            epochs = spec.training.epochs + sum(p.epochs for p in spec.training.phases)
+            workers = None if len(train) * epochs >= WORKER_MIN_IMAGES else 0
+        augment, parallel = _augment_fn(augmenter, workers)
+    training = _Split(
+        train, **base,  # type: ignore[arg-type]
+        augment=augment,
+        order=lambda epoch: training_order(labels, buffer, seed, epoch, sampler),
+        seeds=lambda epoch: batch_seeds(seed, epoch, steps),
+        first_epoch=int(first_epoch or 0),
+    )
+    return Pipelines(
+        train=Batches(training, ahead=threads if parallel else 0),
+        validation=evaluation(prepared.validation),
+        test=evaluation(prepared.test),
+        scaling=scaling,
+        steps_per_epoch=steps,
+    )
