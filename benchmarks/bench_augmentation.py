@@ -1,24 +1,32 @@
 """Images per second of augmentation: in the tf.data graph vs albumentations per image.
 
 For the ``light`` and ``keras_style`` recipes at 64x64 and 224x224 (RGB, batches of 32,
-images already in memory so only augmentation, scaling and batching are timed):
+images already in memory so only augmentation, scaling and batching are timed), every case
+the training split of zoo's own ``build_pipelines`` (same spec, images, batch size and seed;
+only ``augmentation.path`` differs):
 
-- zoo, graph: ``build_pipelines`` with the recipe's ``graph`` capability (the default,
-  ``augmentation.path: auto``): batched, seeded TF ops inside the tf.data map.
-- zoo, python: the same spec with ``augmentation.path: python``: the recipe's albumentations
-  pipeline per image, in a ``numpy_function`` map (threads; what zoo does for short runs).
-- the note's fair baseline: ``ImageDataGenerator(preprocessing_function=..., rescale=1/255)``
+- graph: ``path: graph``, the recipe's ``graph`` capability: batched, seeded TF ops inside
+  the tf.data map (XLA-compiled, ``num_parallel_calls=AUTOTUNE`` over both cores).
+- python, threads: ``path: python`` with ``augment_workers=0``: the albumentations pipeline
+  per image in a parallel ``numpy_function`` map (what zoo does for short runs).
+- python, processes: ``path: python`` with one worker process per usable CPU (what zoo does
+  from ``WORKER_MIN_IMAGES`` augmented images on).
+- graph/python: the graph against the faster of the two python ways.
+- the note's baseline: ``ImageDataGenerator(preprocessing_function=..., rescale=1/255)``
   ``.flow(x, y, batch_size=32)`` with the same albumentations pipeline built once (as in
   ``bench_pipeline.py``, whose helpers this reuses); for ``keras_style`` also the generator's
   own arguments (rotation, shifts, flips, brightness), its native way of doing it.
 
-Each case runs one warm-up epoch (tracing, thread start), then times ``--epochs`` epochs;
-best of ``--repeat``. Run: ``python benchmarks/bench_augmentation.py [--images 512]``.
+Each case runs one warm-up epoch (tracing, XLA compilation, thread and process start), then
+times whole epochs until ``--seconds`` have passed; cases are interleaved and the best of
+``--repeat`` is kept (another process's busy moment hurts every case alike). Run:
+``python benchmarks/bench_augmentation.py [--images 1024] [--seconds 1.5]``.
 """
 
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import os
 import sys
@@ -62,7 +70,10 @@ def spec_for(recipe: str, path: str, size: int, batch: int) -> Any:
         """))
 
 
-def bench_zoo(recipe: str, path: str, images: np.ndarray, batch: int, epochs: int) -> float:
+def bench_zoo(
+    recipe: str, path: str, images: np.ndarray, batch: int, seconds: float, workers: int = 0
+) -> float:
+    """Images/s of the training split of ``build_pipelines`` (warm-up epoch excluded)."""
     from zoo.data.pipeline import build_pipelines
     from zoo.data.prepared import PreparedData
     from zoo.data.source import ImageSet
@@ -76,19 +87,27 @@ def bench_zoo(recipe: str, path: str, images: np.ndarray, batch: int, epochs: in
         test=None,
         image_shape=images.shape[1:],
     )
-    train = build_pipelines(prepared, spec_for(recipe, path, size, batch), augment_workers=0).train
-    for _ in train:  # warm-up: tracing, thread pools
+    spec = spec_for(recipe, path, size, batch)
+    train = build_pipelines(prepared, spec, augment_workers=workers).train
+    for _ in train:  # warm-up: tracing, XLA compilation, threads, worker processes
         pass
+    return _timed(lambda: sum(int(x.shape[0]) for x, _y in train), seconds)
+
+
+def _timed(epoch: Any, seconds: float) -> float:
+    """Images/s over whole epochs (``epoch()`` returns its image count) until ``seconds``."""
     start = time.perf_counter()
     seen = 0
-    for _ in range(epochs):
-        for x, _y in train:
-            seen += int(x.shape[0])
-    return seen / (time.perf_counter() - start)
+    while True:
+        seen += epoch()
+        elapsed = time.perf_counter() - start
+        if elapsed >= seconds:
+            gc.collect()  # a finished pipeline's worker processes stop here, untimed
+            return seen / elapsed
 
 
 def bench_generator(
-    recipe: str, images: np.ndarray, batch: int, epochs: int, native: bool
+    recipe: str, images: np.ndarray, batch: int, seconds: float, native: bool
 ) -> float | None:
     generator_class, _where = legacy_generator()
     if generator_class is None:
@@ -114,58 +133,71 @@ def bench_generator(
     flow = gen.flow(images, labels, batch_size=batch, shuffle=True, seed=0)
     for _ in range(len(flow)):  # warm-up
         next(flow)
-    start = time.perf_counter()
-    seen = 0
-    for _ in range(epochs * len(flow)):
-        x, _y = next(flow)
-        seen += len(x)
-    return seen / (time.perf_counter() - start)
+    return _timed(lambda: sum(len(next(flow)[0]) for _ in range(len(flow))), seconds)
+
+
+def run_case(
+    key: str, recipe: str, images: np.ndarray, batch: int, seconds: float, workers: int
+) -> float | None:
+    """Images/s of one column of the table."""
+    if key == "threads":
+        return bench_zoo(recipe, "python", images, batch, seconds)
+    if key == "processes":
+        return bench_zoo(recipe, "python", images, batch, seconds, workers)
+    if key == "graph":
+        return bench_zoo(recipe, "graph", images, batch, seconds)
+    return bench_generator(recipe, images, batch, seconds, native=key == "native")
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--images", type=int, default=512, help="images at 64x64 (a quarter at 224)")
+    parser.add_argument("--images", type=int, default=1024,
+                        help="images at 64x64 (a quarter at 224)")
     parser.add_argument("--sizes", type=int, nargs="+", default=[64, 224])
     parser.add_argument("--batch", type=int, default=32)
-    parser.add_argument("--epochs", type=int, default=2)
+    parser.add_argument("--seconds", type=float, default=1.5, help="timed per case and repeat")
     parser.add_argument("--repeat", type=int, default=2)
+    parser.add_argument("--no-idg", action="store_true", help="skip ImageDataGenerator")
     args = parser.parse_args(argv)
 
     import tensorflow  # noqa: F401 (imported by every case: timed by none)
 
-    print(f"batch {args.batch}, {args.epochs} timed epochs after a warm-up, best of "
-          f"{args.repeat}, {os.cpu_count()} CPUs; images/s (higher is better)\n")
-    header = (f"{'recipe':<12} {'size':>4} {'images':>6} {'zoo graph':>10} {'zoo python':>11} "
-              f"{'IDG+albu':>9} {'IDG native':>10} {'graph/python':>12} {'graph/IDG+albu':>14}")
+    from zoo.data.workers import MAX_WORKERS, usable_cpus
+
+    workers = min(MAX_WORKERS, usable_cpus())
+    print(f"batch {args.batch}, >= {args.seconds} s timed after a warm-up epoch, best of "
+          f"{args.repeat}, {os.cpu_count()} CPUs, python processes: {workers}; "
+          "images/s (higher is better)\n")
+    header = (f"{'recipe':<12} {'size':>4} {'images':>6} {'python thr':>10} {'python proc':>11} "
+              f"{'graph':>7} {'graph/python':>12} {'IDG+albu':>9} {'IDG native':>10}")
     print(header)
     print("-" * len(header))
     for size in args.sizes:
         n = args.images if size <= 64 else max(args.batch * 2, args.images // 4)
         images = make_images(n, size)
         for recipe in RECIPES:
-            rates: dict[str, list[float]] = {"graph": [], "python": [], "idg": [], "native": []}
+            keys = ["threads", "processes", "graph"]
+            if not args.no_idg:
+                keys += ["idg", "native"] if recipe == "keras_style" else ["idg"]
+            rates: dict[str, list[float]] = {k: [] for k in keys}
             for _ in range(args.repeat):  # interleaved: a busy moment hurts every case alike
-                rates["graph"].append(bench_zoo(recipe, "graph", images, args.batch, args.epochs))
-                rates["python"].append(bench_zoo(recipe, "python", images, args.batch, args.epochs))
-                idg = bench_generator(recipe, images, args.batch, args.epochs, native=False)
-                if idg is not None:
-                    rates["idg"].append(idg)
-                if recipe == "keras_style":
-                    native = bench_generator(recipe, images, args.batch, args.epochs, native=True)
-                    if native is not None:
-                        rates["native"].append(native)
+                for key in keys:
+                    rate = run_case(key, recipe, images, args.batch, args.seconds, workers)
+                    if rate is not None:
+                        rates[key].append(rate)
             best = {k: max(v) if v else None for k, v in rates.items()}
+            python = max(best["threads"], best["processes"])
 
             def cell(value: float | None, width: int) -> str:
                 return f"{value:>{width}.0f}" if value is not None else f"{'-':>{width}}"
 
-            ratio_idg = (f"{best['graph'] / best['idg']:>13.1f}x" if best["idg"]
-                         else f"{'-':>14}")
-            print(f"{recipe:<12} {size:>4} {n:>6} {cell(best['graph'], 10)} "
-                  f"{cell(best['python'], 11)} {cell(best['idg'], 9)} {cell(best['native'], 10)} "
-                  f"{best['graph'] / best['python']:>11.1f}x {ratio_idg}", flush=True)
-    _, where = legacy_generator()
-    print(f"\n(ImageDataGenerator from {where})")
+            print(f"{recipe:<12} {size:>4} {n:>6} {cell(best['threads'], 10)} "
+                  f"{cell(best['processes'], 11)} {cell(best['graph'], 7)} "
+                  f"{best['graph'] / python:>11.1f}x {cell(best.get('idg'), 9)} "
+                  f"{cell(best.get('native'), 10)}", flush=True)
+    if not args.no_idg:
+        _, where = legacy_generator()
+        print(f"\n(ImageDataGenerator from {where})")
     return 0
 
 
