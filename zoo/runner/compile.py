@@ -164,13 +164,17 @@ def make_metrics(metrics: list[Any], objective: Objective) -> list[Any]:
 
 
 def compile_model(
-    model: Any, training: Any, objective: Objective, learning_rate: float | None = None
+    model: Any, training: Any, objective: Objective, learning_rate: float | None = None,
+    *, weighted: bool = False,
 ) -> None:
-    """``model.compile`` with a fresh optimizer, the objective's loss and the spec's metrics."""
+    """``model.compile`` with a fresh optimizer, the objective's loss and the spec's metrics
+    (``weighted``: as weighted metrics, for batches padded with rows of weight 0)."""
+    metrics = make_metrics(training.metrics, objective)
     model.compile(
         optimizer=make_optimizer(training.optimizer, learning_rate),
         loss=make_loss(objective),
-        metrics=make_metrics(training.metrics, objective),
+        metrics=None if weighted else metrics,
+        weighted_metrics=metrics if weighted else None,
     )
 
 
@@ -182,8 +186,8 @@ def targets_fn(objective: Objective) -> Callable[[Any, Any], tuple[Any, Any]] | 
     if objective.targets == "sparse":
         return None
     if objective.targets == "binary":
-        return lambda x, y: (x, tf.cast(tf.reshape(y, (-1, 1)), tf.float32))
-    return lambda x, y: (x, tf.one_hot(tf.cast(y, tf.int32), n))
+        return lambda x, y, *w: (x, tf.cast(tf.reshape(y, (-1, 1)), tf.float32), *w)
+    return lambda x, y, *w: (x, tf.one_hot(tf.cast(y, tf.int32), n), *w)
 
 
 def numpy_targets_fn(objective: Objective) -> Callable[[Any, Any], tuple[Any, Any]] | None:

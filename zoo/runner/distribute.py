@@ -92,9 +92,11 @@ class KerasDistribution:
     """What the runner needs of a strategy on the jax and torch backends: a scope (nothing
     to enter: ``keras.distribution`` is global) and the number of replicas."""
 
-    def __init__(self, replicas: int = 1, distribution: Any = None) -> None:
+    def __init__(self, replicas: int = 1, distribution: Any = None, processes: int = 1,
+                 process_id: int = 0) -> None:
         self.num_replicas_in_sync = replicas
         self.distribution = distribution
+        self.processes, self.process_id = processes, process_id  # hosts of a multi-host run
 
     def scope(self) -> Any:
         return nullcontext()
@@ -119,10 +121,13 @@ def initialize_hosts(runtime: Any) -> int:
     import jax
     import keras
 
-    if os.environ.get("JAX_PLATFORMS", "").strip() == "cpu" or not _has_jax_accelerator():
-        jax.config.update("jax_cpu_collectives_implementation", "gloo")  # CPU hosts talk gloo
+    # CPU devices of several hosts talk gloo (the setting leaves GPU/TPU collectives alone);
+    # nothing may ask JAX for its devices before initialize.
+    jax.config.update("jax_cpu_collectives_implementation", "gloo")
     try:
-        keras.distribution.initialize()
+        with _stdout_to_stderr():  # gloo greets its peers on stdout; stdout is for results
+            keras.distribution.initialize()
+            jax.devices()  # connect now, inside the redirect
     except (RuntimeError, ValueError) as exc:
         raise UserError([Problem(
             f"could not join the multi-host run ({exc}); check KERAS_DISTRIBUTION_JOB_ADDRESSES "
@@ -131,13 +136,20 @@ def initialize_hosts(runtime: Any) -> int:
     return int(jax.process_index())
 
 
-def _has_jax_accelerator() -> bool:
-    try:
-        import jax
+@contextmanager
+def _stdout_to_stderr() -> Iterator[None]:
+    """File descriptor 1 points at 2 inside (C++ libraries write to the descriptor)."""
+    import sys
 
-        return any(d.platform != "cpu" for d in jax.devices())
-    except RuntimeError:
-        return False
+    sys.stdout.flush()
+    saved = os.dup(1)
+    os.dup2(2, 1)
+    try:
+        yield
+    finally:
+        sys.stdout.flush()
+        os.dup2(saved, 1)
+        os.close(saved)
 
 
 def make_strategy(distribute: Any, runtime: Any = None) -> Any:
@@ -153,10 +165,16 @@ def make_strategy(distribute: Any, runtime: Any = None) -> Any:
     if keras.backend.backend() != "tensorflow":
         if getattr(runtime, "distribution", "none") != "data_parallel":
             return KerasDistribution()
+        import jax
+
         devices = keras.distribution.list_devices()
-        parallel = keras.distribution.DataParallel(devices=devices)
+        processes = int(jax.process_count())
+        # On several hosts each process feeds its own slice of every batch (even_batches),
+        # so Keras need not re-shard a tf.data stream it cannot size.
+        parallel = keras.distribution.DataParallel(
+            devices=devices, auto_shard_dataset=processes == 1)
         keras.distribution.set_distribution(parallel)
-        return KerasDistribution(len(devices), parallel)
+        return KerasDistribution(len(devices), parallel, processes, int(jax.process_index()))
     import tensorflow as tf
 
     devices = _check_devices(distribute.devices) if distribute.devices else None

@@ -63,13 +63,14 @@ def _numpy_batches(dataset: Any) -> Any:
 
 def evaluate_model(
     model: Any, dataset: Any, objective: Objective, class_names: list[str], split: str = "test",
-    outputs: dict[str, np.ndarray] | None = None,
+    outputs: dict[str, np.ndarray] | None = None, even: Any = None,
 ) -> EvalResult:
     """Evaluate a compiled model on a dataset of ``(images, int labels)`` batches.
 
     ``outputs``, when given, receives the probabilities (``probs``) and labels (``labels``)
     in the dataset's order (the errors picture needs them)."""
-    target_ds = with_targets(dataset, objective)
+    # even: under keras.distribution, batches padded to divide by the devices (even_batches)
+    target_ds = with_targets(even(dataset) if even is not None else dataset, objective)
     metrics = model.evaluate(target_ds, verbose=0, return_dict=True)
     probs, labels = [], []
     import keras

@@ -186,9 +186,21 @@ def _use_backend(loaded: Any, info: dict[str, Any] | None, run: Path | None) -> 
             raise UserError([Problem(f"the run trained on '{wanted}': {p.message}",
                                      str(run)) for p in problems])
         backend.activate(wanted, key)
+        _join_hosts(loaded)
         return
     try:
         backend.activate(backend.requested(loaded.spec.runtime.backend), key)
+    except UserError as exc:
+        raise located(exc.problems, loaded) from None
+    _join_hosts(loaded)
+
+
+def _join_hosts(loaded: Any) -> None:
+    """A multi-host JAX run joins its peers before JAX computes anything."""
+    from zoo.runner.distribute import initialize_hosts
+
+    try:
+        initialize_hosts(loaded.spec.runtime)
     except UserError as exc:
         raise located(exc.problems, loaded) from None
 
@@ -285,7 +297,6 @@ class _Session:
         from zoo.runner.distribute import (
             clear_keras_session,
             float32_outputs,
-            initialize_hosts,
             make_strategy,
             precision,
         )
@@ -293,7 +304,6 @@ class _Session:
 
         s = self.spec
         clear_keras_session()
-        self.host = initialize_hosts(s.runtime)
         self.deterministic = seed_everything(s.seed)
         self.prepared = prepare_data(s, self.registry, spec_dir=self.spec_dir)
         p = self.prepared
@@ -333,10 +343,31 @@ class _Session:
                                    f"{len(self.model.outputs)}: auxiliary classifiers)",
                                    key_path="training.class_weight")], self.loaded)
         pl = self.pipelines
-        self.train_ds = with_targets(pl.train, self.objective)
+        self.train_ds = self._feed(pl.train, training=True)
         self.val_ds = None
         if self.has_validation and pl.validation is not None:
-            self.val_ds = with_targets(pl.validation, self.objective)
+            self.val_ds = self._feed(pl.validation, training=False)
+
+    @property
+    def replicas(self) -> int:
+        """Devices a keras.distribution shards every batch over (1: no even batches needed)."""
+        return int(getattr(self.strategy, "num_replicas_in_sync", 1)) if getattr(
+            self.strategy, "distribution", None) is not None else 1
+
+    def _even(self, dataset: Any, class_weight: dict[int, float] | None = None) -> Any:
+        from zoo.runner.even_batches import even_batches
+
+        return even_batches(dataset, self.replicas, class_weight, self.strategy.processes,
+                            self.strategy.process_id)
+
+    def _feed(self, dataset: Any, training: bool) -> Any:
+        """A split as fit/evaluate take it: targets, and under keras.distribution batches
+        padded to divide by the devices (class weights then travel as sample weights)."""
+        from zoo.runner.compile import with_targets
+
+        if self.replicas > 1:
+            dataset = self._even(dataset, self.class_weight if training else None)
+        return with_targets(dataset, self.objective)
 
     def _train_auxiliary_outputs(self) -> None:
         """A model with auxiliary outputs trains them all with the plugin's loss weights."""
@@ -365,10 +396,12 @@ class _Session:
             info.setdefault("backup_dir", _backup_dir(s))
             rundir.write_info(self.run_dir, info)
         else:
+            host = int(getattr(self.strategy, "process_id", 0))  # a multi-host run's process
+            suffix = f"-host{host}" if host else ""  # each host writes a run folder of its own
             if run_dir is not None:
-                self.run_dir = rundir.make_run_dir(run_dir)
+                self.run_dir = rundir.make_run_dir(str(run_dir) + suffix)
             else:
-                self.run_dir = rundir.create_run_dir(out or rundir.DEFAULT_RUNS_DIR, s.name)
+                self.run_dir = rundir.create_run_dir(out or rundir.DEFAULT_RUNS_DIR, s.name + suffix)
             self.created = True
             try:
                 self.lock = rundir.RunLock.acquire(self.run_dir)
@@ -407,6 +440,7 @@ class _Session:
                 "name": (s.training.distribute.strategy if _backend_name() == "tensorflow"
                          else s.runtime.distribution),
                 "replicas": int(self.strategy.num_replicas_in_sync),
+                "hosts": int(getattr(self.strategy, "processes", 1)),
                 "mixed_precision": s.training.distribute.mixed_precision,
             },
             "class_weight": (
@@ -482,7 +516,8 @@ class _Session:
                 assert set_trainable is not None  # zoo validate refuses phases without it
                 set_trainable(self.model, phase.unfreeze)
             with self.strategy.scope():
-                compile_model(self.model, s.training, self.objective, phase.learning_rate)
+                compile_model(self.model, s.training, self.objective, phase.learning_rate,
+                              weighted=self.replicas > 1)
                 if restore is not None:
                     self.backup.restore_model(self.model, restore[1], with_optimizer=same)
             if restore is not None:
@@ -536,7 +571,7 @@ class _Session:
             callbacks=callbacks,
             verbose=self.verbose,
             shuffle=False,
-            class_weight=self.class_weight,
+            class_weight=self.class_weight if self.replicas == 1 else None,  # else in batches
         )
 
     def _train_from(self, epoch: int) -> Any:
@@ -545,7 +580,6 @@ class _Session:
         run would."""
         if epoch != self.train_first:
             from zoo.data.pipeline import build_pipelines
-            from zoo.runner.compile import with_targets
 
             s, scaling = self.spec, self.pipelines.scaling
             train = build_pipelines(
@@ -556,7 +590,7 @@ class _Session:
                 scaling_state=scaling.state() if scaling else None,
                 first_epoch=epoch,
             ).train
-            self.train_ds = with_targets(train, self.objective)
+            self.train_ds = self._feed(train, training=True)
             self.train_first = epoch
         return self.train_ds
 
@@ -580,7 +614,8 @@ class _Session:
         outputs: dict[str, Any] = {}
         if ds is not None:
             evaluation = evaluate_model(
-                self.model, ds, self.objective, self.prepared.class_names, split, outputs
+                self.model, ds, self.objective, self.prepared.class_names, split, outputs,
+                even=self._even if self.replicas > 1 else None,
             )
             metrics = {
                 "split": split,
