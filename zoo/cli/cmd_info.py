@@ -43,8 +43,9 @@ def run(args: argparse.Namespace) -> int:
     out.write(f"  tags: {', '.join(info['tags']) or '-'}\n")
     if info.get("recipe_type") == "augmentation":
         if "graph" in info.get("capabilities", ()):
-            out.write("  runs: in the tf.data graph (batched TF ops) on a GPU, per image in "
-                      "Python on CPU (faster there); augmentation.path: graph|python forces one\n")
+            out.write("  runs: in the tf.data graph (batched TF ops) on a GPU, and on CPU for "
+                      "images up to 96x96; per image in Python for larger ones on CPU (faster "
+                      "there); augmentation.path: graph|python forces one\n")
         else:
             out.write("  runs: per image in Python\n")
     for key in ("family", "input_kind", "param_count", "weights_license"):

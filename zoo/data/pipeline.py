@@ -111,16 +111,27 @@ def make_augmenter(
     return augmenter
 
 
-def augmentation_path(section: Any, registry: Registry | None = None) -> str | None:
+# path: auto takes the in-graph ops on CPU up to this many pixels an image: there the batched
+# XLA warp beat the per-image albumentations path 2.2-3.9x, while at 224x224 OpenCV's warps
+# are as fast or faster (0.6-1.3x; benchmarks/bench_augmentation.py, 2 cores).
+GRAPH_MAX_CPU_PIXELS = 96 * 96
+
+
+def augmentation_path(
+    section: Any, registry: Registry | None = None, image_size: tuple[int, int] | None = None
+) -> str | None:
     """Where a spec's augmentation runs: ``"graph"`` (batched TF ops in tf.data), ``"python"``
-    (the per-image augmenter) or None (no augmentation). Raises :class:`UserError` when the
-    spec asks for ``path: graph`` and the recipe has no in-graph version."""
+    (the per-image augmenter) or None (no augmentation). ``auto`` takes the graph when the
+    recipe has one and it is the faster way: on a GPU, or on CPU for images of at most
+    :data:`GRAPH_MAX_CPU_PIXELS` pixels (``image_size``, height and width). Raises
+    :class:`UserError` when the spec asks for ``path: graph`` and the recipe has no in-graph
+    version."""
     if section is None:
         return None
     entry, _ = _section(section, _registry(registry), "augmentation")
     wanted = _wanted_path(section)
     if wanted == "python" or (wanted == "auto" and (entry.capabilities.graph is None
-                                                    or not _has_accelerator())):
+                                                    or not _graph_is_faster(image_size))):
         return "python"
     if entry.capabilities.graph is None:
         raise UserError([Problem(
@@ -129,9 +140,12 @@ def augmentation_path(section: Any, registry: Registry | None = None) -> str | N
     return "graph"
 
 
+def _graph_is_faster(image_size: tuple[int, int] | None) -> bool:
+    small = image_size is not None and image_size[0] * image_size[1] <= GRAPH_MAX_CPU_PIXELS
+    return small or _has_accelerator()
+
+
 def _has_accelerator() -> bool:
-    """``path: auto`` takes the in-graph ops only on a GPU/TPU: on CPU, OpenCV's per-image
-    warps measured faster (benchmarks/bench_augmentation.py: graph/python 0.4-0.9x on 2 cores)."""
     import tensorflow as tf
 
     return bool(tf.config.list_logical_devices("GPU") or tf.config.list_logical_devices("TPU"))
@@ -143,7 +157,7 @@ def make_graph_augment(
     """The ``fn(images, seed)`` of the recipe's ``graph`` capability when the spec's
     augmentation runs in the graph (:func:`augmentation_path`), else None."""
     registry = _registry(registry)
-    if augmentation_path(section, registry) != "graph":
+    if augmentation_path(section, registry, (int(image_shape[0]), int(image_shape[1]))) != "graph":
         return None
     entry, params = _section(section, registry, "augmentation")
     ctx = AugmentContext(
