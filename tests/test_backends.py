@@ -201,12 +201,26 @@ code = main(["train", "specs/digits_cnn.yaml", "--out", "{tmp_path}", "--epochs"
              "--quiet"])
 runs = [p for p in __import__("pathlib").Path("{tmp_path}").iterdir()]
 info = json.load(open(runs[0] / "run.json"))
-print(json.dumps({{"code": code, "tf": "tensorflow" in sys.modules, "info": info}}))
-""")
+import cv2, io, contextlib, numpy as np
+cv2.imwrite("{tmp_path}/seven.png", np.full((8, 8), 200, np.uint8))
+stdout, stderr = io.StringIO(), io.StringIO()
+with contextlib.redirect_stdout(stdout), contextlib.redirect_stderr(stderr):
+    predicted = main(["predict", str(runs[0]), "{tmp_path}/seven.png", "--format", "json"])
+    exported = main(["export", str(runs[0]), "--out", "{tmp_path}/export"])
+print(json.dumps({{"code": code, "tf": "tensorflow" in sys.modules, "info": info,
+                  "predicted": predicted, "prediction": stdout.getvalue(),
+                  "exported": exported, "err": stderr.getvalue()}}))
+""", env={"KERAS_BACKEND": "jax"})
     assert out["code"] == 0 and not out["tf"]
     info = out["info"]
     assert info["status"] == "finished" and info["backend"] == "jax"
     assert info["input"] == "py_dataset"
+    assert out["predicted"] == 0
+    [prediction] = json.loads(out["prediction"])["predictions"]
+    assert prediction["class"] in [str(d) for d in range(10)]
+    assert out["exported"] == 2
+    assert "zoo export writes SavedModel, TFLite and ONNX files with TensorFlow, which is " \
+        "not installed: pip install 'zoo[tensorflow]'" in out["err"]
 
 
 @needs_jax
@@ -254,3 +268,38 @@ def test_two_jax_processes_train_one_model_on_localhost(tmp_path):
     assert first["metrics"] == second["metrics"]  # one model, trained together
     info = json.loads((Path(first["run_dir"]) / "run.json").read_text())
     assert info["strategy"]["hosts"] == 2 and info["strategy"]["replicas"] == 2
+
+
+@needs_jax
+@pytest.mark.slow
+def test_a_killed_jax_run_resumes_on_jax_bit_identical(tmp_path):
+    """Killed mid-epoch 3 on jax, then resumed (the run's own backend, whatever the
+    environment says): history and weights equal an uninterrupted jax run's."""
+    args = ["train", "specs/digits_mlp.yaml", "--epochs", "4", "--quiet",
+            "--set", "runtime.backend=jax", "--set", "training.backup.every_epochs=1"]
+    env = {k: v for k, v in os.environ.items() if k != "KERAS_BACKEND"}
+    env["TF_CPP_MIN_LOG_LEVEL"] = "3"
+
+    def zoo_cli(*more: str, **extra: str) -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, "-m", "zoo", *more], cwd=ROOT, text=True,
+                              capture_output=True, env={**env, **extra}, timeout=600)
+
+    reference = zoo_cli(*args, "--out", str(tmp_path / "reference"))
+    assert reference.returncode == 0, reference.stderr[-2000:]
+    killed = zoo_cli(*args, "--out", str(tmp_path / "killed"), ZOO_FAULT="mid_epoch@3")
+    assert killed.returncode == -9, killed.stderr[-2000:]
+    [run] = list((tmp_path / "killed").iterdir())
+    resumed = zoo_cli("train", "--resume", str(run), KERAS_BACKEND="tensorflow")
+    assert resumed.returncode == 0, resumed.stderr[-2000:]
+    assert "resumed from epoch 2" in resumed.stderr
+    [done] = list((tmp_path / "reference").iterdir())
+    assert (run / "history.csv").read_text() == (done / "history.csv").read_text()
+    info = json.loads((run / "run.json").read_text())
+    assert info["backend"] == "jax" and info["status"] == "finished"
+    checked = python(f"""
+import json, numpy as np, keras
+a = keras.saving.load_model("{run}/model.keras").get_weights()
+b = keras.saving.load_model("{done}/model.keras").get_weights()
+print(json.dumps({{"equal": all(np.array_equal(x, y) for x, y in zip(a, b))}}))
+""")
+    assert checked["equal"]

@@ -67,6 +67,13 @@ def run(args: argparse.Namespace) -> int:
             "--format names the export format here (savedmodel, tflite, onnx); "
             "for JSON output use --json"
         )
+    from zoo.backend import INSTALL_HINT, tensorflow_installed
+
+    if not tensorflow_installed():
+        from zoo.errors import UserError
+
+        raise UserError("zoo export writes SavedModel, TFLite and ONNX files with TensorFlow, "
+                        f"which is not installed: {INSTALL_HINT['tensorflow']}")
     import zoo
 
     show = args.format != "json" and sys.stderr.isatty()

@@ -65,11 +65,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     from zoo import progress
 
     progress.enable(getattr(args, "format", "text") != "json")  # drawn on a terminal only
-    if args.verb in TENSORFLOW_VERBS:
-        from zoo.tf_import import import_keras
-
-        import_keras()
     try:
+        if args.verb in TENSORFLOW_VERBS:  # Keras on $KERAS_BACKEND (else tensorflow), quietly
+            from zoo import backend
+
+            backend.activate(backend.requested(), key_path="KERAS_BACKEND")
         return int(args.handler(args) or EXIT_OK)
     except UserError as exc:
         if getattr(args, "format", "text") == "json":
