@@ -423,13 +423,21 @@ def test_vgg16_transfer_freezing() -> None:
 
 def test_pretrained_weights_require_their_scaling_and_auto_picks_it() -> None:
     assert zoo.load_spec(SPECS / "note_vgg16_transfer.yaml").warnings == []
-    with pytest.raises(UserError) as err:
+    with pytest.raises(UserError) as err:  # a --set that makes the mistake is blamed for it
         zoo.load_spec(SPECS / "note_vgg16_transfer.yaml", ["scaling.recipe=unit"])
     [problem] = err.value.problems
-    line = next(i for i, text in enumerate(
-        (SPECS / "note_vgg16_transfer.yaml").read_text().splitlines(), 1) if text.startswith("scaling:"))
-    assert problem.key_path == "scaling.recipe" and problem.line == line
+    assert problem.key_path == "scaling.recipe" and problem.file == "--set scaling.recipe=unit"
     assert "{recipe: caffe}" in problem.message
+    lines = (SPECS / "note_vgg16_transfer.yaml").read_text().splitlines()
+    line = next(i for i, text in enumerate(lines, 1) if text.startswith("scaling:"))
+    lines[line - 1] = "scaling: {recipe: unit}"
+    from zoo.spec import load_spec_text
+
+    with pytest.raises(UserError) as err:  # in the file: its line
+        load_spec_text("\n".join(lines) + "\n", "wrong.yaml", base_dir=SPECS)
+    [problem] = err.value.problems
+    assert problem.key_path == "scaling.recipe" and problem.line == line
+    assert problem.file == "wrong.yaml" and "{recipe: caffe}" in problem.message
     auto = zoo.load_spec(SPECS / "note_vgg16_transfer.yaml", ["scaling.recipe=auto"])
     assert auto.spec.scaling.recipe == "caffe"
     random = zoo.load_spec(SPECS / "note_vgg16_transfer.yaml",

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -291,7 +292,9 @@ def test_a_killed_jax_run_resumes_on_jax_bit_identical(tmp_path):
     [run] = list((tmp_path / "killed").iterdir())
     resumed = zoo_cli("train", "--resume", str(run), KERAS_BACKEND="tensorflow")
     assert resumed.returncode == 0, resumed.stderr[-2000:]
-    assert "resumed from epoch 2" in resumed.stderr
+    # the kill comes mid epoch 3: the backup holds epoch 2, or 1 if epoch 2's write (in the
+    # background) had not finished
+    assert re.search(r"resumed from epoch [12];", resumed.stderr), resumed.stderr
     [done] = list((tmp_path / "reference").iterdir())
     assert (run / "history.csv").read_text() == (done / "history.csv").read_text()
     info = json.loads((run / "run.json").read_text())

@@ -67,7 +67,7 @@ def test_every_mistake_reported_at_once_with_file_line_column_and_key_path():
     assert lines == [
         "spec.yaml:2:1: seeed: unknown key 'seeed'; did you mean 'seed'? (expected one of: "
         "spec_version, name, description, seed, data, model, scaling, augmentation, training, callbacks, "
-            "evaluation)",
+            "evaluation, runtime)",
         "spec.yaml:5:23: data.split.validation: expected a fraction between 0 and 1 or a whole count (got 1.5)",
         "spec.yaml:5:28: data.split.tset: unknown key 'tset'; did you mean 'test'? "
         "(expected one of: validation, test, stratify, export_to)",
