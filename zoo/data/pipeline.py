@@ -37,7 +37,7 @@ from __future__ import annotations
 import copy
 import math
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import numpy as np
@@ -237,6 +237,44 @@ def _training_images(prepared: PreparedData, data: Any) -> Any:
     return _decode_batches(train, prepared.image_shape, data)  # lazy: fixed recipes never read it
 
 
+def fitted_scaling(
+    prepared: PreparedData, spec: Any, registry: Registry, state: dict | None
+) -> Any:
+    """The spec's scaling recipe, restored from a run's ``state`` or fitted on the
+    (unaugmented) training images."""
+    scaling = make_scaling(spec.scaling, registry, state)
+    if state is None:
+        scaling.fit(_training_images(prepared, spec.data))
+    return scaling
+
+
+def augment_workers_for(spec: Any, images: int, asked: int | None) -> int | None:
+    """Worker processes for augmenting ``images`` training images a epoch: ``asked`` or
+    ``$ZOO_AUGMENT_WORKERS`` when given, else one per CPU (None) when the run augments at
+    least ``WORKER_MIN_IMAGES`` images in all, else 0 (threads of this process)."""
+    if asked is not None or os.environ.get(WORKERS_ENV, "").strip():
+        return asked
+    epochs = spec.training.epochs + sum(p.epochs for p in spec.training.phases)
+    return None if images * epochs >= WORKER_MIN_IMAGES else 0
+
+
+def batch_augmenter(
+    augmenter: Any, workers: int | None
+) -> tuple[Callable[[np.ndarray, int], np.ndarray], int | None]:
+    """``(fn(images, seed) -> images, batches that may run at once)`` for an augmenter:
+    whole batches in worker processes (every worker and this process), or in threads (any
+    number: None); a plain per-image Augmenter draws from its own generator, so its batches
+    run one at a time, in order."""
+    batch_fn = getattr(augmenter, "augment_batch", None)
+    pool = WorkerPool.start(augmenter, workers) if callable(batch_fn) else None
+    if pool is not None:
+        return pool.augment, pool.size + 1
+    if callable(batch_fn):
+        return (lambda images, seed: check_augmented(batch_fn(images, seed), images)), None
+    return (lambda images, seed: np.stack(
+        [check_augmented(augmenter(image), image) for image in images])), 1
+
+
 def build_pipelines(
     prepared: PreparedData,
     spec: Any,
@@ -276,9 +314,7 @@ def build_pipelines(
     registry = _registry(registry)
     batch = int(batch_size or spec.training.batch_size)
     seed = int(spec.seed)
-    scaling = make_scaling(spec.scaling, registry, scaling_state)
-    if scaling_state is None:
-        scaling.fit(_training_images(prepared, spec.data))
+    scaling = fitted_scaling(prepared, spec, registry, scaling_state)
     graph = make_graph_augment(spec.augmentation, registry, prepared.image_shape, seed)
     augmenter = None
     if graph is None:
@@ -293,10 +329,7 @@ def build_pipelines(
             steps = math.ceil(len(image_set) / batch)
             ds = _augment_graph(tf, ds, graph, prepared.image_shape, seed, epoch, steps)
         if training and augmenter is not None:
-            workers = augment_workers
-            if workers is None and not os.environ.get(WORKERS_ENV, "").strip():
-                epochs = spec.training.epochs + sum(p.epochs for p in spec.training.phases)
-                workers = None if len(image_set) * epochs >= WORKER_MIN_IMAGES else 0
+            workers = augment_workers_for(spec, len(image_set), augment_workers)
             steps = math.ceil(len(image_set) / batch)
             ds = _augment(tf, ds, augmenter, prepared.image_shape, seed, workers, epoch, steps)
         ds = ds.map(
@@ -416,26 +449,10 @@ def _augment(
 ) -> Any:
     """Augment uint8 batches in parallel; a seed per batch keeps seeded runs repeatable
     (with ``first_epoch``, ``steps`` seeds per epoch drawn from (seed, epoch))."""
-    batch_fn = getattr(augmenter, "augment_batch", None)
-    pool = WorkerPool.start(augmenter, workers) if callable(batch_fn) else None
-    if pool is not None:
+    augment, parallel = batch_augmenter(augmenter, workers)
 
-        def run(images: np.ndarray, batch_seed: np.int64) -> np.ndarray:
-            return pool.augment(images, int(batch_seed))
-
-        parallel = pool.size + 1  # every worker, and one batch at a time in this process
-    elif callable(batch_fn):
-
-        def run(images: np.ndarray, batch_seed: np.int64) -> np.ndarray:
-            return check_augmented(batch_fn(images, int(batch_seed)), images)
-
-        parallel = tf.data.AUTOTUNE
-    else:  # a plain Augmenter: one image at a time, in order, from its own seeded generator
-
-        def run(images: np.ndarray, batch_seed: np.int64) -> np.ndarray:
-            return np.stack([check_augmented(augmenter(image), image) for image in images])
-
-        parallel = 1
+    def run(images: np.ndarray, batch_seed: np.int64) -> np.ndarray:
+        return augment(images, int(batch_seed))
 
     def apply(batch: tuple[Any, Any], batch_seed: Any) -> tuple[Any, Any]:
         images, labels = batch
@@ -445,7 +462,8 @@ def _augment(
 
     seeds = _batch_seeds(tf, seed, first_epoch, steps)
     return tf.data.Dataset.zip((ds, seeds)).map(
-        apply, num_parallel_calls=parallel, deterministic=True
+        apply, num_parallel_calls=tf.data.AUTOTUNE if parallel is None else parallel,
+        deterministic=True,
     )
 
 

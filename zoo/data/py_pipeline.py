@@ -21,7 +21,6 @@ threaded, ordered), and PyDataset is what Keras' own ``fit`` adapts on every bac
 from __future__ import annotations
 
 import math
-import os
 import threading
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -34,7 +33,7 @@ import numpy as np
 from zoo.data.order import batch_seeds, training_order
 from zoo.data.prepared import Pipelines, PreparedData
 from zoo.data.source import ImageSet
-from zoo.data.workers import WORKERS_ENV, WorkerPool, usable_cpus
+from zoo.data.workers import usable_cpus
 
 Targets = Callable[[np.ndarray, np.ndarray], tuple[np.ndarray, Any]]
 
@@ -186,20 +185,6 @@ class ArrayBatches(keras.utils.PyDataset):
         return self if targets is None else ArrayBatches(self.x, self.y, self.batch_size, targets)
 
 
-def _augment_fn(augmenter: Any, workers: int | None) -> tuple[Callable[[np.ndarray, int], np.ndarray], bool]:
-    """(batch augment function, whether batches may be made in parallel)."""
-    from zoo.data.pipeline import check_augmented
-
-    batch_fn = getattr(augmenter, "augment_batch", None)
-    if callable(batch_fn):
-        pool = WorkerPool.start(augmenter, workers)
-        if pool is not None:
-            return (lambda images, seed: pool.augment(images, seed)), True
-        return (lambda images, seed: check_augmented(batch_fn(images, seed), images)), True
-    return (lambda images, seed: np.stack(
-        [check_augmented(augmenter(image), image) for image in images])), False
-
-
 def build_py_pipelines(
     prepared: PreparedData,
     spec: Any,
@@ -213,26 +198,25 @@ def build_py_pipelines(
     """:class:`Pipelines` of :class:`Batches`; the arguments mean what they mean for
     :func:`zoo.data.pipeline.build_pipelines` (which calls this for ``py_dataset``)."""
     from zoo.data.pipeline import (
-        WORKER_MIN_IMAGES,
         _registry,
         _spec_model,
-        _training_images,
         _wanted_path,
+        augment_workers_for,
+        batch_augmenter,
+        fitted_scaling,
         make_augmenter,
-        make_scaling,
     )
 
     spec = _spec_model(spec)
     registry = _registry(registry)
     batch = int(batch_size or spec.training.batch_size)
     seed = int(spec.seed)
-    scaling = make_scaling(spec.scaling, registry, scaling_state)
-    if scaling_state is None:
-        scaling.fit(_training_images(prepared, spec.data))
+    scaling = fitted_scaling(prepared, spec, registry, scaling_state)
     if spec.augmentation is not None and _wanted_path(spec.augmentation) == "graph":
         from zoo.errors import Problem, UserError
 
-        raise UserError([Problem("path: graph needs the tf_data input", key_path="augmentation.path")])
+        raise UserError([Problem("path: graph needs the tf_data input",
+                                 key_path="augmentation.path")])
     augmenter = make_augmenter(spec.augmentation, registry, prepared.image_shape, seed)
     threads = max(1, min(usable_cpus(), 8))
     base = dict(shape=prepared.image_shape, resize=spec.data.resize, batch=batch, scaling=scaling)
@@ -247,13 +231,10 @@ def build_py_pipelines(
     labels = np.asarray(train.labels, dtype=np.int64)
     buffer = int(spec.training.shuffle_buffer)
     sampler = str(getattr(spec.training, "sampler", "none"))
-    augment, parallel = None, True
+    augment, parallel = None, None
     if augmenter is not None:
-        workers = augment_workers
-        if workers is None and not os.environ.get(WORKERS_ENV, "").strip():
-            epochs = spec.training.epochs + sum(p.epochs for p in spec.training.phases)
-            workers = None if len(train) * epochs >= WORKER_MIN_IMAGES else 0
-        augment, parallel = _augment_fn(augmenter, workers)
+        workers = augment_workers_for(spec, len(train), augment_workers)
+        augment, parallel = batch_augmenter(augmenter, workers)
     training = _Split(
         train, **base,  # type: ignore[arg-type]
         augment=augment,
@@ -262,7 +243,7 @@ def build_py_pipelines(
         first_epoch=int(first_epoch or 0),
     )
     return Pipelines(
-        train=Batches(training, ahead=threads if parallel else 0),
+        train=Batches(training, ahead=0 if parallel == 1 else threads),
         validation=evaluation(prepared.validation),
         test=evaluation(prepared.test),
         scaling=scaling,

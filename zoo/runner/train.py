@@ -293,7 +293,7 @@ class _Session:
         from zoo.data.prepare import prepare_data
         from zoo.runner.build import build_model
         from zoo.runner.callbacks import check_callbacks
-        from zoo.runner.compile import choose_objective, metric_name, with_targets
+        from zoo.runner.compile import choose_objective, metric_name
         from zoo.runner.distribute import (
             clear_keras_session,
             float32_outputs,
@@ -401,7 +401,8 @@ class _Session:
             if run_dir is not None:
                 self.run_dir = rundir.make_run_dir(str(run_dir) + suffix)
             else:
-                self.run_dir = rundir.create_run_dir(out or rundir.DEFAULT_RUNS_DIR, s.name + suffix)
+                self.run_dir = rundir.create_run_dir(
+                    out or rundir.DEFAULT_RUNS_DIR, s.name + suffix)
             self.created = True
             try:
                 self.lock = rundir.RunLock.acquire(self.run_dir)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from zoo.backend import INSTALL_HINT, installed, input_pipeline, requested, tensorflow_installed
+from zoo.backend import INSTALL_HINT, input_pipeline, installed, requested, tensorflow_installed
 from zoo.errors import Problem
 
 
