@@ -305,3 +305,17 @@ def test_a_killed_jax_run_resumes_on_jax_bit_identical(tmp_path, trained):
     a = keras.saving.load_model(run / "model.keras").get_weights()  # .keras: any backend
     b = keras.saving.load_model(done / "model.keras").get_weights()
     assert all(np.array_equal(x, y) for x, y in zip(a, b, strict=True))
+
+
+@pytest.mark.skipif(len(BACKENDS) < 2, reason="needs a second backend")
+def test_zoo_build_builds_on_the_specs_backend():
+    other = BACKENDS[-1]  # torch, else jax
+    env = {k: v for k, v in os.environ.items() if k != "KERAS_BACKEND"}
+    proc = subprocess.run(
+        [sys.executable, "-m", "zoo", "build", "specs/digits_cnn.yaml", "--set",
+         f"runtime.backend={other}", "--format", "json"],
+        cwd=ROOT, env={**env, "TF_CPP_MIN_LOG_LEVEL": "3"}, capture_output=True, text=True,
+        timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    info = json.loads(proc.stdout)
+    assert info["backend"] == other and info["params"]["total"] == 157_696

@@ -83,14 +83,20 @@ def problems_for(backend: str, key_path: str = KEY_PATH) -> list[Problem]:
     return []
 
 
-def activate(backend: str, key_path: str = KEY_PATH) -> str:
-    """Make Keras run ``backend``: sets ``KERAS_BACKEND`` before Keras is imported, then
-    imports it (quietly). Raises :class:`UserError` when that is impossible."""
+def select(backend: str, key_path: str = KEY_PATH) -> str:
+    """Make Keras run ``backend`` once it is imported (sets ``KERAS_BACKEND``; imports
+    nothing). Raises :class:`UserError` when that is impossible."""
     problems = problems_for(backend, key_path)
     if problems:
         raise UserError(problems)
     if loaded() is None:
         os.environ["KERAS_BACKEND"] = backend
+    return backend
+
+
+def activate(backend: str, key_path: str = KEY_PATH) -> str:
+    """:func:`select` ``backend``, then import Keras (quietly)."""
+    select(backend, key_path)
     from zoo.tf_import import import_keras, import_quietly
 
     import_keras()

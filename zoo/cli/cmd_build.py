@@ -5,9 +5,11 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+from dataclasses import replace
 from typing import Any
 
 from zoo.cli.output import print_json, print_problems
+from zoo.errors import UserError
 
 
 def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
@@ -85,14 +87,20 @@ def run(args: argparse.Namespace) -> int:
     if args.format == "text":
         print_problems(loaded.warnings)
 
+    from zoo import backend
     from zoo.runner.build import build_model, import_keras
 
-    import_seconds = import_keras()  # TensorFlow loads here, timed apart from the build
+    try:  # the spec's backend (runtime.backend, else $KERAS_BACKEND, else tensorflow)
+        backend.select(backend.requested(loaded.spec.runtime.backend))
+    except UserError as exc:
+        raise UserError([replace(p, file=p.file or args.spec) for p in exc.problems]) from None
+    import_seconds = import_keras()  # the backend loads here, timed apart from the build
     start = time.perf_counter()
     model = build_model(loaded)
     seconds = time.perf_counter() - start
     info = describe_model(model)
     info["architecture"] = loaded.spec.model.architecture
+    info["backend"] = backend.active()
     info["import_seconds"] = round(import_seconds, 3)
     info["build_seconds"] = round(seconds, 3)
     if args.format == "json":
@@ -106,5 +114,6 @@ def run(args: argparse.Namespace) -> int:
               f"input: {_text(info['input_shape'])}  output: {_text(info['output_shape'])}\n"
               f"parameters: {p['total']:,} total, {p['trainable']:,} trainable, "
               f"{p['non_trainable']:,} non-trainable\n"
-              f"built in {seconds:.2f} s (after {import_seconds:.1f} s importing TensorFlow)\n")
+              f"built in {seconds:.2f} s on {info['backend']} (after {import_seconds:.1f} s "
+              "importing it)\n")
     return 0

@@ -22,9 +22,9 @@ VERBS = (
 )
 EXIT_OK, EXIT_USER_ERROR = 0, 2
 # Verbs that always need TensorFlow: imported up front, without its start-up lines on stderr.
-# Verbs that import Keras up front (quietly). train and sweep import it themselves, once the
-# spec has said which backend (runtime.backend) Keras must start with.
-TENSORFLOW_VERBS = frozenset({"build", "evaluate", "predict", "export"})
+# Verbs that import Keras up front (quietly). train, sweep and build import it themselves,
+# once the spec has said which backend (runtime.backend) Keras must start with.
+TENSORFLOW_VERBS = frozenset({"evaluate", "predict", "export"})
 
 
 def make_parser() -> argparse.ArgumentParser:

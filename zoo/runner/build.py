@@ -24,7 +24,7 @@ def resolve(spec: Any, registry: Registry | None = None) -> Any:
 
 
 def import_keras() -> float:
-    """Import Keras (and TensorFlow behind it); the seconds it took, so `zoo build` can
+    """Import Keras (and the backend behind it); the seconds it took, so `zoo build` can
     report the import apart from the build itself."""
     import time
 
