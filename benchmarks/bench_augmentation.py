@@ -17,9 +17,18 @@ only ``augmentation.path`` differs):
   ``bench_pipeline.py``, whose helpers this reuses); for ``keras_style`` also the generator's
   own arguments (rotation, shifts, flips, brightness), its native way of doing it.
 
-Each case runs one warm-up epoch (tracing, XLA compilation, thread and process start), then
-times whole epochs until ``--seconds`` have passed; cases are interleaved and the best of
-``--repeat`` is kept (another process's busy moment hurts every case alike). Run:
+Each zoo case reads the training split as ``zoo train`` does (one endless stream, from epoch
+0 on); after one warm-up epoch (tracing, XLA compilation, thread and process start) it times
+whole epochs until ``--seconds`` have passed; cases are interleaved and the best of
+``--repeat`` is kept (another process's busy moment hurts every case alike).
+
+A second table (``--kernels``, on by default) times the work itself on one thread, in a
+subprocess limited to one TensorFlow and one OpenCV thread, microseconds per image: the
+albumentations pipeline called on one image, the in-graph recipe on a batch of 32, and the
+affine warp alone both ways (``cv2.warpAffine`` on uint8 against the graph path's XLA bilinear
+gathers, every image warped). It says where the pipeline ratios come from: per-image Python
+overhead, which the graph removes, weighs most on small images; on large ones the pixels'
+work dominates, and there OpenCV's warp is as fast as XLA's. Run:
 ``python benchmarks/bench_augmentation.py [--images 1024] [--seconds 1.5]``.
 """
 
@@ -88,10 +97,16 @@ def bench_zoo(
         image_shape=images.shape[1:],
     )
     spec = spec_for(recipe, path, size, batch)
-    train = build_pipelines(prepared, spec, augment_workers=workers).train
-    for _ in train:  # warm-up: tracing, XLA compilation, threads, worker processes
-        pass
-    return _timed(lambda: sum(int(x.shape[0]) for x, _y in train), seconds)
+    # As zoo.train reads it: one endless stream from epoch 0 on, steps_per_epoch at a time.
+    pipes = build_pipelines(prepared, spec, augment_workers=workers, first_epoch=0)
+    stream = iter(pipes.train)
+    steps = pipes.steps_per_epoch
+
+    def epoch() -> int:
+        return sum(int(next(stream)[0].shape[0]) for _ in range(steps))
+
+    epoch()  # warm-up: tracing, XLA compilation, threads, worker processes
+    return _timed(epoch, seconds)
 
 
 def _timed(epoch: Any, seconds: float) -> float:
@@ -149,6 +164,70 @@ def run_case(
     return bench_generator(recipe, images, batch, seconds, native=key == "native")
 
 
+def _per_image_us(call: Any, images: int, seconds: float) -> float:
+    """Microseconds per image of ``call()`` (which handles ``images`` images), best of 3."""
+    call()  # warm-up: tracing, XLA compilation
+    best = float("inf")
+    for _ in range(3):
+        start, calls = time.perf_counter(), 0
+        while time.perf_counter() - start < seconds / 3:
+            call()
+            calls += 1
+        best = min(best, (time.perf_counter() - start) / calls / images * 1e6)
+    return best
+
+
+def kernels(sizes: list[int], seconds: float) -> None:
+    """The one-thread table (run in its own process: thread limits must come first)."""
+    import cv2
+    import tensorflow as tf
+
+    tf.config.threading.set_intra_op_parallelism_threads(1)
+    tf.config.threading.set_inter_op_parallelism_threads(1)
+    cv2.setNumThreads(1)
+
+    import zoo
+
+    from zoo_builtins.recipes import _graph_ops
+
+    header = (f"{'recipe':<12} {'size':>4} {'albu/image':>10} {'graph/image':>11} "
+              f"{'ratio':>6} {'cv2 warp':>9} {'XLA warp':>9}")
+    print(header)
+    print("-" * len(header))
+    for size in sizes:
+        batch = make_images(32, size)
+        batch_f = tf.constant(batch, tf.float32)
+        seed = tf.constant([1, 2], tf.int64)
+        for recipe in RECIPES:
+            entry = zoo.registry().get(recipe, "recipe")
+            ctx = zoo.AugmentContext(image_size=(size, size), channels=3, seed=0)
+            params = entry.params()
+            pipeline = entry.factory(params, ctx).pipeline
+            graph = entry.capabilities.graph(params, ctx)
+            warp = graph.recipe.affine  # type: ignore[attr-defined]
+            albu = _per_image_us(lambda: [pipeline(image=im) for im in batch], 32, seconds)
+            in_graph = _per_image_us(lambda: graph(batch_f, seed).numpy(), 32, seconds)
+            matrix = cv2.getRotationMatrix2D((size / 2, size / 2), 10, 1.05)
+            border = getattr(cv2, f"BORDER_{warp.border_mode.upper()}")
+            cv2_warp = _per_image_us(
+                lambda: [cv2.warpAffine(im, matrix, (size, size), flags=cv2.INTER_LINEAR,
+                                        borderMode=border) for im in batch], 32, seconds)
+            maps = tf.constant(np.tile([[0.96, -0.17, 8.0, 0.17, 0.96, -3.0]], (32, 1)),
+                               tf.float32)
+            def warp_all(x: Any, m: Any, mode: str = warp.border_mode,
+                         fill: float = warp.fill) -> Any:
+                if size * size < _graph_ops.LOOP_MIN_PIXELS:  # as the recipe does: batched
+                    return _graph_ops._warp(tf, x, m, mode, fill)
+                return tf.map_fn(  # or one image at a time
+                    lambda a: _graph_ops._warp(tf, a[0][None], a[1][None], mode, fill)[0],
+                    (x, m), fn_output_signature=tf.float32)
+
+            xla = tf.function(warp_all, jit_compile=True, autograph=False)
+            xla_warp = _per_image_us(lambda: xla(batch_f, maps).numpy(), 32, seconds)
+            print(f"{recipe:<12} {size:>4} {albu:>8.0f}us {in_graph:>9.0f}us "
+                  f"{albu / in_graph:>5.1f}x {cv2_warp:>7.0f}us {xla_warp:>7.0f}us", flush=True)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--images", type=int, default=1024,
@@ -158,7 +237,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seconds", type=float, default=1.5, help="timed per case and repeat")
     parser.add_argument("--repeat", type=int, default=2)
     parser.add_argument("--no-idg", action="store_true", help="skip ImageDataGenerator")
+    parser.add_argument("--no-kernels", action="store_true", help="skip the one-thread table")
+    parser.add_argument("--kernels-only", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    if args.kernels_only:
+        kernels(args.sizes, args.seconds)
+        return 0
 
     import tensorflow  # noqa: F401 (imported by every case: timed by none)
 
@@ -198,6 +282,13 @@ def main(argv: list[str] | None = None) -> int:
     if not args.no_idg:
         _, where = legacy_generator()
         print(f"\n(ImageDataGenerator from {where})")
+    if not args.no_kernels:
+        import subprocess
+
+        print("\nOne thread, microseconds per image (lower is better); ratio = albu / graph; "
+              "the warps alone warp every image:\n", flush=True)
+        subprocess.run([sys.executable, __file__, "--kernels-only", "--seconds",
+                        str(args.seconds), "--sizes", *map(str, args.sizes)], check=True)
     return 0
 
 

@@ -44,7 +44,7 @@ def run(args: argparse.Namespace) -> int:
     if info.get("recipe_type") == "augmentation":
         if "graph" in info.get("capabilities", ()):
             out.write("  runs: in the tf.data graph (batched TF ops) on a GPU, and on CPU for "
-                      "images up to 96x96; per image in Python for larger ones on CPU (faster "
+                      "images up to 256x256; per image in Python for larger ones on CPU (faster "
                       "there); augmentation.path: graph|python forces one\n")
         else:
             out.write("  runs: per image in Python\n")

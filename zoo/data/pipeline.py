@@ -111,10 +111,11 @@ def make_augmenter(
     return augmenter
 
 
-# path: auto takes the in-graph ops on CPU up to this many pixels an image: there the batched
-# XLA warp beat the per-image albumentations path 2.2-3.9x, while at 224x224 OpenCV's warps
-# are as fast or faster (0.6-1.3x; benchmarks/bench_augmentation.py, 2 cores).
-GRAPH_MAX_CPU_PIXELS = 96 * 96
+# path: auto takes the in-graph ops on CPU up to this many pixels an image. Read as training
+# reads it (one endless stream), the graph beat the per-image albumentations path at every
+# size up to 256x256 (light 5.6x at 64 px, 1.0-1.1x at 224-256; keras_style 11x, 1.9-2.0x);
+# above, OpenCV's warps win for light (0.8-0.9x at 384-512 px; bench_augmentation.py, 2 cores).
+GRAPH_MAX_CPU_PIXELS = 256 * 256
 
 
 def augmentation_path(

@@ -242,7 +242,7 @@ class AugmentationSpec(RecipeSpec):
         "auto",
         description="Where the recipe runs: graph (batched TensorFlow ops inside tf.data), "
         "python (the albumentations augmenter, per image) or auto (graph where the recipe "
-        "has one and it is faster: on a GPU, and on CPU for images up to 96x96; python on "
+        "has one and it is faster: on a GPU, and on CPU for images up to 256x256; python on "
         "the py_dataset input).",
     )
 
