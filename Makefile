@@ -20,8 +20,12 @@ $(VENV)/.installed: pyproject.toml
 run: setup  ## train the default spec: an MLP on scikit-learn's bundled digits (no download)
 	$(BIN)/zoo train specs/digits_mlp.yaml
 
+# Test files run on this many worker processes (pytest-xdist; a file stays on one worker, so
+# its module fixtures are built once). 2 halves the suite's time on the 2-core CI machines.
+TEST_WORKERS ?= 2
+
 test: setup
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile
 
 bench: setup
 	$(BIN)/python benchmarks/bench_cli_startup.py

@@ -19,6 +19,10 @@ FIXTURES = TESTS / "fixtures"
 SPECS = ROOT / "specs"
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+# Output is wrapped to COLUMNS when it is set (pytest-xdist's workers and some shells export
+# it); the CLI tests expect piped, unwrapped output unless they set it themselves.
+for _name in ("COLUMNS", "LINES"):
+    os.environ.pop(_name, None)
 
 
 @pytest.fixture
