@@ -22,7 +22,7 @@ Each zoo case reads the training split as ``zoo train`` does (one endless stream
 whole epochs until ``--seconds`` have passed; cases are interleaved and the best of
 ``--repeat`` is kept (another process's busy moment hurts every case alike).
 
-A second table (``--kernels``, on by default) times the work itself on one thread, in a
+A second table (left out with ``--no-kernels``) times the work itself on one thread, in a
 subprocess limited to one TensorFlow and one OpenCV thread, microseconds per image: the
 albumentations pipeline called on one image, the in-graph recipe on a batch of 32, and the
 affine warp alone both ways (``cv2.warpAffine`` on uint8 against the graph path's XLA bilinear
@@ -214,6 +214,7 @@ def kernels(sizes: list[int], seconds: float) -> None:
                                         borderMode=border) for im in batch], 32, seconds)
             maps = tf.constant(np.tile([[0.96, -0.17, 8.0, 0.17, 0.96, -3.0]], (32, 1)),
                                tf.float32)
+
             def warp_all(x: Any, m: Any, mode: str = warp.border_mode,
                          fill: float = warp.fill) -> Any:
                 if size * size < _graph_ops.LOOP_MIN_PIXELS:  # as the recipe does: batched
