@@ -52,11 +52,7 @@ def build(name: str, shape: tuple[int, ...], classes: int = 3, **overrides: obje
 
 # ---------------------------------------------------------------- every registered name
 
-DEEP = {"resnet101", "resnet152"}  # 500+ layers: tens of seconds on 2 cores (pytest -m long)
-
-
-@pytest.mark.parametrize("name", [
-    pytest.param(n, marks=pytest.mark.long) if n in DEEP else n for n in ARCHITECTURES])
+@pytest.mark.parametrize("name", ARCHITECTURES)
 def test_builds_runs_saves_and_loads(name: str, tmp_path: Path) -> None:
     shape = SMALLEST.get(name, (32, 32, 3))
     model = build(name, shape, classes=3)
@@ -82,8 +78,7 @@ def test_one_pixel_below_the_smallest_input_fails_clearly(name: str) -> None:
     assert "\n" not in text
 
 
-@pytest.mark.parametrize("name", [
-    pytest.param(n, marks=pytest.mark.long) if n in DEEP else n for n in ARCHITECTURES])
+@pytest.mark.parametrize("name", ARCHITECTURES)
 def test_declared_param_count_is_the_default_models(name: str) -> None:
     entry = zoo.get(name, "architecture")
     stated = re.search(r"at (\d+)x(\d+)x(\d+), (\d+) classes", entry.description)

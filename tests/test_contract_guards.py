@@ -130,7 +130,6 @@ GOOGLENET_AUX = textwrap.dedent("""\
     """)
 
 
-@pytest.mark.long  # 17 s of GoogLeNet training; the aux-output contract checks stay default
 def test_googlenet_trains_with_its_auxiliary_heads_and_saves_only_the_classifier(tmp_path: Path):
     import keras
 

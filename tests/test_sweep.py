@@ -115,7 +115,6 @@ def test_sweep_writes_trials_best_spec_and_plots(tmp_path, capsys):
     assert len(read_csv(out / "trials.csv")) == 3
 
 
-@pytest.mark.long  # 20 s; test_sweep_writes_trials_best_spec_and_plots covers one worker
 def test_two_workers_share_one_study(tmp_path):
     sweep = write_sweep(tmp_path, trials=5)
     out = tmp_path / "s"
@@ -167,7 +166,6 @@ def test_compare_rejects_non_runs(tmp_path, capsys):
     assert "not a run folder" in capsys.readouterr().err
 
 
-@pytest.mark.long
 def test_killed_worker_trial_is_failed_requeued_and_run_once(tmp_path):
     """SIGKILL a worker mid-trial; a worker joining later fails that trial (not counted),
     runs its parameters again, and the study ends with exactly the budget."""
