@@ -18,8 +18,8 @@ only ``augmentation.path`` differs):
   own arguments (rotation, shifts, flips, brightness), its native way of doing it.
 
 Each zoo case reads the training split as ``zoo train`` does (one endless stream, from epoch
-0 on); after one warm-up epoch (tracing, XLA compilation, thread and process start) it times
-whole epochs until ``--seconds`` have passed; cases are interleaved and the best of
+0 on); after warm-up epochs for ``WARM_UP_SECONDS`` (tracing, XLA compilation, thread and
+worker process start, so the workers are measured running) it times whole epochs until ``--seconds`` have passed; cases are interleaved and the best of
 ``--repeat`` is kept (another process's busy moment hurts every case alike).
 
 A second table (left out with ``--no-kernels``) times the work itself on one thread, in a
@@ -52,6 +52,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_pipeline import legacy_generator  # noqa: E402
 
 RECIPES = ("light", "keras_style")
+# Warm-up of every zoo case: whole epochs for at least this long. Worker processes take about
+# two seconds to start (importing albumentations); until then zoo augments in its own process.
+WARM_UP_SECONDS = 4.0
 
 
 def make_images(n: int, size: int, seed: int = 0) -> np.ndarray:
@@ -105,7 +108,7 @@ def bench_zoo(
     def epoch() -> int:
         return sum(int(next(stream)[0].shape[0]) for _ in range(steps))
 
-    epoch()  # warm-up: tracing, XLA compilation, threads, worker processes
+    _timed(epoch, WARM_UP_SECONDS)  # tracing, XLA compilation, threads, worker processes
     return _timed(epoch, seconds)
 
 
@@ -250,7 +253,8 @@ def main(argv: list[str] | None = None) -> int:
     from zoo.data.workers import MAX_WORKERS, usable_cpus
 
     workers = min(MAX_WORKERS, usable_cpus())
-    print(f"batch {args.batch}, >= {args.seconds} s timed after a warm-up epoch, best of "
+    print(f"batch {args.batch}, >= {args.seconds} s timed after {WARM_UP_SECONDS:g} s of warm-up, "
+          f"best of "
           f"{args.repeat}, {os.cpu_count()} CPUs, python processes: {workers}; "
           "images/s (higher is better)\n")
     header = (f"{'recipe':<12} {'size':>4} {'images':>6} {'python thr':>10} {'python proc':>11} "

@@ -113,8 +113,8 @@ def make_augmenter(
 
 # path: auto takes the in-graph ops on CPU up to this many pixels an image. Read as training
 # reads it (one endless stream), the graph beat the per-image albumentations path at every
-# size up to 256x256 (light 5.6x at 64 px, 1.0-1.1x at 224-256; keras_style 11x, 1.9-2.0x);
-# above, OpenCV's warps win for light (0.8-0.9x at 384-512 px; bench_augmentation.py, 2 cores).
+# size up to 256x256 (light 3.2-3.6x at 64 px, 1.0-1.2x at 224-256; keras_style 5-6x, 1.9-2.0x);
+# above, OpenCV's warps catch up for light (1.0x at 384, 0.8x at 512; bench_augmentation.py).
 GRAPH_MAX_CPU_PIXELS = 256 * 256
 
 
