@@ -43,9 +43,11 @@ def run(args: argparse.Namespace) -> int:
     out.write(f"  tags: {', '.join(info['tags']) or '-'}\n")
     if info.get("recipe_type") == "augmentation":
         if "graph" in info.get("capabilities", ()):
+            from zoo.spec.sections import GRAPH_MAX_CPU_SIDE as side
+
             out.write("  runs: in the tf.data graph (batched TF ops) on a GPU, and on CPU for "
-                      "images up to 256x256; per image in Python for larger ones on CPU (faster "
-                      "there); augmentation.path: graph|python forces one\n")
+                      f"images up to {side}x{side}; per image in Python for larger ones on CPU "
+                      "(faster there); augmentation.path: graph|python forces one\n")
         else:
             out.write("  runs: per image in Python\n")
     for key in ("family", "input_kind", "param_count", "weights_license"):

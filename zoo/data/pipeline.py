@@ -50,6 +50,7 @@ from zoo.data.source import ImageSet
 from zoo.data.workers import WORKERS_ENV, WorkerPool
 from zoo.errors import PluginContractError, Problem, UserError
 from zoo.registry import Registry
+from zoo.spec.sections import GRAPH_MAX_CPU_SIDE
 
 FIT_BATCH = 256  # images decoded at a time when a scaling recipe is fitted on files
 WORKER_MIN_IMAGES = 50_000  # augmented images (per run) from which worker processes pay off
@@ -111,11 +112,7 @@ def make_augmenter(
     return augmenter
 
 
-# path: auto takes the in-graph ops on CPU up to this many pixels an image. Read as training
-# reads it (one endless stream), the graph beat the per-image albumentations path at every
-# size up to 256x256 (light 3.2-3.6x at 64 px, 1.0-1.2x at 224-256; keras_style 5-6x, 1.9-2.0x);
-# above, OpenCV's warps catch up for light (1.0x at 384, 0.8x at 512; bench_augmentation.py).
-GRAPH_MAX_CPU_PIXELS = 256 * 256
+GRAPH_MAX_CPU_PIXELS = GRAPH_MAX_CPU_SIDE**2  # path: auto on CPU (see zoo.spec.sections)
 
 
 def augmentation_path(

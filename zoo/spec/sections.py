@@ -235,6 +235,14 @@ class RecipeSpec(Section):
     """Shared recipe options; `recipe` and `params` are added per recipe plugin."""
 
 
+# path: auto takes the in-graph ops on CPU for images up to this many pixels a side (height
+# times width at most its square). Read as training reads it (one endless stream), the graph
+# beat the per-image albumentations path at every size up to 256x256 (light 3.2-3.6x at 64 px,
+# 1.0-1.2x at 224-256; keras_style 5-6x, 1.9-2.0x); above, OpenCV's warps catch up for light
+# (1.0x at 384, 0.8x at 512; benchmarks/bench_augmentation.py, 2 cores).
+GRAPH_MAX_CPU_SIDE = 256
+
+
 class AugmentationSpec(RecipeSpec):
     """The augmentation section: the recipe, its params and where it runs."""
 
@@ -242,8 +250,8 @@ class AugmentationSpec(RecipeSpec):
         "auto",
         description="Where the recipe runs: graph (batched TensorFlow ops inside tf.data), "
         "python (the albumentations augmenter, per image) or auto (graph where the recipe "
-        "has one and it is faster: on a GPU, and on CPU for images up to 256x256; python on "
-        "the py_dataset input).",
+        f"has one and it is faster: on a GPU, and on CPU for images up to {GRAPH_MAX_CPU_SIDE}x"
+        f"{GRAPH_MAX_CPU_SIDE}; python on the py_dataset input).",
     )
 
 
