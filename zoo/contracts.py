@@ -6,14 +6,14 @@ authors import them from :mod:`zoo.plugin`; ``docs/plugins.md`` explains each on
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, Protocol, runtime_checkable
 
 from pydantic import BaseModel, ConfigDict
 
-PluginKind = Literal["architecture", "recipe", "data"]
+PluginKind = Literal["architecture", "recipe", "data", "tracker"]
 RecipeType = Literal["scaling", "augmentation"]
 
 
@@ -60,6 +60,21 @@ class ShapeHint:
     image_size: tuple[int, int] | None = None
     channels: int | None = None
     num_classes: int | None = None
+
+
+@dataclass(frozen=True)
+class ParamCount:
+    """A documented parameter count and the build at which it holds.
+
+    ``zoo list --max-params`` filters on ``count``; ``zoo.testing.check_architecture`` builds
+    the architecture with ``params`` (the defaults when empty) at ``input_shape`` with
+    ``num_classes`` outputs and compares.
+    """
+
+    count: int
+    input_shape: tuple[int, int, int]
+    num_classes: int = 10
+    params: Mapping[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -186,6 +201,13 @@ class GraphAugment(Protocol):
     """
 
     def __call__(self, params: Any, ctx: AugmentContext) -> Any: ...
+
+
+class SmallestInput(Protocol):
+    """``smallest_input(params) -> (height, width)``: the smallest input these params build
+    at (``zoo.testing`` builds there; a plugin's own size error should name it too)."""
+
+    def __call__(self, params: Any) -> tuple[int, int]: ...
 
 
 class ToSpec(Protocol):

@@ -26,12 +26,14 @@ from zoo.contracts import (
     LossWeights,
     ModelContext,
     NoParams,
+    ParamCount,
     PluginParams,
     RequiredScaling,
     Scaling,
     SetTrainable,
     ShapeHint,
     ShapeHintFn,
+    SmallestInput,
     SpecCheck,
     ToSpec,
 )
@@ -52,9 +54,9 @@ API_VERSION = 1  # bumped when a plugin written for the previous version could b
 __all__ = [
     "API_VERSION", "AffineScaling", "IMAGE_SUFFIXES", "SPLIT_NAMES", "AugmentContext", "Augmenter",
     "DataContext", "Fetch", "FetchContext", "GraphAugment", "ImageSet", "LossWeights",
-    "ModelContext", "NoParams", "OfflineError", "PluginContractError", "PluginParams",
+    "ModelContext", "NoParams", "OfflineError", "ParamCount", "PluginContractError", "PluginParams",
     "PluginRegistrar", "Problem", "RemoteFile", "RequiredScaling", "Scaling", "SetTrainable",
-    "ShapeHint", "ShapeHintFn", "SourceData", "SpecCheck", "ToSpec", "UserError", "apply_label_map",
+    "ShapeHint", "ShapeHintFn", "SmallestInput", "SourceData", "SpecCheck", "ToSpec", "UserError", "apply_label_map",
     "did_you_mean", "ensure_files", "format_path", "hookimpl", "keras_home", "offline",
     "read_label_map",
 ]

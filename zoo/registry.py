@@ -23,11 +23,13 @@ from zoo.contracts import (
     Fetch,
     GraphAugment,
     LossWeights,
+    ParamCount,
     PluginKind,
     RecipeType,
     RequiredScaling,
     SetTrainable,
     ShapeHintFn,
+    SmallestInput,
     SpecCheck,
     ToSpec,
 )
@@ -76,6 +78,7 @@ class Capabilities:
     set_trainable: SetTrainable | None = None
     loss_weights: LossWeights | None = None
     required_scaling: RequiredScaling | None = None
+    smallest_input: SmallestInput | None = None
     to_spec: ToSpec | None = None
     graph: GraphAugment | None = None
     default: bool = False  # scaling: the recipe a spec without a scaling section gets
@@ -89,7 +92,8 @@ class Capabilities:
 
 # Which capability keywords each ``add_*`` accepts (the registrar checks, the docs list them).
 CAPABILITIES_BY_KIND: dict[str, tuple[str, ...]] = {
-    "architecture": ("check_spec", "fetch", "set_trainable", "loss_weights", "required_scaling"),
+    "architecture": ("check_spec", "fetch", "set_trainable", "loss_weights", "required_scaling",
+                     "smallest_input"),
     "scaling": ("check_spec", "default"),
     "augmentation": ("check_spec", "to_spec", "graph"),
     "data": ("check_spec", "fetch", "shape_hint"),
@@ -115,6 +119,7 @@ class PluginEntry:
     param_count: int | None = None
     weights_license: str | None = None
     capabilities: Capabilities = field(default_factory=lambda: Capabilities())
+    counted_at: ParamCount | None = None  # where param_count holds (zoo.testing checks it)
 
     def parameters(self) -> list[dict[str, Any]]:
         """Each parameter's name, type, default, bounds and description (for ``zoo info``)."""
@@ -131,6 +136,7 @@ class PluginEntry:
             "family": self.family,
             "input_kind": self.input_kind,
             "param_count": self.param_count,
+            "param_count_at": _counted_at(self.counted_at),
             "weights_license": self.weights_license,
             "plugin": self.provenance.plugin,
             "distribution": self.provenance.distribution,
@@ -142,6 +148,13 @@ class PluginEntry:
     def owner(self) -> str:
         """``plugin 'x' (dist version)``: who to blame in an error message."""
         return self.provenance.label()
+
+
+def _counted_at(counted: ParamCount | None) -> dict[str, Any] | None:
+    if counted is None:
+        return None
+    return {"input_shape": list(counted.input_shape), "num_classes": counted.num_classes,
+            "params": _jsonable(dict(counted.params)) or "defaults"}
 
 
 @dataclass(frozen=True)
@@ -222,23 +235,31 @@ class PluginRegistrar:
         tags: Iterable[str] = (),
         family: str | None = None,
         input_kind: str | None = None,
-        param_count: int | None = None,
+        param_count: int | ParamCount | None = None,
         weights_license: str | None = None,
         check_spec: SpecCheck | None = None,
         fetch: Fetch | None = None,
         set_trainable: SetTrainable | None = None,
         loss_weights: LossWeights | None = None,
         required_scaling: RequiredScaling | None = None,
+        smallest_input: SmallestInput | None = None,
         **unknown: Any,
     ) -> None:
         """Add a model builder: ``factory(params, ctx: ModelContext) -> keras.Model``.
 
+        ``param_count``: a :class:`~zoo.contracts.ParamCount` (the count and the build at
+        which it holds, which ``zoo.testing`` checks) or a bare number (listed, not checked).
         The optional capabilities are described in :mod:`zoo.contracts`.
         """
         caps = Capabilities(check_spec=check_spec, fetch=fetch, set_trainable=set_trainable,
-                            loss_weights=loss_weights, required_scaling=required_scaling)
+                            loss_weights=loss_weights, required_scaling=required_scaling,
+                            smallest_input=smallest_input)
+        counted = param_count if isinstance(param_count, ParamCount) else None
+        if counted is not None:
+            _check_counted(name, counted)
+        count = counted.count if counted is not None else param_count
         self._add("architecture", name, params, factory, description, tags, None, family,
-                  input_kind, param_count, weights_license, caps, unknown)
+                  input_kind, count, weights_license, caps, unknown, counted)
 
     def add_scaling(
         self,
@@ -310,14 +331,14 @@ class PluginRegistrar:
     ) -> None:
         """Add an experiment tracker: ``factory(params) -> Tracker`` (see :mod:`zoo.tracking`);
         runs use it when ``ZOO_TRACKING`` names it."""
-        self._add("tracker", name, params, factory, description, tags,  # type: ignore[arg-type]
+        self._add("tracker", name, params, factory, description, tags,
                   None, None, None, None, None, Capabilities(), unknown)
 
     def _add(
         self, kind: PluginKind, name: str, params: Any, factory: Any, description: str,
         tags: Iterable[str], recipe_type: RecipeType | None, family: str | None,
         input_kind: str | None, param_count: int | None, weights_license: str | None,
-        capabilities: Capabilities, unknown: dict[str, Any],
+        capabilities: Capabilities, unknown: dict[str, Any], counted_at: ParamCount | None = None,
     ) -> None:
         check_contract(name, params, factory, description)
         check_capabilities(name, recipe_type or kind, capabilities, unknown)
@@ -333,9 +354,20 @@ class PluginRegistrar:
                 description=description.strip(), tags=tag_set, provenance=self.provenance,
                 recipe_type=recipe_type, family=family, input_kind=input_kind,
                 param_count=param_count, weights_license=weights_license,
-                capabilities=capabilities,
+                capabilities=capabilities, counted_at=counted_at,
             )
         )
+
+
+def _check_counted(name: str, counted: ParamCount) -> None:
+    shape = tuple(counted.input_shape)
+    if (isinstance(counted.count, bool) or not isinstance(counted.count, int)
+            or counted.count < 0 or len(shape) != 3
+            or not all(isinstance(d, int) and d > 0 for d in shape)
+            or not isinstance(counted.num_classes, int) or counted.num_classes < 1):
+        raise PluginContractError(
+            f"'{name}': param_count=ParamCount(count, input_shape=(H, W, C), num_classes) with "
+            f"whole positive numbers. Received: {counted!r}")
 
 
 def check_capabilities(name: str, kind: str, caps: Capabilities, unknown: dict[str, Any]) -> None:

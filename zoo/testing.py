@@ -13,11 +13,11 @@ on tiny inputs, exercises every point of the contract zoo relies on, and raises
 ``AssertionError`` with a message naming the entry and its package when something is off.
 It returns a :class:`CheckReport` listing what was checked and what was skipped (with why).
 
-- :func:`check_architecture`: builds at the smallest input it can (32x32, or the minimum the
-  plugin names in its size error), one forward pass (shape ``(None, num_classes)``, softmax
+- :func:`check_architecture`: builds at 32x32 (or the larger smallest input the entry's
+  ``smallest_input`` capability declares), one forward pass (shape ``(None, num_classes)``, softmax
   rows sum to 1), save to ``.keras`` and load back in safe mode with identical outputs,
-  declared ``param_count`` (when the description says ``param_count: ... at HxWxC, N
-  classes``), and the ``set_trainable``/``loss_weights``/``required_scaling`` capabilities.
+  the declared ``param_count`` (a ``ParamCount``: built where it says it holds), and the
+  ``set_trainable``/``loss_weights``/``required_scaling`` capabilities.
 - :func:`check_recipe`: a scaling recipe (fit on a tiny uint8 batch, NumPy and tf.Tensor
   give the same values, JSON-able ``state()``, rebuilt from state gives the same values) or an
   augmentation recipe (uint8 of the same shape, same seed same images, another seed other
@@ -32,7 +32,6 @@ from __future__ import annotations
 
 import json
 import pickle
-import re
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -51,9 +50,6 @@ __all__ = ["CheckReport", "check_architecture", "check_data_source", "check_plug
 FIRST_SIZE = 32  # the input size tried first
 NUM_CLASSES = 3
 BATCH = 2
-# "param_count: the default at 224x224x3, 10 classes": where a declared count holds.
-DECLARED_AT = re.compile(r"param_count:[^.]*?\bat (\d+)x(\d+)x(\d+),? (\d+) classes")
-SMALLEST = re.compile(r"smallest input[^0-9]*(\d+)x(\d+)")
 
 
 @dataclass
@@ -137,13 +133,12 @@ def _images(shape: tuple[int, ...], n: int = 4, seed: int = 0) -> np.ndarray:
 
 
 def declared_size(entry: PluginEntry) -> tuple[tuple[int, int, int], int] | None:
-    """Input shape and class count at which ``entry.param_count`` holds, when the entry's
-    description says so (``param_count: the default at 224x224x3, 10 classes``)."""
-    found = DECLARED_AT.search(entry.description)
-    if not found:
+    """Input shape and class count at which ``entry.param_count`` holds, when the entry
+    declared it (``param_count=ParamCount(...)``)."""
+    counted = entry.counted_at
+    if counted is None:
         return None
-    h, w, c, k = (int(g) for g in found.groups())
-    return (h, w, c), k
+    return tuple(counted.input_shape), counted.num_classes  # type: ignore[return-value]
 
 
 def _build(check: _Checker, params: Any, ctx: ModelContext) -> Any:
@@ -169,27 +164,18 @@ def _first_output(outputs: Any) -> np.ndarray:
 
 def _build_smallest(check: _Checker, params: Any, channels: int, num_classes: int,
                     size: int | None) -> tuple[Any, ModelContext]:
-    """Build at ``size`` (default 32x32), or at the smallest size the plugin's error names."""
-    tried = []
-    for attempt in range(3):
-        side = size or FIRST_SIZE
-        ctx = ModelContext((side, side, channels), num_classes, "softmax", name="zoo_check")
-        try:
-            return _build(check, params, ctx), ctx
-        except AssertionError as exc:
-            cause = exc.__cause__
-            tried.append(side)
-            if size is not None or not isinstance(cause, UserError) or attempt == 2:
-                raise
-            found = SMALLEST.search(str(cause))
-            if not found:
-                raise check.fail(f"it rejects a {side}x{side} input without naming the smallest "
-                                 "one it accepts ('the smallest input ... is NxN'); pass size=",
-                                 cause) from cause
-            size = max(int(found.group(1)), int(found.group(2)))
-            if size in tried:
-                raise
-    raise AssertionError("unreachable")  # pragma: no cover
+    """Build at ``size``, else at the smallest input the entry declares (its
+    ``smallest_input`` capability) when that is larger than 32x32, else at 32x32."""
+    height = width = size or FIRST_SIZE
+    smallest = check.entry.capabilities.smallest_input
+    if size is None and smallest is not None:
+        found = check.call("smallest_input(params)", smallest, params)
+        check.expect(isinstance(found, tuple) and len(found) == 2
+                     and all(isinstance(d, int) and d > 0 for d in found),
+                     f"smallest_input must return (height, width), got {found!r}")
+        height, width = max(height, found[0]), max(width, found[1])
+    ctx = ModelContext((height, width, channels), num_classes, "softmax", name="zoo_check")
+    return _build(check, params, ctx), ctx
 
 
 def check_architecture(name: str, registry: Registry | None = None, *, params: Any = None,
@@ -199,12 +185,11 @@ def check_architecture(name: str, registry: Registry | None = None, *, params: A
     """Check an architecture plugin end to end on a tiny input (see the module docstring).
 
     :param params: the architecture's params (a dict or its params model; default: defaults).
-    :param size: the square input side to build at (default: 32, or the plugin's minimum).
-    :param param_count: compare the declared ``param_count`` with the built model at the size
-        the description names (builds the default params at that size once).
-    :param count_params: params to count with instead of the defaults, when the defaults
-        cannot be built here but these have the same parameters (``{"weights": None}``
-        instead of downloading pretrained weights).
+    :param size: the square input side to build at (default: 32, or the larger smallest
+        input the entry's ``smallest_input`` capability names).
+    :param param_count: compare the declared ``ParamCount`` with the model built where it
+        says it holds (one more build).
+    :param count_params: params to count with instead of the ones the ``ParamCount`` names.
     """
     registry = _registry(registry)
     entry = registry.get(name, "architecture")
@@ -240,32 +225,27 @@ def check_architecture(name: str, registry: Registry | None = None, *, params: A
                      f"(largest difference {np.abs(out - again).max():.3g})")
     check.done("save/load .keras (safe mode)")
 
-    _check_param_count(check, p, params, param_count, count_params)
+    _check_param_count(check, param_count, count_params)
     _check_model_capabilities(check, registry, p, model)
     return check.report
 
 
-def _check_param_count(check: _Checker, p: Any, params: Any, wanted: bool,
-                       count_params: Any) -> None:
-    declared = check.entry.param_count
+def _check_param_count(check: _Checker, wanted: bool, count_params: Any) -> None:
+    """Build at the declared :class:`~zoo.contracts.ParamCount` and compare the counts."""
+    declared, counted = check.entry.param_count, check.entry.counted_at
     if declared is None:
         check.note("param_count: not declared")
         return
     if not wanted:
         check.note("param_count: skipped (param_count=False)")
         return
-    if count_params is not None:
-        p = _params(check.entry, count_params)
-    elif params:
-        check.note("param_count: skipped (it is declared for the default params; pass "
-                   "count_params= when the defaults cannot be built here)")
+    if counted is None:
+        check.note("param_count: not checked; it is a bare number (declare "
+                   "param_count=ParamCount(count, input_shape, num_classes, params) to say "
+                   "where it holds)")
         return
-    where = declared_size(check.entry)
-    if where is None:
-        check.note("param_count: skipped; the description does not say at which input it "
-                   "holds (write 'param_count: the default at HxWxC, N classes')")
-        return
-    shape, classes = where
+    p = _params(check.entry, count_params if count_params is not None else dict(counted.params))
+    shape, classes = tuple(counted.input_shape), counted.num_classes
     model = _build(check, p, ModelContext(shape, classes, "softmax", name="zoo_check_count"))
     built = int(model.count_params())
     check.expect(built == declared, f"declares param_count={declared:,} but builds {built:,} "

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from zoo import ModelContext, Problem, UserError
 
@@ -86,6 +87,16 @@ def smallest_square_input(trace: Tracer) -> int | None:
         if trace(size, size).failure is None:
             return size
     return None
+
+
+def smallest_input(trace_for: Callable[[Any], Tracer]) -> Callable[[Any], tuple[int, int]]:
+    """The ``smallest_input`` capability of a builder whose params give a tracer."""
+
+    def smallest(params: Any) -> tuple[int, int]:
+        side = smallest_square_input(trace_for(params)) or LARGEST_SEARCHED
+        return side, side
+
+    return smallest
 
 
 def check_image_input(arch: str, ctx: ModelContext) -> tuple[int, int, int]:

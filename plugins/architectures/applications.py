@@ -72,7 +72,7 @@ WEIGHT_SUFFIXES = (".h5", ".hdf5")
 GRAY_LAYER = "gray_to_rgb"
 HEAD_LAYERS = frozenset({"input", GRAY_LAYER, "avg_pool", "max_pool", "flatten", "predictions"})
 WEIGHTS_LICENSE = "Keras Applications ImageNet weights (see keras.io/api/applications)"
-DEFAULT_CLASSES = 10  # param_count: the default head at the default size, 10 classes
+DEFAULT_CLASSES = 10  # the declared ParamCount: the default head at the default size
 _BUILD_LOCK = threading.Lock()
 
 
@@ -383,9 +383,11 @@ def zoo_register_architectures(registry) -> None:
             f"random weights; {row.params:,} parameters without top), frozen or partly "
             f"unfrozen, with the shared transfer head ({row.head_note}). Native input "
             f"{size}x{size}, at least {row.min_size}x{row.min_size}; ImageNet weights expect "
-            f"the '{row.scaling}' scaling. param_count: the default at {size}x{size}x3, "
-            f"{DEFAULT_CLASSES} classes.",
+            f"the '{row.scaling}' scaling.",
             tags={"cnn", "transfer", "pretrained", row.family, *row.extra_tags},
-            family=row.family, input_kind="image", param_count=default_param_count(row),
+            family=row.family, input_kind="image",
+            param_count=plugin.ParamCount(default_param_count(row), input_shape=(size, size, 3),
+                                          num_classes=DEFAULT_CLASSES, params={"weights": None}),
+            smallest_input=lambda params, side=row.min_size: (side, side),
             weights_license=WEIGHTS_LICENSE, **_capabilities(row),
         )

@@ -21,10 +21,11 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Literal
 
 from pydantic import Field
-from zoo_builtins.architectures._checks import SpatialTrace, check_input_size
+from zoo_builtins.architectures._checks import SpatialTrace, check_input_size, smallest_input
 from zoo_builtins.architectures._layers import Head, Initializer, build_head
 
 import zoo
+from zoo import plugin
 
 if TYPE_CHECKING:
     import keras
@@ -163,9 +164,9 @@ def zoo_register_architectures(registry) -> None:
     registry.add_architecture(
         "googlenet", params=GoogLeNetParams, factory=build_googlenet,
         description="GoogLeNet / Inception v1 with the reference filter table; optional auxiliary "
-        "classifiers (3 outputs, trained with loss weights; only the main one predicts). "
-        "param_count: the default at 224x224x3, 10 classes.",
+        "classifiers (3 outputs, trained with loss weights; only the main one predicts).",
         tags={"cnn", "inception", "note", "paper"}, family="googlenet", input_kind="image",
-        param_count=5_983_802,
+        param_count=plugin.ParamCount(5_983_802, input_shape=(224, 224, 3), num_classes=10),
+        smallest_input=smallest_input(_trace),
         loss_weights=loss_weights,
     )

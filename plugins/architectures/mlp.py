@@ -11,6 +11,7 @@ from pydantic import Field
 from zoo_builtins.architectures._layers import Activation, Initializer
 
 import zoo
+from zoo import plugin
 
 if TYPE_CHECKING:
     import keras
@@ -56,7 +57,7 @@ def zoo_register_architectures(registry) -> None:
     registry.add_architecture(
         "mlp", params=MLPParams, factory=build_mlp,
         description="Multi-layer perceptron: Flatten, Dense hidden layers, classifier; any input "
-        "shape. param_count: the default (the reference model) at 28x28x1, 10 classes.",
+        "shape; the default is the reference model (Dense 64, Dense 128).",
         tags={"dense"}, family="mlp", input_kind="any",
-        param_count=59_850,
+        param_count=plugin.ParamCount(59_850, input_shape=(28, 28, 1), num_classes=10),
     )

@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import Field, field_validator, model_validator
-from zoo_builtins.architectures._checks import SpatialTrace, check_input_size
+from zoo_builtins.architectures._checks import SpatialTrace, check_input_size, smallest_input
 from zoo_builtins.architectures._layers import Head, Initializer, build_head
 
 import zoo
@@ -274,10 +274,11 @@ def zoo_register_architectures(registry) -> None:
         registry.add_architecture(
             name, params=ResNetParams, factory=functools.partial(build_resnet, variant=name),
             description=f"ResNet-{layers_total} v1, {block_type} blocks {list(depths)}{note}; "
-            "head as in the reference model (GAP, Dropout, Dense 200, Dropout). "
-            "param_count: the default at 224x224x3, 10 classes.",
+            "head as in the reference model (GAP, Dropout, Dense 200, Dropout).",
             tags={"cnn", "residual", "paper"} | ({"note"} if note else set()),
-            family="resnet", input_kind="image", param_count=count,
+            family="resnet", input_kind="image",
+            param_count=plugin.ParamCount(count, input_shape=(224, 224, 3), num_classes=10),
+            smallest_input=smallest_input(_trace),
             fetch=functools.partial(fetch, variant=name), required_scaling=required_scaling,
             check_spec=functools.partial(check_local_weights, variant=name),
         )

@@ -23,7 +23,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from pydantic import Field, field_validator, model_validator
-from zoo_builtins.architectures._checks import SpatialTrace, check_input_size
+from zoo_builtins.architectures._checks import SpatialTrace, check_input_size, smallest_input
 from zoo_builtins.architectures._layers import (
     Activation,
     Head,
@@ -35,6 +35,7 @@ from zoo_builtins.architectures._layers import (
 )
 
 import zoo
+from zoo import plugin
 
 if TYPE_CHECKING:
     import keras
@@ -223,7 +224,8 @@ def zoo_register_architectures(registry) -> None:
         "simple_cnn", params=SimpleCNNParams, factory=build_simple_cnn,
         description="Configurable small CNN: conv blocks (optional BatchNorm, initializers, "
         "L1/L2), pooling, dropout, GAP or Flatten head; presets reproduce the four reference "
-        "CNNs. param_count: the default (note_gray) at 28x28x1, 10 classes.",
+        "CNNs (the default: the gray reference CNN).",
         tags={"cnn", "note"}, family="simple_cnn", input_kind="image",
-        param_count=503_296,
+        param_count=plugin.ParamCount(503_296, input_shape=(28, 28, 1), num_classes=10),
+        smallest_input=smallest_input(_trace),
     )

@@ -12,10 +12,11 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Annotated, Literal
 
 from pydantic import Field, model_validator
-from zoo_builtins.architectures._checks import SpatialTrace, check_input_size
+from zoo_builtins.architectures._checks import SpatialTrace, check_input_size, smallest_input
 from zoo_builtins.architectures._layers import Head, Initializer, build_head
 
 import zoo
+from zoo import plugin
 
 if TYPE_CHECKING:
     import keras
@@ -98,8 +99,8 @@ def zoo_register_architectures(registry) -> None:
     registry.add_architecture(
         "vgg", params=VGGParams, factory=build_vgg,
         description="VGG 11/13/16/19 or an own block layout, optional BatchNorm; defaults are "
-        "the reference VGG16 variant (first pool stride 1, GAP head with Dense 120). "
-        "param_count: the default at 224x224x3, 10 classes.",
+        "the reference VGG16 variant (first pool stride 1, GAP head with Dense 120).",
         tags={"cnn", "note", "paper"}, family="vgg", input_kind="image",
-        param_count=14_777_458,
+        param_count=plugin.ParamCount(14_777_458, input_shape=(224, 224, 3), num_classes=10),
+        smallest_input=smallest_input(_trace),
     )

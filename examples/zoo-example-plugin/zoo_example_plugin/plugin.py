@@ -20,6 +20,7 @@ from zoo.plugin import (
     DataContext,
     ImageSet,
     ModelContext,
+    ParamCount,
     PluginParams,
     ShapeHint,
     SourceData,
@@ -164,10 +165,9 @@ def shapes_hint(params: ShapesParams, ctx: DataContext) -> ShapeHint:
 def zoo_register_architectures(registry) -> None:
     registry.add_architecture(
         "example_plugin_net", params=NetParams, factory=build_net,
-        description="A small CNN: conv blocks, global average pooling, classifier. "
-        "param_count: the default at 28x28x1, 10 classes.",
+        description="A small CNN: conv blocks, global average pooling, classifier.",
         tags={"cnn", "example_plugin"}, family="example_plugin", input_kind="image",
-        param_count=1_418,
+        param_count=ParamCount(1_418, input_shape=(28, 28, 1), num_classes=10),
     )
 
 
