@@ -88,7 +88,7 @@ def bench_zoo(
     """Images/s of the training split of ``build_pipelines`` (warm-up epoch excluded)."""
     from zoo.data.pipeline import build_pipelines
     from zoo.data.prepared import PreparedData
-    from zoo.data.source import ImageSet
+    from zoo.plugin.source import ImageSet
 
     n, size = len(images), images.shape[1]
     labels = np.arange(n) % 10

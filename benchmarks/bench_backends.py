@@ -37,10 +37,10 @@ loaded = zoo.load_spec("specs/folder_efficientnetv2b0.yaml", [
     "runtime.input={path}", "data.cache=false", "data.image_size=[{size},{size}]",
     "augmentation.path=python", "training.batch_size=32", "data.split.test=0.0",
     "data.split.validation=0.0"])
-prepared = prepare_data(loaded.spec, loaded.registry, spec_dir=loaded.spec_dir)
+prepared = prepare_data(loaded)
 best = 0.0
 for repeat in range({repeat}):
-    pipes = build_pipelines(prepared, loaded.spec, loaded.registry, first_epoch=repeat)
+    pipes = build_pipelines(prepared, loaded, first_epoch=repeat)
     steps = pipes.steps_per_epoch
     batches = (pipes.train.as_numpy_iterator() if "{path}" == "tf_data"
                else (pipes.train[i] for i in range(10**9)))

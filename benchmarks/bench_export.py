@@ -97,7 +97,7 @@ def test_images(run: Any) -> np.ndarray:
     from zoo.data.prepare import prepare_data
     from zoo.runner.evaluate import split_images
 
-    images, _, _ = split_images(prepare_data(run.spec, run.registry), run, str(run.path))
+    images, _, _ = split_images(prepare_data(run.loaded_spec), run, str(run.path))
     return images
 
 

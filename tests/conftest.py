@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from zoo.plugin_manager import build_registry, reset_registry
-from zoo.registry import Registry
+from zoo.plugin.manager import build_registry, reset_registry
+from zoo.plugin.registry import Registry
 
 TESTS = Path(__file__).parent
 ROOT = TESTS.parent

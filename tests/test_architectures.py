@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import hashlib
 import http.server
-import re
 import threading
 import time
 from collections import Counter
@@ -81,12 +80,13 @@ def test_one_pixel_below_the_smallest_input_fails_clearly(name: str) -> None:
 @pytest.mark.parametrize("name", ARCHITECTURES)
 def test_declared_param_count_is_the_default_models(name: str) -> None:
     entry = zoo.get(name, "architecture")
-    stated = re.search(r"at (\d+)x(\d+)x(\d+), (\d+) classes", entry.description)
-    assert stated, f"{name}: the description must state the input of param_count"
-    h, w, c, classes = map(int, stated.groups())
-    params = entry.params() if name != "vgg16_transfer" else entry.params(weights=None)
-    model = entry.factory(params, ModelContext((h, w, c), classes))
-    assert model.count_params() == entry.param_count
+    counted = entry.counted_at
+    assert counted is not None, f"{name}: param_count must say where it holds (ParamCount)"
+    params = entry.params(**{**counted.params, **({"weights": None}
+                                                  if "weights" in entry.params.model_fields
+                                                  else {})})
+    model = entry.factory(params, ModelContext(counted.input_shape, counted.num_classes))
+    assert model.count_params() == entry.param_count == counted.count
 
 
 def test_every_architecture_has_documented_defaults() -> None:

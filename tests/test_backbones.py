@@ -68,7 +68,11 @@ def test_every_keras_family_is_registered_from_the_table() -> None:
         assert {"transfer", "pretrained", row.family} <= entry.tags
         assert entry.family == row.family and entry.weights_license
         assert entry.param_count and entry.param_count > row.params
-        assert f"at {row.default_size}x{row.default_size}x3, 10 classes" in entry.description
+        assert entry.counted_at is not None
+        assert entry.counted_at.input_shape == (row.default_size, row.default_size, 3)
+        assert entry.counted_at.num_classes == 10 and entry.counted_at.count == entry.param_count
+        assert entry.capabilities.smallest_input(entry.params(weights=None)) == (
+            row.min_size, row.min_size)
         caps = entry.capabilities
         assert caps.set_trainable and caps.fetch and caps.required_scaling and caps.check_spec
         assert caps.required_scaling(entry.params()) == row.scaling

@@ -65,7 +65,7 @@ PREDICT = """
 import json, numpy as np, zoo, keras
 images = np.load("{images}")
 out = {{"backend": keras.backend.backend()}}
-from zoo.data.images import convert_images
+from zoo.images import convert_images
 for name, path in {runs}.items():
     run = zoo.load_run(path)
     h, w, c = run.image_shape  # the CNN trains on 16x16 resized digits
@@ -124,8 +124,8 @@ def _batches(spec: str, overrides: list[str], steps: int) -> dict[str, list]:
     out = {}
     for path in ("tf_data", "py_dataset"):
         loaded = zoo.load_spec(spec, [*overrides, f"runtime.input={path}"])
-        prepared = prepare_data(loaded.spec, loaded.registry, spec_dir=loaded.spec_dir)
-        pipelines = build_pipelines(prepared, loaded.spec, loaded.registry, first_epoch=1)
+        prepared = prepare_data(loaded)
+        pipelines = build_pipelines(prepared, loaded, first_epoch=1)
         n = steps * pipelines.steps_per_epoch
         if path == "tf_data":
             batches = pipelines.train.as_numpy_iterator()

@@ -23,8 +23,10 @@ from conftest import ROOT, fixture_pythonpath
 import zoo
 from zoo.cli.main import main
 from zoo.io import is_temp_file
-from zoo.runner import callbacks as cbs
-from zoo.runner import rundir
+from zoo.runner import backup as cbs
+from zoo.record.folder import run_state
+from zoo.record.history import history_epochs
+from zoo.record.writing import FAULT_ENV
 
 TINY = {
     "name": "tiny",
@@ -102,7 +104,7 @@ def test_kill_during_a_write_keeps_the_previous_backup_and_resume_says_so(tmp_pa
     path = tmp_path / "tiny.yaml"
     path.write_text(yaml.safe_dump(TINY))
     reference = zoo.train(path, out=tmp_path / "straight").run_dir / "history.csv"
-    env = {**fixture_pythonpath(), rundir.FAULT_ENV: "during_backup@2"}
+    env = {**fixture_pythonpath(), FAULT_ENV: "during_backup@2"}
     proc = subprocess.run(
         [sys.executable, "-m", "zoo", "train", str(path), "--out", str(tmp_path / "runs"),
          "--quiet"], env=env, cwd=ROOT, capture_output=True, text=True, timeout=300,
@@ -111,7 +113,7 @@ def test_kill_during_a_write_keeps_the_previous_backup_and_resume_says_so(tmp_pa
     run = only_run(tmp_path / "runs")
     assert backed_up_epoch(run) == 1  # epoch 2's write was cut short: epoch 1's is intact
     assert [p for p in run.rglob("*") if is_temp_file(p)]
-    assert rundir.history_epochs(run) == 2
+    assert history_epochs(run) == 2
     capsys.readouterr()
     assert main(["train", "--resume", str(run)]) == 0
     err = capsys.readouterr().err
@@ -142,7 +144,7 @@ def test_ctrl_c_and_sigterm_stop_after_the_epoch_with_a_backup(tmp_path, signum,
     assert signal.getsignal(signum) is before  # the handler is put back
     assert "stopping at the end of this epoch" in capsys.readouterr().err
     run = only_run(tmp_path)
-    assert rundir.run_state(run).status == "interrupted"
-    assert rundir.history_epochs(run) == 2 and backed_up_epoch(run) == 2
+    assert run_state(run).status == "interrupted"
+    assert history_epochs(run) == 2 and backed_up_epoch(run) == 2
     result = zoo.train(resume=run)
     assert result.epochs == 3

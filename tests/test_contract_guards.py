@@ -13,7 +13,7 @@ from pydantic import Field
 
 import zoo
 from zoo.plugin import NoParams, PluginContractError, PluginParams, hookimpl
-from zoo.plugin_manager import build_registry
+from zoo.plugin.manager import build_registry
 from zoo.spec import load_spec_text
 
 from conftest import run_zoo

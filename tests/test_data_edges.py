@@ -17,7 +17,7 @@ import pytest
 import yaml
 
 import zoo
-from zoo.data.images import read_image
+from zoo.images import read_image
 from zoo.data.prepare import prepare_data
 from zoo.errors import UserError
 
@@ -26,7 +26,7 @@ COUNTS = {"a": 6, "b": 6, "c": 6}
 
 def prepare(tmp_path: Path, data: dict) -> Any:
     text = yaml.safe_dump({"name": "t", "seed": 1, "data": data, "model": {"architecture": "mlp"}})
-    return prepare_data(zoo.load_spec_text(text, str(tmp_path / "spec.yaml")), spec_dir=tmp_path)
+    return prepare_data(zoo.load_spec_text(text, str(tmp_path / "spec.yaml")))
 
 
 def write_image(path: Path, seed: int) -> Path:

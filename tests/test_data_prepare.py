@@ -14,7 +14,7 @@ import yaml
 
 import zoo
 from zoo.data.export import MARKER, folder_names
-from zoo.data.images import load_images, probe_images, read_image, resize_image
+from zoo.images import load_images, probe_images, read_image, resize_image
 from zoo.data.prepare import prepare_data
 from zoo.data.split import plan_splits, split_indices
 from zoo.errors import UserError
@@ -28,7 +28,7 @@ def load_spec(tmp_path: Path, data: dict, seed: int = 42):
 
 
 def prepare(tmp_path: Path, data: dict, seed: int = 42, **kw):
-    return prepare_data(load_spec(tmp_path, data, seed), spec_dir=tmp_path, **kw)
+    return prepare_data(load_spec(tmp_path, data, seed), **kw)
 
 
 def write_image(path: Path, size=(12, 10), colour=True, seed=0) -> Path:

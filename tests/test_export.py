@@ -20,7 +20,7 @@ import pytest
 
 import zoo
 from zoo.cli.main import main
-from zoo.plugin_manager import reset_registry
+from zoo.plugin.manager import reset_registry
 
 HAS_ONNX = all(importlib.util.find_spec(m) for m in ("tf2onnx", "onnx", "onnxruntime"))
 NO_ONNX = "ONNX export needs tf2onnx, onnx and onnxruntime: pip install 'zoo[onnx]'"
@@ -68,7 +68,7 @@ def test_split(run_dir) -> tuple[np.ndarray, np.ndarray]:
     from zoo.runner.evaluate import split_images
 
     run = zoo.load_run(run_dir)
-    images, _, split = split_images(prepare_data(run.spec), run, str(run_dir))
+    images, _, split = split_images(prepare_data(run.loaded_spec), run, str(run_dir))
     assert split == "test" and len(images) >= 300
     return images, run.probabilities(images)
 
@@ -152,8 +152,8 @@ def test_a_single_sigmoid_unit_exports_two_class_probabilities(plugin_path, tmp_
     }
     run_dir = zoo.train(spec, out=tmp_path, registry=registry).run_dir
     result = zoo.export(run_dir, "tflite", registry=registry)
-    assert result.manifest["class_names"] == ["plain", "striped"]
-    assert result.manifest["output"]["shape"] == [None, 2]
+    assert result.manifest.class_names == ["plain", "striped"]
+    assert result.manifest.output.shape == (None, 2)
     images = np.random.default_rng(1).integers(0, 256, (12, 8, 8, 1)).astype(np.uint8)
     expected = zoo.load_run(run_dir, registry=registry).probabilities(images)
     got = zoo.load_export(result.path).probabilities(images)

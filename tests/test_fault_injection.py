@@ -25,7 +25,9 @@ from conftest import ROOT, fixture_pythonpath
 import zoo
 from zoo.cli.main import main
 from zoo.io import is_temp_file
-from zoo.runner import rundir
+from zoo.record.folder import run_state
+from zoo.record.history import history_epochs
+from zoo.record.writing import EPOCH_FAULT_STEPS, FAULT_ENV, FAULT_STEPS
 
 SPEC = {
     "name": "faulty",
@@ -59,7 +61,7 @@ def reference(spec_path, workdir) -> Path:
 
 def killed_at(step: str, *args: str) -> None:
     """Run ``zoo train ARGS`` with ``ZOO_FAULT=step``; it must die by SIGKILL there."""
-    env = {**fixture_pythonpath(), rundir.FAULT_ENV: step}
+    env = {**fixture_pythonpath(), FAULT_ENV: step}
     proc = subprocess.run(
         [sys.executable, "-m", "zoo", "train", *args, "--quiet"],
         env=env, cwd=ROOT, capture_output=True, text=True, timeout=600,
@@ -82,12 +84,12 @@ def assert_complete(run: Path, reference: Path) -> None:
     assert not (run / info["backup_dir"]).exists()
     assert not [p for p in run.rglob("*") if is_temp_file(p)]
     model = keras.saving.load_model(run / "model.keras")
-    model.load_weights(run / info["best_checkpoint"])
     metrics = json.loads((run / "metrics.json").read_text())
+    model.load_weights(run / metrics["weights"]["best"]["file"])
     assert metrics["epochs"] == 3 and 0 <= metrics["test"]["accuracy"] <= 1
     for name in ("curves.png", "confusion_matrix.png"):
         assert (run / name).read_bytes()[:8] == PNG
-    assert rundir.run_state(run).status == "finished"
+    assert run_state(run).status == "finished"
 
 
 def test_kills_at_three_points_in_a_row_and_one_resume_finishes(
@@ -96,13 +98,13 @@ def test_kills_at_three_points_in_a_row_and_one_resume_finishes(
     out = workdir / "chain"
     killed_at("mid_epoch@2", str(spec_path), "--out", str(out))
     [run] = list(out.iterdir())
-    assert rundir.run_state(run).status == "interrupted"
-    assert rundir.history_epochs(run) == 1
+    assert run_state(run).status == "interrupted"
+    assert history_epochs(run) == 1
     killed_at("phase_end", "--resume", str(run))  # every epoch done, no model yet
-    assert rundir.history_epochs(run) == 3 and not (run / "model.keras").exists()
+    assert history_epochs(run) == 3 and not (run / "model.keras").exists()
     killed_at("during_metrics", "--resume", str(run))  # a temporary metrics.json left
     assert [p.name for p in run.iterdir() if is_temp_file(p)]
-    assert rundir.run_state(run).status == "interrupted"
+    assert run_state(run).status == "interrupted"
     code, err = resume(run, capsys)
     assert code == 0, err
     assert_complete(run, reference)
@@ -111,8 +113,8 @@ def test_kills_at_three_points_in_a_row_and_one_resume_finishes(
 
 def _all_steps() -> list[str]:
     out = []
-    for step in rundir.FAULT_STEPS:
-        if step in rundir.EPOCH_FAULT_STEPS:
+    for step in FAULT_STEPS:
+        if step in EPOCH_FAULT_STEPS:
             out += [f"{step}@1", f"{step}@3"]
         else:
             out.append(step)

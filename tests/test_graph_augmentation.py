@@ -14,9 +14,10 @@ import numpy as np
 import pytest
 
 import zoo
-from zoo.data.pipeline import augmentation_path, build_pipelines, make_graph_augment
+from zoo.data.pipeline import build_pipelines
+from zoo.data.recipes import augmentation_path, make_graph_augment
 from zoo.data.prepared import PreparedData
-from zoo.data.source import ImageSet
+from zoo.plugin.source import ImageSet
 from zoo.errors import UserError
 from zoo.spec import load_spec_text
 
@@ -76,22 +77,18 @@ def run_graph(fn, images, seed=1):
 def test_light_and_keras_style_run_in_the_graph_on_request_and_per_image_on_cpu():
     # auto on CPU: the graph up to 256x256 (measured 1.0-6x faster), per image above (OpenCV's
     # warps catch up for light: 1.0x at 384 px, 0.8x at 512)
-    assert augmentation_path(spec({"recipe": "light"}).augmentation, None, (64, 64)) == "graph"
-    assert augmentation_path(spec({"recipe": "keras_style"}).augmentation, None, (224, 224)) \
-        == "graph"
-    assert augmentation_path(spec({"recipe": "light"}).augmentation, None, (256, 256)) == "graph"
-    assert augmentation_path(spec({"recipe": "light"}).augmentation, None, (257, 256)) == "python"
-    assert augmentation_path(spec({"recipe": "keras_style"}).augmentation, None, (384, 384)) \
-        == "python"
-    assert augmentation_path(spec({"recipe": "light"}).augmentation) == "python"
-    assert augmentation_path(spec({"recipe": "light", "path": "graph"}).augmentation) == "graph"
-    assert augmentation_path(spec({"recipe": "keras_style", "path": "graph"}).augmentation) \
-        == "graph"
-    assert augmentation_path(spec({"recipe": "light", "path": "python"}).augmentation) == "python"
-    assert augmentation_path(spec({"recipe": "medium"}).augmentation) == "python"
-    assert augmentation_path({"recipe": "light", "path": "python"}) == "python"
+    assert augmentation_path(spec({"recipe": "light"}), (64, 64)) == "graph"
+    assert augmentation_path(spec({"recipe": "keras_style"}), (224, 224)) == "graph"
+    assert augmentation_path(spec({"recipe": "light"}), (256, 256)) == "graph"
+    assert augmentation_path(spec({"recipe": "light"}), (257, 256)) == "python"
+    assert augmentation_path(spec({"recipe": "keras_style"}), (384, 384)) == "python"
+    assert augmentation_path(spec({"recipe": "light"})) == "python"
+    assert augmentation_path(spec({"recipe": "light", "path": "graph"})) == "graph"
+    assert augmentation_path(spec({"recipe": "keras_style", "path": "graph"})) == "graph"
+    assert augmentation_path(spec({"recipe": "light", "path": "python"})) == "python"
+    assert augmentation_path(spec({"recipe": "medium"})) == "python"
     with pytest.raises(UserError, match="no in-graph version"):
-        augmentation_path(spec({"recipe": "heavy", "path": "graph"}).augmentation)
+        augmentation_path(spec({"recipe": "heavy", "path": "graph"}))
     with pytest.raises(UserError, match="path"):
         spec({"recipe": "light", "path": "gpu"})
 
@@ -151,13 +148,13 @@ def test_a_graph_function_that_breaks_the_contract_is_named(monkeypatch):
         monkeypatch.setattr(registry, "get", lambda name, *a, **k: (
             new if name == "light" else get(name, *a, **k)))
 
-    swap(lambda params, ctx: lambda images, seed: images[:, :4])
+    swap(lambda params, ctx: lambda images, seed: images[:, :4])  # specs resolved from now on
     with pytest.raises(PluginContractError, match="augmentation recipe 'light'.*float32 pixels"):
-        build_pipelines(prepared(), spec({"recipe": "light", "path": "graph"}), registry)
+        build_pipelines(prepared(), spec({"recipe": "light", "path": "graph"}))
     swap(lambda params, ctx: None)
-    assert make_graph_augment({"recipe": "light"}, registry, (*SIZE, 3), 0) is None
+    assert make_graph_augment(spec({"recipe": "light"}), (*SIZE, 3)) is None
     with pytest.raises(UserError, match="for these params"):
-        make_graph_augment({"recipe": "light", "path": "graph"}, registry, (*SIZE, 3), 0)
+        make_graph_augment(spec({"recipe": "light", "path": "graph"}), (*SIZE, 3))
 
 
 # ---------------------------------------------------------------- the graph functions

@@ -11,9 +11,13 @@ import cv2
 import numpy as np
 import pytest
 
-from zoo.data.pipeline import WorkerPool, build_pipelines, scale_for_predict
+from zoo.data.pipeline import build_pipelines
+from zoo.data.recipes import make_augmenter
+from zoo.data.workers import WorkerPool
 from zoo.data.prepared import PreparedData
-from zoo.data.source import ImageSet
+from zoo.plugin.source import ImageSet
+from zoo.record.run import ObjectiveRecord, RunRecord, ScalingRecord
+from zoo.record.scaling import run_scaling
 from zoo.spec import load_spec_text
 
 N_TRAIN, N_VAL, N_TEST = 70, 12, 9
@@ -127,9 +131,7 @@ def test_worker_processes_and_threads_give_the_same_batches():
 
 
 def _augmenter(section):
-    from zoo.data.pipeline import make_augmenter
-
-    return make_augmenter(section, None, SHAPE, 5)
+    return make_augmenter(spec(augmentation=section), SHAPE)
 
 
 def test_gray_images_go_through_augmentation_and_scaling():
@@ -156,19 +158,21 @@ def test_dataset_scaling_is_fitted_on_the_training_split_and_restored_from_state
     np.testing.assert_allclose(epoch(restored.validation)[0], data.validation.images, atol=1e-6)
 
 
-def test_scale_for_predict_matches_training_scaling():
+def test_predict_time_scaling_from_the_record_matches_training_scaling():
     data = prepared()
     loaded = spec(scaling="dataset")
     pipes = build_pipelines(data, loaded, augment_workers=0)
-    state = json.loads(json.dumps(pipes.scaling.state()))
+    state = json.loads(json.dumps(pipes.scaling.state()))  # as run.json keeps it
     x, _ = epoch(pipes.validation)
-    from_section = scale_for_predict(data.validation.images, loaded.spec.scaling, None, state)
-    from_resolved = scale_for_predict(
-        data.validation.images, loaded.resolved()["scaling"], None, state
-    )
-    one = scale_for_predict(data.validation.images[0], loaded.resolved()["scaling"], None, state)
-    np.testing.assert_allclose(from_section, x, atol=1e-6)
-    np.testing.assert_array_equal(from_resolved, from_section)
+    record = RunRecord(
+        name="pipe", status="finished", created="2026-01-01", class_names=data.class_names,
+        image_shape=SHAPE, scaling=ScalingRecord(recipe="dataset", state=state),
+        objective=ObjectiveRecord(loss="sparse_categorical_crossentropy", targets="sparse",
+                                  label_smoothing=0.0))
+    scaling = run_scaling(record, loaded.resolved()["scaling"], loaded.registry, "run")
+    images = data.validation.images.astype(np.float32)
+    np.testing.assert_allclose(scaling(images), x, atol=1e-6)
+    one = np.asarray(scaling(images[0]))
     assert one.shape == SHAPE and one.dtype == np.float32
 
 

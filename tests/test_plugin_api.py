@@ -15,8 +15,8 @@ from conftest import ROOT, run_zoo
 import zoo
 import zoo.plugin
 from zoo.data.prepare import prepare_data
-from zoo.plugin_manager import build_registry
-from zoo.registry import CAPABILITIES_BY_KIND, PluginRegistrar
+from zoo.plugin.manager import build_registry
+from zoo.plugin.registry import CAPABILITIES_BY_KIND, PluginRegistrar
 from zoo.runner.build import build_model
 
 PLUGINS = ROOT / "plugins"
@@ -51,8 +51,8 @@ def test_builtin_plugins_import_only_the_public_surface():
 def test_the_import_check_sees_imports_inside_functions(tmp_path):
     src = tmp_path / "p.py"
     src.write_text("import zoo\nfrom zoo.plugin import X\ndef f():\n    from zoo.data import y\n"
-                   "    import zoo.registry\nfrom zoo import plugin\n")
-    assert [m for _, m in _zoo_imports(src) if m not in ALLOWED] == ["zoo.data", "zoo.registry"]
+                   "    import zoo.plugin.registry\nfrom zoo import plugin\n")
+    assert [m for _, m in _zoo_imports(src) if m not in ALLOWED] == ["zoo.data", "zoo.plugin.registry"]
 
 
 def _capability_keywords() -> dict[str, list[str]]:
@@ -214,6 +214,6 @@ def test_wrong_output_shape_is_a_contract_error_naming_the_plugin(liar_registry)
 def test_no_images_is_a_contract_error_naming_the_plugin(liar_registry):
     spec = zoo.load_spec_text(SPEC.format(source="liar_src", arch="mlp"), registry=liar_registry)
     with pytest.raises(zoo.PluginContractError) as err:
-        prepare_data(spec, liar_registry)
+        prepare_data(spec)
     assert "data source 'liar_src' of plugin 'liarpkg'" in str(err.value)
     assert "returned no images" in str(err.value)

@@ -46,7 +46,7 @@ def test_balanced_class_weights_are_recorded(weighted):
     info = json.loads((weighted.run_dir / "run.json").read_text())
     weights = info["class_weight"]
     assert set(weights) == {str(d) for d in range(10)}
-    labels = np.asarray(zoo.load_run(weighted.run_dir)._prepared(None)[0].train.labels)
+    labels = np.asarray(zoo.load_run(weighted.run_dir).prepared()[0].train.labels)
     counts = np.bincount(labels, minlength=10)
     for d in range(10):
         assert weights[str(d)] == pytest.approx(len(labels) / (10 * counts[d]))
@@ -73,11 +73,12 @@ def test_class_weight_by_name_reaches_fit(tmp_path):
 def test_best_weights_are_evaluated_and_saved(weighted):
     metrics = json.loads((weighted.run_dir / "metrics.json").read_text())
     used = metrics["weights"]
-    assert used["used"] == "best" and used["monitor"] == "val_loss"
+    assert used["kept"] == "best" and used["monitor"] == "val_loss"
     history = weighted.history
     best_epoch = int(np.nanargmin(history["val_loss"])) + 1
-    assert used["epoch"] == best_epoch and used["last_epoch"] == 3
-    assert (weighted.run_dir / used["last_weights"]).is_file()
+    assert used["best"]["epoch"] == best_epoch and used["last"]["epoch"] == 3
+    assert used["best"]["metrics"]["val_loss"] == pytest.approx(min(history["val_loss"]))
+    assert (weighted.run_dir / used["last"]["file"]).is_file()
     # model.keras holds the evaluated weights: re-evaluating it repeats the test scores
     again = zoo.evaluate_run(weighted.run_dir)
     assert again.weights["used"] == "best"
@@ -88,7 +89,7 @@ def test_evaluate_last_weights_of_a_best_run(weighted, tmp_path):
     last = zoo.evaluate_run(weighted.run_dir, weights="last")
     assert last.weights["used"] == "last"
     best_loss = json.loads((weighted.run_dir / "metrics.json").read_text())["test"]["loss"]
-    if weighted.metrics["weights"]["epoch"] != 3:
+    if weighted.metrics["weights"]["best"]["epoch"] != 3:
         assert last.loss != pytest.approx(best_loss)
     with pytest.raises(UserError):
         zoo.evaluate_run(weighted.run_dir, weights="middle")
@@ -96,8 +97,9 @@ def test_evaluate_last_weights_of_a_best_run(weighted, tmp_path):
 
 def test_evaluation_weights_last(tmp_path):
     result = zoo.train(spec(epochs=2), out=tmp_path, overrides=["evaluation.weights=last"])
-    assert result.metrics["weights"] == {"used": "last", "epoch": 2, "setting": "last"}
-    assert not (result.run_dir / "checkpoints" / "last.weights.h5").exists()
+    weights = result.metrics["weights"]
+    assert (weights["setting"], weights["kept"], weights["last"]["epoch"]) == ("last", "last", 2)
+    assert (result.run_dir / "checkpoints" / "last.weights.h5").exists()  # always kept
     best = zoo.evaluate_run(result.run_dir, weights="best")
     assert best.weights["used"] == "best"
 

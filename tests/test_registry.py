@@ -7,10 +7,10 @@ import inspect
 import pytest
 
 import zoo
-from zoo import hookspecs
+from zoo.plugin import hookspecs
 from zoo.errors import DuplicatePluginError, UnknownPluginError
-from zoo.plugin_manager import HOOK_NAMES, build_registry
-from zoo.registry import PluginRegistrar, Provenance
+from zoo.plugin.manager import HOOK_NAMES, build_registry
+from zoo.plugin.registry import PluginRegistrar, Provenance
 
 
 def test_builtin_plugins_all_load_through_entry_points():

@@ -29,7 +29,10 @@ import zoo
 from zoo.cli.main import main
 from zoo.errors import UserError
 from zoo.io import is_temp_file
-from zoo.runner import rundir
+from zoo.record.folder import RunLock, is_locked
+from zoo.record.history import history_epochs
+from zoo.record.run import read_run_record
+from zoo.record.writing import FAULT_ENV, FAULT_STEPS, fault, is_disk_full
 
 TINY = {
     "name": "tiny",
@@ -135,7 +138,7 @@ def test_zoo_runs_is_honest_and_one_bad_folder_hides_nothing(tmp_path, capsys):
     fake_run(tmp_path, "partial", json.dumps({"name": "x", "status": "running"}), epochs=1)
     fake_run(tmp_path, "truncated", good_info("running")[:40])
     fake_run(tmp_path, "empty", None)
-    with rundir.RunLock.acquire(live):  # as a live trainer holds it
+    with RunLock.acquire(live):  # as a live trainer holds it
         rows = runs_table(capsys, tmp_path)
         code, text, _ = cli(capsys, "runs", str(tmp_path))
     assert code == 0 and "unreadable" in text and "killed or crashed" in text
@@ -146,7 +149,8 @@ def test_zoo_runs_is_honest_and_one_bad_folder_hides_nothing(tmp_path, capsys):
     assert rows["done"]["status"] == "finished" and rows["done"]["epochs"] == 3
     assert rows["list"]["status"] == "unreadable" and "not an object" in rows["list"]["reason"]
     assert rows["partial"]["status"] == "unreadable"
-    assert "lacks class_names, image_shape" in rows["partial"]["reason"]
+    assert "lacks" in rows["partial"]["reason"]
+    assert "class_names, image_shape" in rows["partial"]["reason"]
     assert "truncated" in rows["truncated"]["reason"] and "no run.json" in rows["empty"]["reason"]
     assert rows["live"]["status"] == "running"
     assert runs_table(capsys, tmp_path)["live"]["status"] == "interrupted"  # lock released
@@ -154,7 +158,7 @@ def test_zoo_runs_is_honest_and_one_bad_folder_hides_nothing(tmp_path, capsys):
     # a damaged run is one clear line for every command that opens it, never a traceback
     for name in ("list", "partial", "truncated"):
         with pytest.raises(UserError, match="unreadable run"):
-            rundir.read_info(tmp_path / name)
+            read_run_record(tmp_path / name)
         for args in (("predict", str(tmp_path / name), "x.png"), ("train", "--resume",
                                                                   str(tmp_path / name))):
             code, _, err = cli(capsys, *args)
@@ -216,7 +220,7 @@ def test_nan_loss_fails_the_run_with_the_reason(tmp_path, capsys, monkeypatch):
     assert err.strip().splitlines()[0].startswith("zoo: training failed: loss became NaN at "
                                                   "epoch 2; try a lower learning rate")
     assert info(run)["status"] == "failed" and "NaN at epoch 2" in info(run)["reason"]
-    assert rundir.history_epochs(run) == 1  # the NaN epoch reaches no file
+    assert history_epochs(run) == 1  # the NaN epoch reaches no file
     assert not (run / "model.keras").exists()
     assert runs_table(capsys, tmp_path)[run.name]["status"] == "failed"
 
@@ -244,10 +248,10 @@ def test_crash_ctrl_c_and_damaged_runs(tmp_path, capsys):
 
     with pytest.raises(KeyboardInterrupt):  # the failed run resumes; Ctrl-C in epoch 3
         zoo.train(resume=run, callbacks=[Poison(3, "ctrl-c")])
-    assert info(run)["status"] == "interrupted" and rundir.history_epochs(run) == 2
+    assert info(run)["status"] == "interrupted" and history_epochs(run) == 2
     result = zoo.train(resume=run)
     assert result.epochs == 3 and info(run)["status"] == "finished"
-    assert "reason" not in info(run) and len(info(run)["resumed"]) == 2
+    assert info(run).get("reason") is None and len(info(run)["resumed"]) == 2
 
 
 # ---- 6. a full disk -----------------------------------------------------------------------
@@ -255,7 +259,7 @@ def test_crash_ctrl_c_and_damaged_runs(tmp_path, capsys):
 
 def test_disk_full_is_one_clear_line_and_the_run_resumes(tmp_path, capsys, monkeypatch):
     def full_disk_at(step: str, what: str, *args: str) -> Path:
-        monkeypatch.setenv(rundir.FAULT_ENV, f"{step}:enospc")  # this write raises ENOSPC
+        monkeypatch.setenv(FAULT_ENV, f"{step}:enospc")  # this write raises ENOSPC
         code, _, err = cli(capsys, "train", *args, "--quiet")
         run = only_run(tmp_path / "runs")
         assert code == 2 and "Traceback" not in err
@@ -269,10 +273,10 @@ def test_disk_full_is_one_clear_line_and_the_run_resumes(tmp_path, capsys, monke
     path = str(spec_file(tmp_path))
     run = full_disk_at("during_backup@2", "backup/state.npz", path, "--out", str(tmp_path / "runs"))
     full_disk_at("during_model", "model.keras", "--resume", str(run))  # the h5-in-zip save
-    monkeypatch.delenv(rundir.FAULT_ENV)
+    monkeypatch.delenv(FAULT_ENV)
     code, _, err = cli(capsys, "train", "--resume", str(run), "--quiet")
     assert code == 0, err
-    assert info(run)["status"] == "finished" and rundir.history_epochs(run) == 3
+    assert info(run)["status"] == "finished" and history_epochs(run) == 3
 
 
 # ---- 7. --out and checkpoint names ----------------------------------------------------------
@@ -299,14 +303,14 @@ def test_out_as_a_file_and_unusable_checkpoint_names(tmp_path, capsys):
 def test_lock_is_exclusive_and_dies_with_its_holder(tmp_path):
     run = tmp_path / "run"
     run.mkdir()
-    lock = rundir.RunLock.acquire(run)
-    assert rundir.is_locked(run)
+    lock = RunLock.acquire(run)
+    assert is_locked(run)
     with pytest.raises(UserError, match=f"process {os.getpid()} is training this run"):
-        rundir.RunLock.acquire(run)
+        RunLock.acquire(run)
     lock.release()
-    assert not rundir.is_locked(run)
+    assert not is_locked(run)
     code = (
-        "import sys, time, zoo.runner.rundir as r\n"
+        "import sys, time, zoo.record.folder as r\n"
         "lock = r.RunLock.acquire(sys.argv[1])\n"
         "print('held', flush=True)\n"
         "time.sleep(60)\n"
@@ -317,28 +321,28 @@ def test_lock_is_exclusive_and_dies_with_its_holder(tmp_path):
     )
     try:
         assert holder.stdout.readline().strip() == "held"
-        assert rundir.is_locked(run)
+        assert is_locked(run)
         holder.kill()  # SIGKILL: no clean-up runs, the kernel drops the lock
         holder.wait(timeout=30)
     finally:
         holder.kill()
     deadline = time.monotonic() + 10
-    while rundir.is_locked(run) and time.monotonic() < deadline:
+    while is_locked(run) and time.monotonic() < deadline:
         time.sleep(0.05)
-    assert not rundir.is_locked(run)
+    assert not is_locked(run)
 
 
 def test_fault_hook_is_inert_unless_asked(monkeypatch):
-    monkeypatch.delenv(rundir.FAULT_ENV, raising=False)
-    for step in rundir.FAULT_STEPS:
-        rundir.fault(step, 1)  # unset: nothing happens
-    monkeypatch.setenv(rundir.FAULT_ENV, "backup@2:enospc")
-    rundir.fault("backup", 1)  # another epoch
-    rundir.fault("history", 2)  # another step
+    monkeypatch.delenv(FAULT_ENV, raising=False)
+    for step in FAULT_STEPS:
+        fault(step, 1)  # unset: nothing happens
+    monkeypatch.setenv(FAULT_ENV, "backup@2:enospc")
+    fault("backup", 1)  # another epoch
+    fault("history", 2)  # another step
     with pytest.raises(OSError) as caught:
-        rundir.fault("backup", 2)
-    assert rundir.is_disk_full(caught.value)
-    assert rundir.is_disk_full(RuntimeError("Can't write data (No space left on device)"))
+        fault("backup", 2)
+    assert is_disk_full(caught.value)
+    assert is_disk_full(RuntimeError("Can't write data (No space left on device)"))
 
 
 @pytest.mark.long

@@ -19,8 +19,9 @@ import yaml
 
 import zoo
 from zoo.errors import UserError
-from zoo.plugin_manager import build_registry
-from zoo.runner.compile import choose_objective, make_optimizer, monitor_mode, schedule_fn
+from zoo.plugin.manager import build_registry
+from zoo.runner.compile import choose_objective, make_optimizer, schedule_fn
+from zoo.runner.monitors import monitor_mode
 from zoo.spec.sections import TrainingSpec
 
 PNG = b"\x89PNG\r\n\x1a\n"
@@ -131,10 +132,10 @@ def test_run_json_records_what_produced_the_run(full_run):
 
 def test_checkpoints_follow_the_note_template(full_run):
     run = full_run.run_dir
-    info = json.loads((run / "run.json").read_text())
     weights = sorted((run / "checkpoints").glob("weights.*.weights.h5"))
     assert weights and all(len(p.name.split("-")) == 3 for p in weights)  # epoch, val_loss, acc
-    assert info["best_checkpoint"] == f"checkpoints/{weights[-1].name}"
+    kept = json.loads((run / "metrics.json").read_text())["weights"]
+    assert kept["best"]["file"] == f"checkpoints/{weights[-1].name}"
     assert sorted(p.name for p in (run / "models").iterdir()) == [
         f"epoch{e:02d}.keras" for e in range(1, 5)
     ]  # save_best_only: false keeps every epoch
@@ -166,7 +167,7 @@ def test_saved_run_predicts_like_the_model_in_memory(full_run):
     from zoo.data.prepare import prepare_data
 
     run = zoo.load_run(full_run.run_dir)
-    prepared = prepare_data(run.spec)
+    prepared = prepare_data(run.loaded_spec)
     images = prepared.test.images
     in_memory = np.argmax(np.asarray(full_run.model(images.astype("float32") / 255.0)), axis=1)
     predictions = run.predict(images, top_k=3)
@@ -191,7 +192,7 @@ def test_predict_reads_image_files_and_reports_bad_ones(full_run, tmp_path):
     from zoo.data.prepare import prepare_data
 
     run = zoo.load_run(full_run.run_dir)
-    image = prepare_data(run.spec).test.images[0]
+    image = prepare_data(run.loaded_spec).test.images[0]
     path = tmp_path / "digit.png"
     cv2.imwrite(str(path), image[:, :, 0])
     (tmp_path / "bad.png").write_bytes(b"not an image")
@@ -213,8 +214,8 @@ def test_seeded_runs_repeat(tmp_path):
     b = zoo.train(spec, out=tmp_path)
     assert a.run_dir != b.run_dir  # never the same folder
     # without a model_checkpoint in the spec, the run keeps its best weights (by val_loss)
-    info = json.loads((a.run_dir / "run.json").read_text())
-    assert info["best_checkpoint"] == "checkpoints/best.weights.h5"
+    kept = json.loads((a.run_dir / "metrics.json").read_text())["weights"]
+    assert kept["best"]["file"] == "checkpoints/best.weights.h5"
     assert (a.run_dir / "checkpoints" / "best.weights.h5").is_file()
     assert a.history == b.history
     assert a.metrics["test"] == b.metrics["test"]
@@ -390,7 +391,8 @@ def test_phases_schedule_and_resume_after_a_crash(tmp_path):
     # the best weights survived the crash in the backup and were written at the end
     best = int(np.argmin([float(r["val_loss"]) for r in history])) + 1
     model = TinyTransfer.build(None, zoo.ModelContext((8, 8, 1), 10))
-    model.load_weights(run_dir / info["best_checkpoint"])
+    kept = json.loads((run_dir / "metrics.json").read_text())["weights"]
+    model.load_weights(run_dir / kept["best"]["file"])
     if best < 5:
         assert not np.allclose(model.get_weights()[-1], result.model.get_weights()[-1])
     with pytest.raises(UserError, match="already finished"):

@@ -30,8 +30,8 @@ from hypothesis import HealthCheck, given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 
 from zoo.errors import UserError  # noqa: E402
-from zoo.plugin_manager import default_registry  # noqa: E402
-from zoo.registry import Registry  # noqa: E402
+from zoo.plugin.manager import default_registry  # noqa: E402
+from zoo.plugin.registry import Registry  # noqa: E402
 from zoo.spec import load_spec_text  # noqa: E402
 
 TIME_LIMIT = 2.0  # seconds of CPU time for one load, however hostile the input

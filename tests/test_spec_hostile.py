@@ -11,7 +11,7 @@ import pytest
 from conftest import run_zoo
 
 from zoo.errors import UserError
-from zoo.plugin_manager import default_registry
+from zoo.plugin.manager import default_registry
 from zoo.spec import load_spec_text
 from zoo.spec.yaml_source import MAX_BYTES, MAX_DEPTH, MAX_NODES
 

@@ -9,7 +9,7 @@ import pytest
 
 import zoo
 import zoo.plugin
-from zoo.plugin_manager import build_registry
+from zoo.plugin.manager import build_registry
 from zoo.testing import check_architecture, check_data_source, check_plugin, check_recipe
 
 REGISTRY = build_registry()
@@ -71,7 +71,7 @@ def test_scaling_recipes_on_gray_and_rgb(channels):
 
 
 def _png_folder(root, classes=("cat", "dog"), per_class=3, size=(6, 5)):
-    from zoo.data.images import write_png
+    from zoo.images import write_png
 
     rng = np.random.default_rng(0)
     files = []

@@ -15,7 +15,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from zoo.contracts import (
+from zoo.version import __version__
+from zoo.plugin.contracts import (
     AugmentContext,
     DataContext,
     ModelContext,
@@ -32,19 +33,18 @@ from zoo.errors import (
     UserError,
     ZooError,
 )
-from zoo.hookspecs import hookimpl
-from zoo.registry import BrokenPlugin, PluginEntry, Registry
+from zoo.plugin.hookspecs import hookimpl
+from zoo.plugin.registry import BrokenPlugin, PluginEntry, Registry
 from zoo.spec import LoadedSpec, load_spec, load_spec_text, spec_json_schema, validate_spec
 
 if TYPE_CHECKING:
-    from zoo.registry import PluginKind
+    from zoo.plugin.registry import PluginKind
 
-__version__ = "0.1.0"
 
 
 def registry() -> Registry:
     """The registry of every installed plugin (built once per process)."""
-    from zoo.plugin_manager import default_registry
+    from zoo.plugin.manager import default_registry
 
     return default_registry()
 
@@ -67,11 +67,11 @@ def describe(name: str) -> dict[str, Any]:
 
 def __getattr__(name: str) -> Any:
     """The runner's API (TensorFlow) loads on first use: zoo.train, zoo.build_model, ..."""
-    if name in ("train", "build_model", "load_run", "evaluate_run"):
+    if name in ("train", "build_model", "load_run"):
         from zoo import runner
 
         return getattr(runner, name)
-    if name in ("export", "load_export"):
+    if name in ("export", "load_export", "evaluate_run", "predict"):
         from zoo import serving
 
         return getattr(serving, name)
@@ -82,6 +82,7 @@ __all__ = [
     "AugmentContext", "BrokenPlugin", "DataContext", "DuplicatePluginError", "LoadedSpec",
     "ModelContext", "NoParams", "OfflineError", "PluginContractError", "PluginEntry",
     "PluginParams", "Problem", "Registry", "Scaling", "UnknownPluginError", "UserError",
-    "ZooError", "describe", "export", "get", "hookimpl", "list_plugins", "load_export",
-    "load_spec", "load_spec_text", "registry", "spec_json_schema", "validate_spec",
+    "ZooError", "__version__", "build_model", "describe", "evaluate_run", "export", "get",
+    "hookimpl", "list_plugins", "load_export", "load_run", "load_spec", "load_spec_text",
+    "predict", "registry", "spec_json_schema", "train", "validate_spec",
 ]

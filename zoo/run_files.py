@@ -18,6 +18,8 @@ ERRORS_FILE = "errors.png"
 LOCK_FILE = ".lock"
 DEFAULT_BACKUP_DIR = "backup"
 DEFAULT_CHECKPOINT_DIR = "checkpoints"
+BEST_WEIGHTS_FILE = f"{DEFAULT_CHECKPOINT_DIR}/best.weights.h5"  # the run's own best checkpoint
+LAST_WEIGHTS_FILE = f"{DEFAULT_CHECKPOINT_DIR}/last.weights.h5"  # the last trained epoch's
 EXPORTS_DIR = "exports"
 
 # Files zoo owns at the top of a run folder: a spec may never write onto them.

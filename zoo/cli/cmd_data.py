@@ -85,7 +85,7 @@ def save_grid(prepared: Any, target: str | Path, *, split: str = "train", sample
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
-    from zoo.data.images import read_image
+    from zoo.images import read_image
     from zoo.io import atomic_path
 
     image_set = prepared.splits().get(split)
@@ -128,7 +128,7 @@ def run(args: argparse.Namespace) -> int:
     loaded = load_spec(args.spec, args.overrides)
     print_problems(loaded.warnings)
     spec = loaded.spec
-    prepared = prepare_data(loaded, spec_dir=Path(args.spec).resolve().parent)
+    prepared = prepare_data(loaded)
     report = {"spec": args.spec, "source": spec.data.source, **summarize(prepared), "grid": None}
     if not args.no_grid and args.samples > 0:
         target = Path(args.out) if args.out else Path(f"{spec.name}-samples.png")

@@ -32,7 +32,7 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
 
 
 def run(args: argparse.Namespace) -> int:
-    from zoo.contracts import FetchContext
+    from zoo.plugin.contracts import FetchContext
     from zoo.errors import UserError
     from zoo.spec import load_spec
 

@@ -98,7 +98,7 @@ def _expanded(model: type, prefix: str = "", depth: int = 0) -> list[dict]:
     named by path (``head.pooling``, ``blocks[].convs``)."""
     import typing
 
-    from zoo.registry import describe_params
+    from zoo.plugin.registry import describe_params
 
     rows = []
     for prm in describe_params(model):

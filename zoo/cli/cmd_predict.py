@@ -34,7 +34,7 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
 
 
 def run(args: argparse.Namespace) -> int:
-    from zoo.runner.predict import open_predictor
+    from zoo.serving.open import open_predictor
 
     predictions = open_predictor(args.run_dir).predict(args.images, top_k=args.top_k)
     if args.format == "json":

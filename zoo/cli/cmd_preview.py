@@ -51,7 +51,7 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
 
 
 def _image_size(loaded: Any, image: np.ndarray) -> tuple[int, int]:
-    from zoo.model_context import shape_hint
+    from zoo.data.shape import shape_hint
 
     size = loaded.spec.data.image_size or shape_hint(loaded).image_size
     return (int(size[0]), int(size[1])) if size else (int(image.shape[0]), int(image.shape[1]))
@@ -61,25 +61,25 @@ def preview_images(
     loaded: Any, image_path: str | Path, n: int
 ) -> tuple[np.ndarray, list[np.ndarray]]:
     """The image as training sees it (size, channels) and ``n`` augmented versions."""
-    from zoo.data.images import decode_image, read_image
-    from zoo.data.pipeline import make_augmenter
-    from zoo.model_context import shape_hint
+    from zoo.data.recipes import make_augmenter
+    from zoo.data.shape import shape_hint
+    from zoo.images import decode_image, read_image
 
-    spec, registry = loaded.spec, loaded.registry
+    spec = loaded.spec
     channels = spec.data.channels or shape_hint(loaded).channels
     raw = decode_image(image_path)
     image = read_image(image_path, _image_size(loaded, raw), channels, spec.data.resize)
-    augmenter = make_augmenter(spec.augmentation, registry, image.shape, int(spec.seed))
+    augmenter = make_augmenter(loaded, image.shape)
     if augmenter is None:
         return image, []
     return image, [np.asarray(augmenter(image), dtype=np.uint8) for _ in range(n)]
 
 
-def _scaled(spec: Any, registry: Any, image: np.ndarray) -> tuple[np.ndarray, str]:
-    from zoo.data.pipeline import make_scaling
+def _scaled(loaded: Any, image: np.ndarray) -> tuple[np.ndarray, str]:
+    from zoo.data.recipes import make_scaling
 
-    scaling = make_scaling(spec.scaling, registry)
-    label = f"after scaling '{spec.scaling.recipe}'"
+    scaling = make_scaling(loaded)
+    label = f"after scaling '{loaded.spec.scaling.recipe}'"
     try:
         return np.asarray(scaling(image.astype(np.float32)), dtype=np.float32), label
     except RuntimeError:  # a fitted recipe ('dataset'): fit it on this one image
@@ -149,7 +149,7 @@ def run(args: argparse.Namespace) -> int:
     if args.n < 0:
         raise UserError([Problem(f"-n must be 0 or more (got {args.n})", "-n")])
     loaded = load_spec(args.spec, args.overrides)
-    spec, registry = loaded.spec, loaded.registry
+    spec = loaded.spec
     image, augmented = preview_images(loaded, args.image, args.n)
     args.out = args.out or f"{spec.name}-preview.png"
     recipe = spec.augmentation.recipe if spec.augmentation is not None else None
@@ -158,7 +158,7 @@ def run(args: argparse.Namespace) -> int:
         if recipe
         else f"{Path(args.image).name}: the spec has no augmentation"
     )
-    histograms = _scaled(spec, registry, image) if args.histogram else None
+    histograms = _scaled(loaded, image) if args.histogram else None
     draw(args.out, image, augmented, title, histograms)
     if args.format == "json":
         print_json(

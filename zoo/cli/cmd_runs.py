@@ -41,7 +41,7 @@ def run(args: argparse.Namespace) -> int:
         from zoo.errors import Problem, UserError
 
         raise UserError([Problem("--plot goes with --compare RUN...", "--plot")])
-    from zoo.runner.rundir import list_runs  # no TensorFlow: reads JSON files only
+    from zoo.record.folder import list_runs  # no TensorFlow: reads the run records only
 
     rows = list_runs(args.root)
     if args.format == "json":

@@ -57,16 +57,18 @@ def epochs_overrides(spec: str, overrides: list[str], epochs: int) -> list[str]:
 
 
 def summary(result: Any) -> dict[str, Any]:
-    metrics = result.metrics
-    split = metrics.get("split")
+    results = result.results
+    kept = results.weights.kept_weights
     return {
         "ok": True,
         "run_dir": str(result.run_dir),
         "epochs": result.epochs,
         "seconds": round(result.seconds, 2),
-        "split": split,
-        "metrics": metrics.get(split, {}) if split else {},
-        "final_epoch": metrics.get("final_epoch", {}),
+        "split": results.split,
+        "count": results.count,
+        "metrics": results.scores,
+        "weights": {"kept": results.weights.kept, "epoch": kept.epoch},
+        "final_epoch": results.weights.last.metrics,
         "files": result.files,
     }
 
@@ -85,7 +87,7 @@ def run(args: argparse.Namespace) -> int:
         overrides += epochs_overrides(args.spec, overrides, args.epochs)
 
     import zoo
-    from zoo.runner.rundir import RunFailed
+    from zoo.runner.outcome import RunFailed
 
     spec: Any = None
     if args.spec is not None:
@@ -118,8 +120,8 @@ def run(args: argparse.Namespace) -> int:
     metrics = info["metrics"]
     if metrics:
         parts = [f"{k} {v:.4f}" for k, v in metrics.items()]
-        out.write(
-            f"{info['split']} ({result.metrics.get('count')} images): " + ", ".join(parts) + "\n"
-        )
+        out.write(f"{info['split']} ({info['count']} images): " + ", ".join(parts) + "\n")
+        weights = info["weights"]
+        out.write(f"weights: {weights['kept']} (epoch {weights['epoch']})\n")
     out.write(f"{result.epochs} epochs in {result.seconds:.1f}s\n")
     return 0

@@ -21,8 +21,8 @@ import tempfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from zoo.data.images import write_png
-from zoo.data.source import SPLIT_NAMES, ImageSet
+from zoo.images import write_png
+from zoo.plugin.source import SPLIT_NAMES, ImageSet
 from zoo.errors import Problem, UserError
 
 MARKER = ".zoo-export.json"

@@ -1,6 +1,6 @@
 """From a spec's ``data`` section to split, decoded images: :func:`prepare_data`.
 
-1. The data-source plugin is called with a :class:`~zoo.contracts.DataContext`.
+1. The data-source plugin is called with a :class:`~zoo.plugin.contracts.DataContext`.
 2. File-based sets are checked: decoded in parallel to the spec's size and channels when
    ``data.cache`` is true (the cache of decoded, resized images), or decoded once and
    dropped when it is false (the pipeline decodes them again each epoch; a header check
@@ -18,104 +18,51 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
-from zoo.contracts import DataContext
-from zoo.data.images import convert_images, load_images, probe_images
 from zoo.data.prepared import PreparedData
-from zoo.data.source import ImageSet, SourceData
 from zoo.data.split import plan_splits
-from zoo.errors import PluginContractError, Problem, UserError
-from zoo.registry import Registry
+from zoo.errors import Problem, UserError
+from zoo.images import convert_images, load_images, probe_images
+from zoo.plugin.contracts import DataContext
+from zoo.plugin.guards import check_source
+from zoo.plugin.source import ImageSet, SourceData
+from zoo.spec.loader import LoadedSpec
+from zoo.spec.sections import DataSpec
 
 log = logging.getLogger("zoo.data")
 
 FILE_CHANNELS_DEFAULT = 3  # like Keras's color_mode="rgb": file images are RGB unless told
 
 
-def _unwrap(spec: Any) -> tuple[Any, Path | None]:
-    """A Spec model from a Spec or a LoadedSpec, and the spec file's folder if known."""
-    path = getattr(spec, "path", None)
-    inner = getattr(spec, "spec", None)
-    if inner is not None and hasattr(inner, "data"):
-        return inner, (Path(path).parent if path else None)
-    return spec, None
-
-
-def data_context(spec: Any, spec_dir: Path) -> DataContext:
-    """The context a data-source factory receives for this spec."""
-    data = spec.data
+def data_context(loaded: LoadedSpec) -> DataContext:
+    """The context a data-source factory (and its ``shape_hint``) receives for this spec."""
+    data, spec = loaded.spec.data, loaded.spec
     return DataContext(
-        image_size=tuple(data.image_size) if data.image_size else None,
+        image_size=(int(data.image_size[0]), int(data.image_size[1])) if data.image_size
+        else None,
         channels=data.channels, seed=int(spec.seed), on_bad_file=data.on_bad_file,
-        spec_dir=Path(spec_dir), resize=data.resize,
+        spec_dir=loaded.spec_dir, resize=data.resize,
     )
 
 
-def load_source(spec: Any, registry: Registry | None = None, *,
-                spec_dir: Path | None = None) -> SourceData:
+def load_source(loaded: LoadedSpec) -> SourceData:
     """Call the spec's data source and check what it returned."""
-    spec, found_dir = _unwrap(spec)
-    registry = registry or _default_registry()
-    entry = registry.get(spec.data.source, "data")
-    source = entry.factory(spec.data.params, data_context(spec, Path(spec_dir or found_dir or ".")))
-    _check_source(source, f"data source '{entry.name}' of {entry.owner}")
-    return source
+    entry = loaded.entry("data")
+    source = entry.factory(loaded.spec.data.params, data_context(loaded))
+    return check_source(source, f"data source '{entry.name}' of {entry.owner}")
 
 
-def _default_registry() -> Registry:
-    from zoo.plugin_manager import default_registry
-
-    return default_registry()
-
-
-def _check_source(source: Any, name: str) -> None:
-    def broken(why: str) -> PluginContractError:
-        return PluginContractError(f"{name} broke the contract: {why}")
-
-    if not isinstance(source, SourceData):
-        raise broken(f"it must return zoo.plugin.SourceData, got {type(source).__name__}")
-    if sum(len(s) for s in source.splits.values() if isinstance(s, ImageSet)) == 0:
-        raise broken("it returned no images")
-    if not source.class_names:
-        raise broken("it returned no class names")
-    if len(set(source.class_names)) != len(source.class_names):
-        raise broken(f"its class names repeat: {source.class_names}")
-    allowed = {"all"} if "all" in source.splits else {"train", "validation", "test"}
-    if not source.splits or not set(source.splits) <= allowed or (
-            "all" not in source.splits and "train" not in source.splits):
-        raise broken(f"splits must be {{'all'}} or 'train' with optional 'validation'/'test', "
-                     f"got {sorted(source.splits)}")
-    k = len(source.class_names)
-    for split, image_set in source.splits.items():
-        if not isinstance(image_set, ImageSet):
-            raise broken(f"split '{split}' is not an ImageSet")
-        if len(image_set) and (image_set.labels.min() < 0 or image_set.labels.max() >= k):
-            raise broken(f"split '{split}' has labels outside 0..{k - 1}")
-        if image_set.images is not None and (
-                image_set.images.ndim != 4 or image_set.images.shape[3] not in (1, 3)):
-            raise broken(f"split '{split}' images must be NHWC with 1 or 3 channels, "
-                         f"got shape {image_set.images.shape}")
-        if image_set.images is not None and image_set.images.dtype != np.uint8:
-            raise broken(f"split '{split}' images must be uint8 pixels 0..255, "
-                         f"got {image_set.images.dtype}")
-
-
-def prepare_data(spec: Any, registry: Registry | None = None, *, spec_dir: Path | None = None,
-                 workers: int | None = None) -> PreparedData:
+def prepare_data(loaded: LoadedSpec, *, workers: int | None = None) -> PreparedData:
     """Load, check, convert and split the images a spec describes.
 
-    :param spec: the validated spec (a ``LoadedSpec`` or the Spec model).
-    :param spec_dir: the folder relative data paths start from (default: the spec file's
-        folder when ``spec`` is a ``LoadedSpec``, else the current folder).
+    :param loaded: the resolved spec; relative data paths start at its ``spec_dir``.
     :param workers: decoding threads (default: the usable CPUs, at most 16).
     """
-    spec, found_dir = _unwrap(spec)
-    spec_dir = Path(spec_dir or found_dir or ".")
+    spec, spec_dir = loaded.spec, loaded.spec_dir
     data = spec.data
-    source = load_source(spec, registry, spec_dir=spec_dir)
+    source = load_source(loaded)
     skipped = list(source.skipped)
     size = tuple(int(s) for s in data.image_size) if data.image_size else None
 
@@ -176,7 +123,7 @@ def prepare_data(spec: Any, registry: Registry | None = None, *, spec_dir: Path 
 CheckedFiles = tuple[dict[str, ImageSet], dict[str, list[Path]], list[str], tuple[int, int] | None]
 
 
-def _check_files(file_sets: dict[str, ImageSet], data: Any, size: tuple[int, int] | None,
+def _check_files(file_sets: dict[str, ImageSet], data: DataSpec, size: tuple[int, int] | None,
                  workers: int | None) -> CheckedFiles:
     """Decode every file of every set in one parallel pass, keeping the pixels (cache) or not.
 
@@ -208,7 +155,7 @@ def _check_files(file_sets: dict[str, ImageSet], data: Any, size: tuple[int, int
     return sets, files, skipped, found_size
 
 
-def _image_shape(sets: dict[str, ImageSet], data: Any,
+def _image_shape(sets: dict[str, ImageSet], data: DataSpec,
                  size: tuple[int, int] | None) -> tuple[int, int, int]:
     """The one (height, width, channels) of every set; ``size`` is that of undecoded files."""
     shapes = {tuple(int(d) for d in s.images.shape[1:]) for s in sets.values()

@@ -1,8 +1,8 @@
 """The hand-off between data loading and the input pipeline.
 
-``zoo.data.prepare.prepare_data(spec, registry, spec_dir=...)`` returns a
-:class:`PreparedData`; ``zoo.data.pipeline.build_pipelines(prepared, spec, registry)``
-turns it into :class:`Pipelines` of ``tf.data.Dataset`` for the runner.
+``zoo.data.prepare.prepare_data(loaded)`` returns a :class:`PreparedData`;
+``zoo.data.pipeline.build_pipelines(prepared, loaded)`` turns it into :class:`Pipelines`
+(tf.data datasets or PyDatasets) for the runner.
 """
 
 from __future__ import annotations
@@ -10,7 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from zoo.data.source import ImageSet
+from zoo.plugin.contracts import Scaling
+from zoo.plugin.source import ImageSet
 
 
 @dataclass
@@ -48,5 +49,5 @@ class Pipelines:
     train: Any
     validation: Any | None
     test: Any | None
-    scaling: Any
+    scaling: Scaling
     steps_per_epoch: int

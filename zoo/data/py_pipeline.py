@@ -32,8 +32,19 @@ import numpy as np
 
 from zoo.data.order import batch_seeds, training_order
 from zoo.data.prepared import Pipelines, PreparedData
-from zoo.data.source import ImageSet
+from zoo.data.recipes import (
+    BatchAugment,
+    augment_workers_for,
+    batch_augmenter,
+    fitted_scaling,
+    make_augmenter,
+)
 from zoo.data.workers import usable_cpus
+from zoo.errors import Problem, UserError
+from zoo.images import read_image
+from zoo.plugin.contracts import Scaling
+from zoo.plugin.source import ImageSet
+from zoo.spec.loader import LoadedSpec
 
 Targets = Callable[[np.ndarray, np.ndarray], tuple[np.ndarray, Any]]
 
@@ -46,8 +57,8 @@ class _Split:
     shape: tuple[int, int, int]
     resize: str
     batch: int
-    scaling: Any
-    augment: Callable[[np.ndarray, int], np.ndarray] | None = None
+    scaling: Scaling
+    augment: BatchAugment | None = None
     order: Callable[[int], np.ndarray] | None = None  # epoch -> indices (training only)
     seeds: Callable[[int], np.ndarray] | None = None  # epoch -> a seed per batch
     targets: Targets | None = None
@@ -146,8 +157,6 @@ class Batches(keras.utils.PyDataset):
         s = self._split
         if s.image_set.images is not None:
             return np.ascontiguousarray(s.image_set.images[indices], dtype=np.uint8)
-        from zoo.data.images import read_image
-
         paths = s.image_set.paths or []
         size, channels = (int(s.shape[0]), int(s.shape[1])), int(s.shape[2])
         assert self._decoder is not None
@@ -187,37 +196,23 @@ class ArrayBatches(keras.utils.PyDataset):
 
 def build_py_pipelines(
     prepared: PreparedData,
-    spec: Any,
-    registry: Any = None,
+    loaded: LoadedSpec,
     *,
     batch_size: int | None = None,
-    scaling_state: dict | None = None,
+    scaling_state: dict[str, Any] | None = None,
     augment_workers: int | None = None,
     first_epoch: int | None = None,
 ) -> Pipelines:
-    """:class:`Pipelines` of :class:`Batches`; the arguments mean what they mean for
-    :func:`zoo.data.pipeline.build_pipelines` (which calls this for ``py_dataset``)."""
-    from zoo.data.pipeline import (
-        _registry,
-        _spec_model,
-        _wanted_path,
-        augment_workers_for,
-        batch_augmenter,
-        fitted_scaling,
-        make_augmenter,
-    )
-
-    spec = _spec_model(spec)
-    registry = _registry(registry)
+    """:class:`Pipelines` of :class:`Batches`; the arguments are those of
+    :func:`zoo.data.pipeline.build_pipelines`."""
+    spec = loaded.spec
     batch = int(batch_size or spec.training.batch_size)
     seed = int(spec.seed)
-    scaling = fitted_scaling(prepared, spec, registry, scaling_state)
-    if spec.augmentation is not None and _wanted_path(spec.augmentation) == "graph":
-        from zoo.errors import Problem, UserError
-
+    scaling = fitted_scaling(prepared, loaded, scaling_state)
+    if spec.augmentation is not None and spec.augmentation.path == "graph":
         raise UserError([Problem("path: graph needs the tf_data input",
                                  key_path="augmentation.path")])
-    augmenter = make_augmenter(spec.augmentation, registry, prepared.image_shape, seed)
+    augmenter = make_augmenter(loaded, prepared.image_shape)
     threads = max(1, min(usable_cpus(), 8))
     base = dict(shape=prepared.image_shape, resize=spec.data.resize, batch=batch, scaling=scaling)
 
@@ -230,7 +225,7 @@ def build_py_pipelines(
     steps = max(1, math.ceil(len(train) / batch))
     labels = np.asarray(train.labels, dtype=np.int64)
     buffer = int(spec.training.shuffle_buffer)
-    sampler = str(getattr(spec.training, "sampler", "none"))
+    sampler = spec.training.sampler
     augment, parallel = None, None
     if augmenter is not None:
         workers = augment_workers_for(spec, len(train), augment_workers)

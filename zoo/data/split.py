@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from zoo.data.source import ImageSet, SourceData
+from zoo.plugin.source import ImageSet, SourceData
 from zoo.errors import Problem, UserError
 
 Share = float | int  # a fraction in (0, 1) or a count; 0 for none

@@ -1,7 +1,8 @@
 """The runner: compile, train, evaluate, predict, and write every artifact of a run.
 
-Everything here imports TensorFlow (lazily, inside functions) and is reached from
-``zoo.train``, ``zoo.build_model``, ``zoo.load_run`` and ``zoo.evaluate_run``::
+Importing it does not import Keras (``zoo.train`` picks the backend first); it is reached
+from ``zoo.train``, ``zoo.build_model`` and ``zoo.load_run``; ``zoo.evaluate_run`` and
+``zoo.predict`` (a run or an export) live in :mod:`zoo.serving`::
 
     result = zoo.train("specs/digits_mlp.yaml", overrides=["training.epochs=5"])
     result.run_dir, result.metrics["test"]["accuracy"]
@@ -11,19 +12,8 @@ Everything here imports TensorFlow (lazily, inside functions) and is reached fro
 """
 
 from zoo.runner.build import build_model
-from zoo.runner.evaluate import evaluate_run
 from zoo.runner.predict import Run, load_run
-from zoo.runner.results import ClassScore, EvalResult, Prediction, TrainResult
+from zoo.runner.results import EvalResult, TrainResult
 from zoo.runner.train import train
 
-__all__ = [
-    "ClassScore",
-    "EvalResult",
-    "Prediction",
-    "Run",
-    "TrainResult",
-    "build_model",
-    "evaluate_run",
-    "load_run",
-    "train",
-]
+__all__ = ["EvalResult", "Run", "TrainResult", "build_model", "load_run", "train"]

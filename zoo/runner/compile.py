@@ -28,8 +28,6 @@ LOSS_NAMES = {
     "one_hot": "categorical_crossentropy",
 }
 ONE_HOT_METRICS = frozenset({"precision", "recall", "auc"})
-# Metrics where higher is better: mode "auto" of a monitor picks "max" for these.
-HIGHER_IS_BETTER = ("accuracy", "acc", "precision", "recall", "auc")
 
 
 @dataclass(frozen=True)
@@ -228,17 +226,3 @@ def schedule_fn(schedule: Any, learning_rate: float, epochs: int) -> Callable[[i
         return lr0 * (alpha + (1 - alpha) * 0.5 * (1 + math.cos(math.pi * progress)))
 
     return cosine
-
-
-def monitor_mode(monitor: str, mode: str) -> str:
-    """``min`` or ``max`` for a monitor; ``auto`` reads it from the metric's name."""
-    if mode != "auto":
-        return mode
-    base = monitor[4:] if monitor.startswith("val_") else monitor
-    return (
-        "max"
-        if any(
-            base == h or base.endswith("_" + h) or base.startswith("top_") for h in HIGHER_IS_BETTER
-        )
-        else "min"
-    )

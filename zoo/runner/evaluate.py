@@ -1,26 +1,29 @@
 """Evaluation: loss and compiled metrics, per-class precision/recall, confusion matrix.
 
 ``evaluate_model`` works on any batched dataset of ``(scaled images, int labels)`` (the
-pipeline's test split during training). ``evaluate_run`` re-opens a finished run and
-evaluates it on its own test split, on another spec's data, or on a folder of class
-sub-folders, always with the run's own scaling. Given a model exported by ``zoo export``
-instead, it runs the export with its own runtime on the same data (the source run's test
-split by default) and reports accuracy and cross-entropy from its probabilities.
+pipeline's test split during training, or a re-opened run's data).
+``evaluate_probabilities`` does the same from probabilities alone (an exported model).
+:func:`folder_images` and :func:`split_images` read the images to evaluate on at a
+predictor's size and in its class order (``zoo.serving.open.evaluate_run`` uses both).
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
+from zoo.data.prepare import prepare_data
+from zoo.data.prepared import PreparedData
 from zoo.errors import Problem, UserError
+from zoo.images import IMAGE_SUFFIXES, convert_images, load_images
+from zoo.inference import Predictor
+from zoo.plugin.registry import Registry
+from zoo.progress import progress
 from zoo.runner.compile import Objective, with_targets
 from zoo.runner.results import EvalResult
-
-if TYPE_CHECKING:
-    from zoo.runner.predict import Predictor, Run
+from zoo.spec.loader import load_spec
 
 
 def predicted_classes(probs: np.ndarray) -> np.ndarray:
@@ -75,8 +78,6 @@ def evaluate_model(
     probs, labels = [], []
     import keras
 
-    from zoo.progress import progress
-
     with progress(f"evaluating on {split}") as bar:
         for x, y in _numpy_batches(dataset):  # direct calls: predict_on_batch repeats the
             # batch per replica
@@ -119,8 +120,6 @@ def _remap(labels: np.ndarray, names: list[str], run_names: list[str], where: st
 
 def folder_images(folder: Path, run: Predictor) -> tuple[np.ndarray, np.ndarray]:
     """Images of ``folder/<class name>/*`` at the run's size, with labels in the run's order."""
-    from zoo.data.images import IMAGE_SUFFIXES, load_images
-
     subdirs = sorted(p for p in folder.iterdir() if p.is_dir() and not p.name.startswith("."))
     if not subdirs:
         raise UserError([Problem("expected one sub-folder of images per class", str(folder))])
@@ -140,11 +139,9 @@ def folder_images(folder: Path, run: Predictor) -> tuple[np.ndarray, np.ndarray]
 
 
 def split_images(
-    prepared: Any, run: Predictor, where: str
+    prepared: PreparedData, run: Predictor, where: str
 ) -> tuple[np.ndarray, np.ndarray, str]:
     """The test split (else validation, else train) of prepared data, in the run's classes."""
-    from zoo.data.images import convert_images, load_images
-
     for split in ("test", "validation", "train"):
         part = prepared.splits().get(split)
         if part is not None and len(part):
@@ -159,15 +156,11 @@ def split_images(
     return images, _remap(part.labels, list(prepared.class_names), run.class_names, where), split
 
 
-def spec_data(path: Path, registry: Any = None) -> tuple[Any, str]:
+def spec_data(path: Path, registry: Registry | None = None) -> tuple[PreparedData, str]:
     """The prepared data of the spec file at ``path`` (its test split is evaluated)."""
-    from zoo.data.prepare import prepare_data
-    from zoo.spec import load_spec
-
     if not path.exists():
         raise UserError([Problem("no such spec file or folder", str(path))])
-    other = load_spec(path, registry=registry)
-    return prepare_data(other.spec, registry, spec_dir=path.parent), str(path)
+    return prepare_data(load_spec(path, registry=registry)), str(path)
 
 
 def evaluate_probabilities(
@@ -186,104 +179,3 @@ def evaluate_probabilities(
             "cross_entropy": float(-np.mean(np.log(picked))),
         }
     return EvalResult(split, int(len(labels)), metrics, per_class, matrix, list(class_names))
-
-
-def evaluate_export(
-    exported: Predictor, data: str | Path | None = None, batch_size: int | None = None
-) -> EvalResult:
-    """An exported model on its source run's test split, a spec's data or a class folder."""
-    from zoo.runner.predict import DEFAULT_BATCH, Run
-
-    where = str(exported.path)
-    if not exported.class_names:
-        raise UserError(
-            [Problem("evaluating an export needs its manifest.json (the class names)", where)]
-        )
-    if data is not None and Path(data).is_dir():
-        images, labels = folder_images(Path(data), exported)
-        split = "folder"
-    else:
-        if data is None:
-            manifest = getattr(exported, "manifest", None) or {}
-            source = (manifest.get("source_run") or {}).get("path")
-            if not (source and Path(source).is_dir()):
-                raise UserError(
-                    [Problem("the run it came from is not here; give the data with --data",
-                             where)]
-                )
-            prepared, where = Run(source)._prepared(None)
-        else:
-            prepared, where = spec_data(Path(data))
-        images, labels, split = split_images(prepared, exported, where)
-    probs = exported._probs(images, batch_size or DEFAULT_BATCH)
-    return evaluate_probabilities(probs, labels, exported.class_names, split)
-
-
-def evaluate_run(
-    run: str | Path | Run | Predictor, data: str | Path | None = None,
-    batch_size: int | None = None, weights: str | None = None,
-) -> EvalResult:
-    """Evaluate a saved run (or an export of one) on its own test split, another spec's
-    data, or a class folder.
-
-    :param weights: a run's ``best`` or ``last`` epoch weights; default: those in
-        ``model.keras`` (what ``evaluation.weights`` chose at training time).
-    """
-    from zoo.runner.predict import Predictor, Run, open_predictor
-
-    if weights not in (None, "best", "last"):
-        raise UserError(f"weights must be best or last (got {weights!r})")
-    model = run if isinstance(run, Predictor) else open_predictor(run)
-    if isinstance(model, Run):
-        chosen = use_weights(model, weights)
-        result = model.evaluate(data, batch_size=batch_size)
-        result.weights = chosen
-        return result
-    if weights is not None:
-        raise UserError([Problem("--weights applies to a run folder; an export holds one set "
-                                 "of weights", str(model.path))])
-    return evaluate_export(model, data, batch_size)
-
-
-def saved_weights(run_dir: Path) -> dict[str, Any]:
-    """Which weights ``model.keras`` holds, from metrics.json (older runs: the last)."""
-    import json
-
-    from zoo.run_files import METRICS_FILE
-
-    try:
-        metrics = json.loads((Path(run_dir) / METRICS_FILE).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        metrics = {}
-    found = metrics.get("weights") if isinstance(metrics, dict) else None
-    return dict(found) if isinstance(found, dict) else {"used": "last"}
-
-
-def use_weights(run: Run, which: str | None) -> dict[str, Any]:
-    """Load the run's ``best`` or ``last`` weights into its model; say which it now holds."""
-    saved = saved_weights(run.path)
-    if which is None or which == saved.get("used"):
-        return saved
-    where = str(run.path)
-    if which == "last":
-        file = saved.get("last_weights")
-        if not file or not (run.path / file).is_file():
-            raise UserError([Problem("the run kept no copy of its last epoch's weights", where)])
-        epoch = saved.get("last_epoch")
-    else:
-        file = run.info.get("best_checkpoint")
-        if not file or not (run.path / file).is_file():
-            raise UserError([Problem("the run kept no best checkpoint", where)])
-        epoch = None
-    path = run.path / file
-    try:
-        if str(path).endswith(".weights.h5"):
-            run.model.load_weights(str(path))
-        else:
-            import keras
-
-            run.model.set_weights(keras.saving.load_model(str(path), compile=False).get_weights())
-    except (ValueError, OSError) as exc:
-        raise UserError([Problem(f"cannot load the {which} weights from {file}: {exc}",
-                                 where)]) from None
-    return {"used": which, "epoch": epoch, "file": file}

@@ -1,190 +1,105 @@
 """A finished run, re-opened: predict on new images and evaluate with the run's own scaling.
 
-:class:`Predictor` is the part shared with exported models (``zoo.serving``): read images
-at the model's size, run it, report the top classes.
-
 ::
 
     run = zoo.load_run("runs/digits_mlp-20250101-120000")
     for p in run.predict(["seven.png"], top_k=3):
         print(p)                      # seven.png: 7 (98.12%), 1 (1.03%), 9 (0.40%)
 
-The model is read with ``keras.saving.load_model(..., safe_mode=True)``: a run folder is
-data, and loading it never runs code from it.
+Everything about the run comes from its record (:mod:`zoo.record`): class names, image
+shape, resize mode, objective and scaling state from ``run.json``; which weights the model
+holds from ``metrics.json``. The model is read with ``keras.saving.load_model(...,
+safe_mode=True)``: a run folder is data, and loading it never runs code from it.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
+import yaml
 
+from zoo.backend import active
+from zoo.data.prepare import prepare_data
+from zoo.data.prepared import PreparedData
 from zoo.errors import Problem, UserError
-from zoo.runner import rundir
+from zoo.inference import Predictor, two_columns
+from zoo.plugin.contracts import Scaling
+from zoo.plugin.manager import default_registry
+from zoo.plugin.registry import Registry
+from zoo.record.files import RecordError, read_text
+from zoo.record.results import Results, read_results
+from zoo.record.run import RunRecord, read_run_record
+from zoo.record.scaling import run_scaling
+from zoo.run_files import MODEL_FILE, SPEC_FILE
 from zoo.runner.compile import Objective
-from zoo.runner.results import ClassScore, EvalResult, Prediction
-
-DEFAULT_BATCH = 64
-
-
-class Predictor:
-    """Images in, top classes out: what a run folder and an exported model share.
-
-    Subclasses set ``class_names``, ``image_shape`` (H, W, C) and ``resize_mode`` and
-    implement :meth:`_probs` on a uint8 NHWC batch at that shape.
-    """
-
-    path: Path
-    class_names: list[str]
-    image_shape: tuple[int, int, int]
-    resize_mode: str = "stretch"
-
-    def _probs(self, batch: np.ndarray, batch_size: int) -> np.ndarray:
-        raise NotImplementedError
-
-    def _as_batch(self, images: Any) -> tuple[np.ndarray, list[str]]:
-        """uint8 NHWC at the model's image size, and a label per image for the output."""
-        from zoo.data.images import convert_images, read_image
-
-        h, w, c = self.image_shape
-        if isinstance(images, (str, Path)):
-            images = [images]
-        if isinstance(images, np.ndarray):
-            arrays = images[None] if images.ndim == 3 else images
-            names = [f"image[{i}]" for i in range(len(arrays))]
-            return convert_images(self._uint8(arrays), (h, w), c, self.resize_mode), names
-        batch, names = [], []
-        for i, item in enumerate(images):
-            if isinstance(item, (str, Path)):
-                batch.append(read_image(item, (h, w), c, self.resize_mode))  # type: ignore[arg-type]
-                names.append(str(item))
-            else:
-                arr = self._uint8(np.asarray(item))
-                batch.append(convert_images(arr[None], (h, w), c, self.resize_mode)[0])
-                names.append(f"image[{i}]")
-        if not batch:
-            raise UserError("no images to predict")
-        return np.stack(batch), names
-
-    @staticmethod
-    def _uint8(arr: np.ndarray) -> np.ndarray:
-        if arr.dtype == np.uint8:
-            return arr
-        if (
-            np.issubdtype(arr.dtype, np.integer)
-            and arr.size
-            and arr.min() >= 0
-            and arr.max() <= 255
-        ):
-            return arr.astype(np.uint8)
-        raise UserError(
-            f"images must be uint8 pixels 0..255 (got {arr.dtype}); the model applies its own "
-            "scaling"
-        )
-
-    def probabilities(self, images: Any, batch_size: int = DEFAULT_BATCH) -> np.ndarray:
-        """Class probabilities, one row per image (two columns for a single sigmoid unit)."""
-        batch, _ = self._as_batch(images)
-        return self._probs(batch, batch_size)
-
-    def predict(
-        self, images: Any, top_k: int = 5, batch_size: int = DEFAULT_BATCH
-    ) -> list[Prediction]:
-        """Top classes of each image: paths, one HWC array, an NHWC batch, or a list of them."""
-        if top_k < 1:
-            raise UserError("top_k must be at least 1")
-        batch, names = self._as_batch(images)
-        probs = self._probs(batch, batch_size)
-        k = min(top_k, probs.shape[1])
-        out = []
-        for name, row in zip(names, probs, strict=True):
-            order = np.argsort(-row, kind="stable")[:k]
-            scores = [ClassScore(self._class(i), int(i), float(row[i])) for i in order]
-            out.append(
-                Prediction(
-                    name, scores[0].class_name, scores[0].index, scores[0].probability, scores
-                )
-            )
-        return out
-
-    def _class(self, index: int) -> str:
-        return self.class_names[index] if index < len(self.class_names) else str(index)
-
-
-def two_columns(probs: np.ndarray) -> np.ndarray:
-    """A single sigmoid unit as two class probabilities ``[1 - p, p]``."""
-    probs = np.asarray(probs, dtype=np.float64)
-    if probs.ndim == 2 and probs.shape[1] == 1:
-        return np.concatenate([1 - probs, probs], axis=1)
-    return probs
+from zoo.runner.evaluate import evaluate_model, folder_images, spec_data, split_images
+from zoo.runner.results import EvalResult
+from zoo.spec.loader import LoadedSpec, load_spec
+from zoo.spec.sections import SpecBase
 
 
 class Run(Predictor):
-    """A run folder: its spec, class names, scaling state and (loaded on first use) model.
+    """A run folder: its record, spec and (loaded on first use) model.
 
     Prediction reads only ``run.json``, ``spec.yaml`` as plain YAML and ``model.keras``: it
     needs neither the data-source plugin that trained the run nor, for zoo's own recipes,
     the scaling plugin. Evaluation validates the whole spec (it reads the run's data).
     """
 
-    def __init__(self, path: str | Path, registry: Any = None) -> None:
+    def __init__(self, path: str | Path, registry: Registry | None = None) -> None:
         self.path = Path(path)
-        self.info = rundir.read_info(self.path)
+        if not self.path.is_dir():
+            raise UserError([Problem("no such run folder", str(self.path))])
+        self.record: RunRecord = read_run_record(self.path)
         self._registry = registry
         self._model: Any = None
         self._compiled = False
-        self._scaling: Any = None
-        self._loaded_spec: Any = None
+        self._scaling: Scaling | None = None
+        self._loaded_spec: LoadedSpec | None = None
         self._raw_spec: dict[str, Any] | None = None
-        self.class_names: list[str] = list(self.info.get("class_names") or [])
-        self.image_shape: tuple[int, int, int] = tuple(self.info.get("image_shape") or ())  # type: ignore[assignment]
-        if not self.class_names or len(self.image_shape) != 3:
-            raise UserError([Problem("run.json lacks class names or image shape", str(self.path))])
-        self.resize_mode = str(self.info.get("resize", "stretch"))
+        self._holding: Literal["best", "last"] | None = None  # None: what model.keras holds
+        self.class_names = list(self.record.class_names)
+        self.image_shape = self.record.image_shape
+        self.resize_mode = self.record.resize
 
     def __repr__(self) -> str:
         return f"Run({str(self.path)!r}, status={self.status!r})"
 
     @property
     def status(self) -> str:
-        return str(self.info.get("status"))
+        return self.record.status
 
     @property
-    def registry(self) -> Any:
+    def registry(self) -> Registry:
         if self._registry is None:
-            from zoo.plugin_manager import default_registry
-
             self._registry = default_registry()
         return self._registry
 
     @property
-    def loaded_spec(self) -> Any:
-        """The run's resolved spec, validated against the installed plugins."""
+    def loaded_spec(self) -> LoadedSpec:
+        """The run's resolved spec, validated against the installed plugins (relative data
+        paths start where the original spec file was)."""
         if self._loaded_spec is None:
-            from zoo.spec import load_spec
-
-            self._loaded_spec = load_spec(self.path / rundir.SPEC_FILE, registry=self.registry)
+            base = Path(self.record.spec_dir) if self.record.spec_dir else self.path
+            self._loaded_spec = load_spec(self.path / SPEC_FILE, registry=self.registry,
+                                          base_dir=base)
         return self._loaded_spec
 
     @property
-    def spec(self) -> Any:
+    def spec(self) -> SpecBase:
         return self.loaded_spec.spec
 
     @property
     def raw_spec(self) -> dict[str, Any]:
         """spec.yaml as plain data, not validated: prediction needs only a few keys of it."""
         if self._raw_spec is None:
-            import yaml
-
             try:
-                text = (self.path / rundir.SPEC_FILE).read_text(encoding="utf-8")
-                data = yaml.safe_load(text)
-            except (OSError, yaml.YAMLError) as exc:
-                raise UserError(
-                    [Problem(f"cannot read {rundir.SPEC_FILE}: {exc}", str(self.path))]
-                ) from None
+                data = yaml.safe_load(read_text(self.path / SPEC_FILE))
+            except (RecordError, yaml.YAMLError) as exc:
+                raise UserError([Problem(f"cannot read {SPEC_FILE}: {exc}", str(self.path))]) \
+                    from None
             self._raw_spec = data if isinstance(data, dict) else {}
         return self._raw_spec
 
@@ -194,42 +109,34 @@ class Run(Predictor):
         return section if isinstance(section, dict) else None
 
     @property
-    def scaling(self) -> Any:
+    def scaling(self) -> Scaling:
         """The run's scaling with its fitted state; works on NumPy arrays and tf tensors."""
         if self._scaling is None:
-            from zoo.serving.scaling import run_scaling
-
-            self._scaling = run_scaling(
-                self.info, self.scaling_section, self.registry, str(self.path)
-            )
+            self._scaling = run_scaling(self.record, self.scaling_section, self.registry,
+                                        str(self.path))
         return self._scaling
 
     @property
     def objective(self) -> Objective:
-        o = self.info["objective"]
-        return Objective(
-            o["loss"],
-            o["targets"],
-            float(o["label_smoothing"]),
-            len(self.class_names) if o["targets"] != "binary" else 1,
-        )
+        o = self.record.objective
+        classes = 1 if o.targets == "binary" else len(self.class_names)
+        return Objective(o.loss, o.targets, float(o.label_smoothing), classes)
+
+    @property
+    def results(self) -> Results:
+        """``metrics.json``: the evaluation and which weights the model holds."""
+        return read_results(self.path)
 
     @property
     def model(self) -> Any:
         """The trained ``keras.Model`` (``model.keras``), not compiled (see :meth:`compiled`)."""
         if self._model is None:
-            path = self.path / rundir.MODEL_FILE
+            path = self.path / MODEL_FILE
             if not path.exists():
-                raise UserError(
-                    [
-                        Problem(
-                            f"the run has no {rundir.MODEL_FILE}; it did not finish "
-                            f"(resume it with: zoo train --resume {self.path})",
-                            str(self.path),
-                        )
-                    ]
-                )
-            from zoo.runner.model_file import load_model
+                raise UserError([Problem(
+                    f"the run has no {MODEL_FILE}; it did not finish (resume it with: zoo "
+                    f"train --resume {self.path})", str(self.path))])
+            from zoo.runner.model_file import load_model  # imports Keras
 
             _ = self.registry  # plugins register their custom Keras objects on import
             self._model = load_model(path, expect_input_shape=self.image_shape,
@@ -245,6 +152,34 @@ class Run(Predictor):
             compile_model(model, self.spec.training, self.objective)
             self._compiled = True
         return model
+
+    def use_weights(self, which: Literal["best", "last"] | None) -> dict[str, Any]:
+        """Load the run's ``best`` or ``last`` epoch weights into its model (None: those
+        ``model.keras`` holds); says which it now holds and from which epoch."""
+        weights = self.results.weights
+        holding = self._holding or weights.kept
+        which = which or holding
+        chosen = weights.of(which)
+        if which == holding and chosen is not None:
+            return {"used": which, "epoch": chosen.epoch, "file": chosen.file}
+        where = str(self.path)
+        if chosen is None or not chosen.file or not (self.path / chosen.file).is_file():
+            what = "a best checkpoint" if which == "best" else "a copy of its last epoch's weights"
+            raise UserError([Problem(f"the run kept no {what}", where)])
+        path = self.path / chosen.file
+        try:
+            if str(path).endswith(".weights.h5"):
+                self.model.load_weights(str(path))
+            else:
+                import keras
+
+                saved = keras.saving.load_model(str(path), compile=False, safe_mode=True)
+                self.model.set_weights(saved.get_weights())
+        except (ValueError, OSError) as exc:
+            raise UserError([Problem(f"cannot load the {which} weights from {chosen.file}: "
+                                     f"{exc}", where)]) from None
+        self._holding = which
+        return {"used": which, "epoch": chosen.epoch, "file": chosen.file}
 
     # ---- prediction ----------------------------------------------------------------------
 
@@ -265,8 +200,6 @@ class Run(Predictor):
 
     def evaluate(self, data: str | Path | None = None, batch_size: int | None = None) -> EvalResult:
         """Evaluate on the run's own test split, a spec's data, or a class-folder tree."""
-        from zoo.runner.evaluate import evaluate_model, folder_images, split_images
-
         if batch_size is not None and batch_size < 1:
             raise UserError(f"the batch size must be a positive integer (got {batch_size})")
         batch_size = batch_size or self.spec.training.batch_size
@@ -274,18 +207,15 @@ class Run(Predictor):
             images, labels = folder_images(Path(data), self)
             split = "folder"
         else:
-            prepared, where = self._prepared(data)
+            prepared, where = self.prepared(data)
             images, labels, split = split_images(prepared, self, where)
         ds = self._dataset(images, labels, batch_size)
         return evaluate_model(self.compiled(), ds, self.objective, self.class_names, split)
 
-    def _prepared(self, data: str | Path | None) -> tuple[Any, str]:
-        from zoo.data.prepare import prepare_data
-        from zoo.runner.evaluate import spec_data
-
+    def prepared(self, data: str | Path | None = None) -> tuple[PreparedData, str]:
+        """The run's own data (its seeded split), or the data of another spec file."""
         if data is None:
-            spec_dir = Path(self.info.get("spec_dir") or self.path)
-            return prepare_data(self.spec, self.registry, spec_dir=spec_dir), str(self.path)
+            return prepare_data(self.loaded_spec), str(self.path)
         return spec_data(Path(data), self.registry)
 
     def _dataset(self, images: np.ndarray, labels: np.ndarray, batch_size: int) -> Any:
@@ -293,10 +223,8 @@ class Run(Predictor):
         scaled = np.concatenate(
             [self.scale(images[i : i + 256]) for i in range(0, len(images), 256)]
         ).astype(np.float32)
-        from zoo.backend import active
-
         if active() != "tensorflow":
-            from zoo.data.py_pipeline import ArrayBatches
+            from zoo.data.py_pipeline import ArrayBatches  # imports Keras
 
             return ArrayBatches(scaled, labels, batch_size)
         import tensorflow as tf
@@ -304,35 +232,6 @@ class Run(Predictor):
         return tf.data.Dataset.from_tensor_slices((scaled, labels)).batch(batch_size)
 
 
-def load_run(path: str | Path, registry: Any = None) -> Run:
+def load_run(path: str | Path, registry: Registry | None = None) -> Run:
     """Open a run folder written by ``zoo train`` / ``zoo.train``."""
     return Run(path, registry)
-
-
-def open_predictor(path: str | Path, registry: Any = None) -> Predictor:
-    """A run folder, or a model exported by ``zoo export`` (run with its own runtime)."""
-    path = Path(path)
-    if (path / rundir.INFO_FILE).is_file():
-        return Run(path, registry)
-    from zoo.serving.artifact import load_export, looks_exported
-
-    if looks_exported(path):
-        return load_export(path)
-    if not path.exists():
-        raise UserError([Problem("no such run folder or exported model", str(path))])
-    raise UserError(
-        [
-            Problem(
-                f"not a run folder (no {rundir.INFO_FILE}) nor an exported model "
-                "(a zoo export folder, a SavedModel folder, a .tflite or .onnx file)",
-                str(path),
-            )
-        ]
-    )
-
-
-def predict(
-    run: str | Path | Predictor, images: Sequence[Any] | Any, top_k: int = 5
-) -> list[Prediction]:
-    """Shortcut: ``open_predictor(run).predict(images, top_k)``."""
-    return (run if isinstance(run, Predictor) else open_predictor(run)).predict(images, top_k)

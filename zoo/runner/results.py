@@ -1,4 +1,4 @@
-"""What the runner hands back: typed, JSON-able results of training, evaluation, prediction."""
+"""What the runner hands back: typed, JSON-able results of training and evaluation."""
 
 from __future__ import annotations
 
@@ -6,43 +6,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-
-@dataclass(frozen=True)
-class ClassScore:
-    """One class and its predicted probability (0..1)."""
-
-    class_name: str
-    index: int
-    probability: float
-
-    def __str__(self) -> str:
-        return f"{self.class_name} ({self.probability * 100:.2f}%)"
-
-
-@dataclass(frozen=True)
-class Prediction:
-    """The model's answer for one image: the top class and the ``top_k`` best, best first."""
-
-    source: str
-    class_name: str
-    index: int
-    probability: float
-    top_k: list[ClassScore]
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "image": self.source,
-            "class": self.class_name,
-            "index": self.index,
-            "probability": self.probability,
-            "top_k": [
-                {"class": s.class_name, "index": s.index, "probability": s.probability}
-                for s in self.top_k
-            ],
-        }
-
-    def __str__(self) -> str:  # decode_predictions style, in percent
-        return f"{self.source}: " + ", ".join(str(s) for s in self.top_k)
+from zoo.record.results import Results
+from zoo.record.run import RunRecord
 
 
 @dataclass
@@ -81,6 +46,8 @@ class TrainResult:
     seconds: float = 0.0
     files: list[str] = field(default_factory=list)
     model: Any = field(default=None, repr=False, compare=False)  # the trained keras.Model
+    record: RunRecord | None = field(default=None, repr=False)  # run.json
+    results: Results | None = field(default=None, repr=False)  # metrics.json
 
     @property
     def test_accuracy(self) -> float | None:

@@ -16,5 +16,7 @@ from __future__ import annotations
 from zoo.serving.artifact import ExportedModel, load_export
 from zoo.serving.exporter import ExportResult, export
 from zoo.serving.formats import FORMATS, QUANTIZATIONS
+from zoo.serving.open import evaluate_run, open_predictor, predict
 
-__all__ = ["FORMATS", "QUANTIZATIONS", "ExportResult", "ExportedModel", "export", "load_export"]
+__all__ = ["FORMATS", "QUANTIZATIONS", "ExportResult", "ExportedModel", "evaluate_run",
+           "export", "load_export", "open_predictor", "predict"]

@@ -12,53 +12,46 @@ classes are numbered and the size is read from the model's input.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
 from zoo.errors import Problem, UserError
-from zoo.runner.predict import DEFAULT_BATCH, Predictor, two_columns
-from zoo.serving.formats import FORMATS, MANIFEST_FILE, MANIFEST_KIND, ExportFormat, get_format
+from zoo.inference import DEFAULT_BATCH, Predictor, two_columns
+from zoo.record.files import RecordError
+from zoo.record.manifest import MANIFEST_FILE, ExportManifest, read_manifest
+from zoo.serving.formats import FORMATS, ExportFormat, get_format
 from zoo.serving.runtimes import Runtime, open_runtime
 
 SUFFIX_FORMATS = {".tflite": "tflite", ".onnx": "onnx"}
 SAVED_MODEL_FILE = "saved_model.pb"
 
 
-def read_manifest(path: Path) -> dict[str, Any] | None:
-    """A zoo export manifest, or None when ``path`` is not one."""
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-    return data if isinstance(data, dict) and data.get("kind") == MANIFEST_KIND else None
-
-
 def looks_exported(path: Path) -> bool:
     """An export folder, a SavedModel folder, or a .tflite/.onnx file."""
     if path.is_dir():
-        return (path / MANIFEST_FILE).is_file() or (path / SAVED_MODEL_FILE).is_file()
+        return (path / MANIFEST_FILE).exists() or (path / SAVED_MODEL_FILE).is_file()
     return path.is_file() and path.suffix.lower() in SUFFIX_FORMATS
 
 
-def locate(path: Path) -> tuple[ExportFormat, Path, dict[str, Any] | None]:
+def locate(path: Path) -> tuple[ExportFormat, Path, ExportManifest | None]:
     """(format, artifact path, manifest or None) of an export given by any of its paths."""
-    if path.is_dir() and (path / MANIFEST_FILE).is_file():
-        manifest = read_manifest(path / MANIFEST_FILE)
-        if manifest is None:
-            raise UserError([Problem(f"{MANIFEST_FILE} is not a zoo export manifest", str(path))])
-        fmt = get_format(str(manifest.get("format")))
-        return fmt, path / str(manifest.get("artifact") or fmt.artifact), manifest
+    if path.is_dir() and (path / MANIFEST_FILE).exists():
+        manifest = read_manifest(path / MANIFEST_FILE)  # damaged: one located error
+        fmt = get_format(manifest.format)
+        return fmt, manifest.artifact_path(path, path / MANIFEST_FILE), manifest
     if path.is_dir() and (path / SAVED_MODEL_FILE).is_file():
         fmt = FORMATS["savedmodel"]
     elif path.is_file() and path.suffix.lower() in SUFFIX_FORMATS:
         fmt = FORMATS[SUFFIX_FORMATS[path.suffix.lower()]]
     else:
         raise UserError([Problem("not an exported model", str(path))])
-    beside = read_manifest(path.parent / MANIFEST_FILE)
-    if beside is not None and beside.get("artifact") != path.name:
+    beside = None
+    try:
+        beside = read_manifest(path.parent / MANIFEST_FILE)
+    except RecordError:
+        pass
+    if beside is not None and beside.artifact != path.name:
         beside = None
     return fmt, path, beside
 
@@ -70,16 +63,20 @@ class ExportedModel(Predictor):
         self.path = Path(path)
         self.format, self.artifact, self.manifest = locate(self.path)
         self.runtime: Runtime = open_runtime(self.format, self.artifact)
-        manifest = self.manifest or {}
-        self.class_names = [str(c) for c in manifest.get("class_names") or []]
-        self.resize_mode = str((manifest.get("input") or {}).get("resize") or "stretch")
-        shape = (manifest.get("input") or {}).get("shape") or list(self.runtime.input_shape)
+        manifest = self.manifest
+        if manifest is not None:
+            self.class_names = list(manifest.class_names)
+            self.resize_mode = manifest.input.resize
+            self.image_shape = manifest.input.image_shape
+            return
+        self.class_names = []
+        shape = list(self.runtime.input_shape)
         dims = tuple(shape[1:]) if len(shape) == 4 else ()
-        if len(dims) != 3 or any(not isinstance(d, int) for d in dims):
+        if len(dims) != 3 or any(not isinstance(d, int) or not 0 < d <= 4096 for d in dims):
             raise UserError(
                 [Problem(f"cannot tell the model's image size from its input {shape}", str(path))]
             )
-        self.image_shape = dims  # type: ignore[assignment]
+        self.image_shape = (int(dims[0]), int(dims[1]), int(dims[2]))
 
     def __repr__(self) -> str:
         return f"ExportedModel({str(self.path)!r}, format={self.format.name!r})"

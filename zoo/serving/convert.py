@@ -23,7 +23,10 @@ from typing import Any
 import numpy as np
 
 from zoo.errors import Problem, UserError
+from zoo.images import convert_images, load_images
+from zoo.runner.predict import Run
 from zoo.serving.formats import ExportFormat
+from zoo.serving.runtimes import quiet_native_stderr
 
 
 @contextlib.contextmanager
@@ -74,8 +77,6 @@ def write_artifact(
     calibration: np.ndarray | None = None,
 ) -> None:
     """Write ``serving`` (a keras.Model taking raw pixels) to ``target`` in ``fmt``."""
-    from zoo.serving.runtimes import quiet_native_stderr
-
     exporters: dict[str, Callable[[], None]] = {
         "savedmodel": lambda: serving.export(
             str(target), format="tf_saved_model", verbose=False, input_signature=signature
@@ -95,22 +96,18 @@ def write_artifact(
         exporters[fmt.name]()
 
 
-def calibration_images(run: Any, count: int) -> np.ndarray:
+def calibration_images(run: Run, count: int) -> np.ndarray:
     """Up to ``count`` training images of the run's own data (uint8 NHWC at its size)."""
-    from zoo.data.images import convert_images, load_images
-    from zoo.data.prepare import prepare_data
-
-    spec_dir = Path(run.info.get("spec_dir") or run.path)
-    prepared = prepare_data(run.spec, run.registry, spec_dir=spec_dir)
+    prepared, _ = run.prepared()
     train = prepared.train
     if not len(train):
         raise UserError(
             [Problem("the run's data has no training images to calibrate on", str(run.path))]
         )
-    rng = np.random.default_rng(int(run.info.get("seed") or 0))
+    rng = np.random.default_rng(run.record.seed)
     index = np.sort(rng.choice(len(train), size=min(count, len(train)), replace=False))
     h, w, c = run.image_shape
     if train.images is not None:
         return convert_images(train.images[index], (h, w), c, run.resize_mode)
-    paths = [train.paths[i] for i in index]  # type: ignore[index]
+    paths = [(train.paths or [])[i] for i in index]
     return load_images(paths, (h, w), c, run.resize_mode).images

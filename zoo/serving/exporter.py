@@ -20,15 +20,21 @@ import numpy as np
 
 from zoo.errors import Problem, UserError
 from zoo.io import atomic_write_json
+from zoo.plugin.registry import Registry
+from zoo.record.manifest import MANIFEST_FILE, ExportManifest, is_manifest
+from zoo.runner.predict import Run
+from zoo.serving.convert import calibration_images as read_calibration
+from zoo.serving.convert import write_artifact
 from zoo.serving.formats import (
     DEFAULT_CALIBRATION_IMAGES,
-    MANIFEST_FILE,
     QUANTIZATIONS,
     ExportFormat,
     check_export_deps,
     default_dir,
     get_format,
 )
+from zoo.serving.manifest import build_manifest
+from zoo.serving.runtimes import open_runtime
 
 CHECK_IMAGES = 16
 FILE_SUFFIXES = (".tflite", ".onnx", ".pb", ".json")
@@ -45,7 +51,7 @@ class ExportResult:
     manifest_path: Path
     format: str
     quantization: str | None
-    manifest: dict[str, Any]
+    manifest: ExportManifest
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -55,7 +61,7 @@ class ExportResult:
             "format": self.format,
             "quantization": self.quantization,
             "bytes": artifact_bytes(self.artifact),
-            "check": self.manifest.get("check"),
+            "check": self.manifest.check,
         }
 
 
@@ -76,7 +82,7 @@ def _check_options(fmt: ExportFormat, quantize: str | None, calibration_images: 
         raise UserError("the number of calibration images must be at least 1")
 
 
-def _check_run(run: Any) -> None:
+def _check_run(run: Run) -> None:
     status = run.status
     if status == "finished":
         return
@@ -90,9 +96,7 @@ def _check_run(run: Any) -> None:
 
 
 def _is_export(path: Path) -> bool:
-    from zoo.serving.artifact import read_manifest
-
-    return path.is_dir() and read_manifest(path / MANIFEST_FILE) is not None
+    return path.is_dir() and is_manifest(path / MANIFEST_FILE)
 
 
 def _check_target(dest: Path, force: bool) -> None:
@@ -147,14 +151,14 @@ def _self_check(
 
 
 def export(
-    run: Any,
+    run: str | Path | Run,
     format: str = "savedmodel",
     out: str | Path | None = None,
     *,
     force: bool = False,
     quantize: str | None = None,
     calibration_images: int = DEFAULT_CALIBRATION_IMAGES,
-    registry: Any = None,
+    registry: Registry | None = None,
     progress: Progress | None = None,
 ) -> ExportResult:
     """Export a finished run for serving: raw pixels in, class probabilities out.
@@ -167,8 +171,6 @@ def export(
         ``calibration_images`` of the run's training images).
     :param progress: called with a short message before each long step.
     """
-    from zoo.runner.predict import Run
-
     say = progress or (lambda message: None)
     fmt = get_format(format)
     _check_options(fmt, quantize, calibration_images)
@@ -179,13 +181,9 @@ def export(
     _check_target(dest, force)
 
     say(f"loading {run.path}")
-    from zoo.serving.convert import calibration_images as read_calibration
-    from zoo.serving.convert import write_artifact
-    from zoo.serving.graph import input_signature, serving_model
-    from zoo.serving.manifest import build_manifest
-    from zoo.serving.runtimes import open_runtime
+    from zoo.serving.graph import input_signature, serving_model  # imports TensorFlow
 
-    name = str(run.info.get("name") or "model")
+    name = run.record.name
     serving = serving_model(run.model, run.scaling, run.image_shape, name)
     calibration = None
     if quantize == "int8":
@@ -209,7 +207,7 @@ def export(
             run, fmt, quantize, runtime, num_classes, check,
             None if calibration is None else int(len(calibration)),
         )
-        atomic_write_json(tmp / MANIFEST_FILE, manifest)
+        atomic_write_json(tmp / MANIFEST_FILE, manifest.to_json())
         del runtime
         _move_into_place(tmp, dest)
     finally:

@@ -16,9 +16,6 @@ from pathlib import Path
 from zoo.errors import Problem, UserError
 from zoo.run_files import EXPORTS_DIR
 
-MANIFEST_FILE = "manifest.json"
-MANIFEST_KIND = "zoo-export"
-MANIFEST_VERSION = 1
 INPUT_NAME = "pixels"
 QUANTIZATIONS = ("float16", "dynamic", "int8")
 DEFAULT_CALIBRATION_IMAGES = 100

@@ -1,20 +1,20 @@
-"""manifest.json beside an export: what a server needs to know without zoo.
-
-Class names in output order, the input (shape, dtype, range, layout), the scaling inside the
-graph with its fitted state, the run's test metrics, the check against Keras, versions,
-and where the model came from.
+"""The :class:`~zoo.record.manifest.ExportManifest` of an export, built from its run's
+record: class names, the input (and how images are resized), the scaling inside the graph,
+the run's test metrics, the check against Keras, versions and where the model came from.
 """
 
 from __future__ import annotations
 
-import json
 from importlib import metadata
-from pathlib import Path
 from typing import Any
 
-from zoo.run_files import METRICS_FILE
-from zoo.serving.formats import MANIFEST_KIND, MANIFEST_VERSION, ExportFormat
-from zoo.serving.scaling import describe_scaling
+from zoo.record.folder import try_results, versions
+from zoo.record.manifest import ExportManifest, InputSpec, OutputSpec, SourceRun
+from zoo.record.run import now
+from zoo.record.scaling import describe_scaling
+from zoo.runner.predict import Run
+from zoo.serving.formats import ExportFormat
+from zoo.serving.runtimes import Runtime
 
 EXPORT_LIBRARIES = ("tf2onnx", "onnx", "onnxruntime", "ai-edge-litert")
 
@@ -27,78 +27,41 @@ def _version(dist: str) -> str | None:
 
 
 def export_versions() -> dict[str, str | None]:
-    from zoo.runner import rundir
-
-    out = rundir.versions()
+    out = versions()
     out.update({lib: v for lib in EXPORT_LIBRARIES if (v := _version(lib))})
     return out
 
 
-def run_metrics(run_dir: Path) -> dict[str, Any]:
-    """The run's test loss and metrics (scalars only) and how many images they came from."""
-    try:
-        data = json.loads((run_dir / METRICS_FILE).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+def run_metrics(run: Run) -> dict[str, Any]:
+    """The run's test loss and metrics and how many images they came from (its record)."""
+    results = try_results(run.path)
+    if results is None or not results.split:
         return {}
-    if not isinstance(data, dict):
-        return {}
-    split = str(data.get("split") or "test")
-    if not isinstance(data.get(split), dict):
-        return {}
-    scalars = {k: v for k, v in data[split].items() if isinstance(v, (int, float))}
-    return {"split": split, "count": data.get("count"), **scalars}
+    return {"split": results.split, "count": results.count, **results.scores}
 
 
-def build_manifest(
-    run: Any,
-    fmt: ExportFormat,
-    quantize: str | None,
-    runtime: Any,
-    num_classes: int,
-    check: dict[str, Any],
-    calibration: int | None,
-) -> dict[str, Any]:
-    from zoo.runner import rundir
-
+def build_manifest(run: Run, fmt: ExportFormat, quantize: str | None, runtime: Runtime,
+                   num_classes: int, check: dict[str, Any],
+                   calibration: int | None) -> ExportManifest:
+    record = run.record
     h, w, c = run.image_shape
-    info = run.info
-    return {
-        "kind": MANIFEST_KIND,
-        "manifest_version": MANIFEST_VERSION,
-        "format": fmt.name,
-        "quantization": quantize,
-        "artifact": fmt.artifact,
-        "runtime": runtime.engine,
-        "class_names": list(run.class_names),
-        "input": {
-            "name": runtime.input_name,
-            "shape": [None, h, w, c],
-            "dtype": "float32",
-            "layout": "NHWC",
-            "range": [0, 255],
-            "resize": run.resize_mode,
-            "note": "raw pixel values (cast uint8 images to float32); the scaling is inside",
-        },
-        "output": {
-            "name": runtime.output_name,
-            "shape": [None, num_classes],
-            "dtype": "float32",
-            "note": "class probabilities in class_names order",
-        },
-        "scaling": {"inside_graph": True, **describe_scaling(info, run.scaling_section)},
-        "calibration": (
-            None if calibration is None else {"split": "train", "images": calibration}
-        ),
-        "metrics": run_metrics(run.path),
-        "check": check,
-        "source_run": {
-            "path": str(run.path.resolve()),
-            "name": info.get("name"),
-            "created": info.get("created"),
-            "seed": info.get("seed"),
-            "epochs": info.get("epochs_done"),
-            "architecture": ((info.get("plugins") or {}).get("model") or {}).get("name"),
-        },
-        "versions": export_versions(),
-        "created": rundir.now(),
-    }
+    model = record.plugins.get("model")
+    return ExportManifest(
+        format=fmt.name,  # type: ignore[arg-type]
+        quantization=quantize,  # type: ignore[arg-type]
+        artifact=fmt.artifact,
+        runtime=runtime.engine,
+        class_names=list(run.class_names),
+        input=InputSpec(name=runtime.input_name, shape=(None, h, w, c), resize=record.resize),
+        output=OutputSpec(name=runtime.output_name, shape=(None, num_classes)),
+        scaling={"inside_graph": True, **describe_scaling(record, run.scaling_section)},
+        calibration=None if calibration is None else {"split": "train", "images": calibration},
+        metrics=run_metrics(run),
+        check=check,
+        source_run=SourceRun(path=str(run.path.resolve()), name=record.name,
+                             created=record.created, seed=record.seed,
+                             epochs=record.epochs_done,
+                             architecture=model.name if model else None),
+        versions=export_versions(),
+        created=now(),
+    )

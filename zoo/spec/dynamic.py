@@ -12,19 +12,14 @@ from typing import Annotated, Any, Literal, Union
 
 from pydantic import AfterValidator, BaseModel, Field, create_model
 
-from zoo.registry import PluginEntry, Registry
+from zoo.plugin.registry import PluginEntry, Registry
 from zoo.spec.sections import (
-    CURRENT_SPEC_VERSION,
-    MAX_SEED,
     AugmentationSpec,
-    Callbacks,
     DataSpec,
-    EvaluationSpec,
     ModelSpec,
     RecipeSpec,
-    RuntimeSpec,
     Section,
-    TrainingSpec,
+    SpecBase,
 )
 
 # section name -> (key naming the plugin, base model, registry filter)
@@ -77,7 +72,7 @@ def _union(section: str, registry: Registry) -> Any:
     return Annotated[Union[tuple(members)], Field(discriminator=key)]  # noqa: UP007
 
 
-def build_spec_model(registry: Registry) -> type[BaseModel]:
+def build_spec_model(registry: Registry) -> type[SpecBase]:
     """The top-level Spec model for this registry (cached on the registry)."""
     cached = getattr(registry, "_spec_model", None)
     if cached is not None:
@@ -89,25 +84,13 @@ def build_spec_model(registry: Registry) -> type[BaseModel]:
         scaling_default = {"default_factory": lambda: {"recipe": default}}
     spec_model = create_model(
         "Spec",
-        __base__=Section,
-        __doc__="A zoo experiment: data, model, recipes, training and callbacks.",
-        spec_version=(int, Field(CURRENT_SPEC_VERSION, description="Spec format version.")),
-        name=(str, Field("experiment", pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$",
-                         description="Run name; run folders are named after it.")),
-        description=(str | None, Field(None, description="Free text about the experiment.")),
-        seed=(int, Field(42, strict=True, ge=0, le=MAX_SEED,
-                         description="Seeds every random source (Python, NumPy, TF).")),
+        __base__=SpecBase,
+        __doc__=SpecBase.__doc__,
         data=(_union("data", registry), Field(description="Where the images come from.")),
         model=(_union("model", registry), Field(description="The architecture.")),
         scaling=(scaling_union, Field(validate_default=True, description="Pixel scaling.", **scaling_default)),
         augmentation=(_union("augmentation", registry) | None,
                       Field(None, description="Training-time augmentation, or none.")),
-        training=(TrainingSpec, Field(default_factory=TrainingSpec, description="How to train.")),
-        callbacks=(Callbacks, Field(default_factory=list, description="Keras callbacks.")),
-        evaluation=(EvaluationSpec, Field(default_factory=EvaluationSpec,
-                                          description="How the finished run is evaluated.")),
-        runtime=(RuntimeSpec, Field(default_factory=RuntimeSpec,
-                                    description="Keras backend, input pipeline, distribution.")),
     )
     registry._spec_model = spec_model  # type: ignore[attr-defined]
     return spec_model

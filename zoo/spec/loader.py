@@ -3,36 +3,42 @@
 from __future__ import annotations
 
 import copy
+import dataclasses
 import inspect
 import re
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
-from pydantic import BaseModel, ValidationError
+from pydantic import ValidationError
 
 from zoo.errors import Problem, UserError
-from zoo.registry import PluginEntry, Registry
+from zoo.plugin.registry import PluginEntry, Registry
 from zoo.spec.dynamic import AUTO_SCALING, PLUGIN_SECTIONS, build_spec_model
 from zoo.spec.problems import brief, format_path, one_line, parse_path, problems_from_validation
-from zoo.spec.sections import CURRENT_SPEC_VERSION
+from zoo.spec.sections import CURRENT_SPEC_VERSION, SpecBase
 from zoo.spec.yaml_source import YamlDocument, locate, parse_value, parse_yaml
 
 # spec_version N -> function turning a version-N mapping into a version-(N+1) mapping.
 MIGRATIONS: dict[int, Callable[[dict[str, Any]], dict[str, Any]]] = {}
 
 
+SectionName = Literal["data", "model", "scaling", "augmentation"]
+
+
 class LoadedSpec:
     """A validated spec, resolved: where it came from, the registry it was validated
     against, each plugin section's registry entry, and the warnings it raised.
 
-    Every later step (build, train, fetch, preview) takes this object instead of looking
-    plugins up again.
+    Every later step (data preparation, pipelines, model building, the run record) takes
+    this one object: no step looks a plugin up again or reads the YAML again to place an
+    error (:meth:`located`).
     """
 
-    def __init__(self, spec: BaseModel, path: Path | None, warnings: list[Problem],
+    def __init__(self, spec: SpecBase, path: Path | None, warnings: list[Problem],
                  raw: dict[str, Any], registry: Registry | None = None,
-                 spec_dir: Path | None = None) -> None:
+                 spec_dir: Path | None = None, doc: YamlDocument | None = None,
+                 overrides: Sequence[str] = ()) -> None:
         self.spec = spec
         self.path = path
         self.warnings = warnings
@@ -41,6 +47,8 @@ class LoadedSpec:
         if spec_dir is None:
             spec_dir = path.parent if path is not None else Path.cwd()
         self.spec_dir = Path(spec_dir).resolve()
+        self.doc = doc
+        self.overrides = tuple(overrides)
         self.entries: dict[str, PluginEntry] = {}
         for section, (key, _, _) in PLUGIN_SECTIONS.items():
             part = getattr(spec, section, None)
@@ -48,13 +56,17 @@ class LoadedSpec:
                 self.entries[section] = self.registry.get(getattr(part, key))
 
     def __getattr__(self, name: str) -> Any:  # spec.model, spec.training, ...
-        if name.startswith("__") or name in ("spec", "registry", "entries"):
+        if name.startswith("__") or name in ("spec", "registry", "entries", "doc"):
             raise AttributeError(name)
         return getattr(self.spec, name)
 
-    def entry(self, section: str) -> PluginEntry:
+    def entry(self, section: SectionName) -> PluginEntry:
         """The registry entry of a plugin section: ``data``, ``model``, ``scaling``..."""
         return self.entries[section]
+
+    @property
+    def augmentation_entry(self) -> PluginEntry | None:
+        return self.entries.get("augmentation")
 
     @property
     def file(self) -> str:
@@ -64,11 +76,29 @@ class LoadedSpec:
         """The spec with every default filled in, as plain data."""
         return self.spec.model_dump(mode="json")
 
+    def with_spec_dir(self, spec_dir: Path) -> LoadedSpec:
+        """The same spec, with relative paths starting at ``spec_dir`` (a resumed run's
+        spec lives in the run folder; its data paths start where the original spec was)."""
+        return LoadedSpec(self.spec, self.path, self.warnings, self.raw, self.registry,
+                          spec_dir, self.doc, self.overrides)
+
+    def located(self, problems: Sequence[Problem]) -> UserError:
+        """A UserError whose problems name this spec's file, line and column (or the
+        ``--set`` that caused them) from their key paths."""
+        out = []
+        for problem in problems:
+            if self.doc is not None and not problem.file:
+                problem = _located(problem, self.doc)
+            elif not problem.file:
+                problem = dataclasses.replace(problem, file=self.file)
+            out.append(_blame_override(problem, self.overrides))
+        return UserError(out)
+
 
 def _registry(registry: Registry | None) -> Registry:
     if registry is not None:
         return registry
-    from zoo.plugin_manager import default_registry
+    from zoo.plugin.manager import default_registry
 
     return default_registry()
 
@@ -167,7 +197,7 @@ def load_spec_text(text: str, file: str = "<spec>", overrides: Sequence[str] = (
         raise UserError(problems)
     path = Path(file) if file and not file.startswith("<") else None
     spec_dir = base_dir if base_dir is not None else (path.parent if path else None)
-    loaded = LoadedSpec(spec, path, [], data, registry, spec_dir)
+    loaded = LoadedSpec(spec, path, [], data, registry, spec_dir, doc, overrides)
     try:
         loaded.warnings = _plugin_checks(loaded, doc, auto)
     except UserError as exc:
@@ -186,14 +216,14 @@ def _with_scaling(data: dict[str, Any], recipe: str | None) -> dict[str, Any]:
     return out
 
 
-def _resolve_auto_scaling(spec: BaseModel, data: dict[str, Any], model: type[BaseModel],
-                          registry: Registry) -> BaseModel:
+def _resolve_auto_scaling(spec: SpecBase, data: dict[str, Any], model: type[SpecBase],
+                          registry: Registry) -> SpecBase:
     """``scaling: {recipe: auto}``: the recipe the architecture's params require, else the
     registry's default."""
-    entry = registry.get(spec.model.architecture, "architecture")  # type: ignore[attr-defined]
+    entry = registry.get(spec.model.architecture, "architecture")
     need = entry.capabilities.required_scaling
-    wanted = need(spec.model.params) if need else None  # type: ignore[attr-defined]
-    if wanted is None or wanted == spec.scaling.recipe:  # type: ignore[attr-defined]
+    wanted = need(spec.model.params) if need else None
+    if wanted is None or wanted == spec.scaling.recipe:
         return spec
     return model.model_validate(_with_scaling(data, wanted))
 
@@ -300,8 +330,10 @@ def _located(problem: Problem, doc: YamlDocument, default_path: str | None = Non
     return Problem(problem.message, problem.file or doc.file, line, column, key_path)
 
 
-def load_spec(path: str | Path, overrides: Sequence[str] = (), registry: Registry | None = None) -> LoadedSpec:
-    """Read and validate a spec file."""
+def load_spec(path: str | Path, overrides: Sequence[str] = (), registry: Registry | None = None,
+              base_dir: Path | None = None) -> LoadedSpec:
+    """Read and validate a spec file (relative paths start at ``base_dir``, default: the
+    file's folder)."""
     path = Path(path)
     try:
         text = path.read_text(encoding="utf-8")
@@ -309,7 +341,7 @@ def load_spec(path: str | Path, overrides: Sequence[str] = (), registry: Registr
         raise UserError([Problem("no such spec file", str(path))]) from None
     except (OSError, UnicodeDecodeError) as exc:
         raise UserError([Problem(f"cannot read spec file: {exc}", str(path))]) from None
-    return load_spec_text(text, str(path), overrides, registry)
+    return load_spec_text(text, str(path), overrides, registry, base_dir)
 
 
 def validate_spec(path: str | Path, overrides: Sequence[str] = (), registry: Registry | None = None) -> list[Problem]:

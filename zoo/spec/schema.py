@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from zoo.registry import Registry
+from zoo.plugin.registry import Registry
 from zoo.spec.dynamic import build_spec_model
 
 SCHEMA_DIALECT = "https://json-schema.org/draft/2020-12/schema"

@@ -23,7 +23,14 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
-from zoo.run_files import DEFAULT_BACKUP_DIR, DEFAULT_CHECKPOINT_DIR, RESERVED_DIRS, RESERVED_FILES
+from zoo.run_files import (
+    BEST_WEIGHTS_FILE,
+    DEFAULT_BACKUP_DIR,
+    DEFAULT_CHECKPOINT_DIR,
+    LAST_WEIGHTS_FILE,
+    RESERVED_DIRS,
+    RESERVED_FILES,
+)
 
 CURRENT_SPEC_VERSION = 1
 
@@ -133,6 +140,7 @@ def _in_run(value: str, may_enter: str | None = None) -> PurePosixPath:
 
 _RESERVED_FILES = frozenset(f.casefold() for f in RESERVED_FILES)
 _RESERVED_DIRS = frozenset(d.casefold() for d in RESERVED_DIRS)
+_RUN_CHECKPOINTS = frozenset(f.casefold() for f in (BEST_WEIGHTS_FILE, LAST_WEIGHTS_FILE))
 _EPOCH_FORMAT = re.compile(r"0?(\d{1,2})?d?")
 _METRIC_FORMAT = re.compile(r"0?(\d{1,2})?(?:\.(\d{1,2}))?[eEfFgG%]?")
 MAX_FORMAT_WIDTH, MAX_FORMAT_PRECISION, MAX_PLACEHOLDERS = 20, 10, 8
@@ -162,6 +170,9 @@ def _checkpoint_template(value: str) -> str:
         _check_placeholder(name, spec, conv)
     sample = "".join(text + ("0" if name is not None else "") for text, name, _, _ in parts)
     _in_run(sample, may_enter=DEFAULT_CHECKPOINT_DIR)
+    if PurePosixPath(value).as_posix().casefold() in _RUN_CHECKPOINTS:
+        raise ValueError(f"'{value}' is a file zoo writes in every run (the run's own best or "
+                         "last weights); choose another name")
     return value
 
 
@@ -194,7 +205,14 @@ class SplitSpec(Section):
 
 
 class DataSpec(Section):
-    """Shared data options; `source` and `params` are added per data-source plugin."""
+    """Where the images come from: a data source, its params and the shared data options.
+
+    Each registered data source makes a subclass whose ``source`` is its name and whose
+    ``params`` is its own model (:mod:`zoo.spec.dynamic`); code reads these typed fields.
+    """
+
+    source: str = Field(description="A registered data source (zoo list data).")
+    params: BaseModel = Field(description="The data source's own parameters.")
 
     image_size: tuple[Side, Side] | None = Field(
         None, description="Resize every image to [height, width]; null keeps the source's size."
@@ -213,7 +231,11 @@ class DataSpec(Section):
 
 
 class ModelSpec(Section):
-    """Shared model options; `architecture` and `params` are added per architecture plugin."""
+    """The architecture, its params and the shared model options (one subclass per
+    registered architecture, as for :class:`DataSpec`)."""
+
+    architecture: str = Field(description="A registered architecture (zoo list architectures).")
+    params: BaseModel = Field(description="The architecture's own parameters.")
 
     output_activation: Literal["softmax", "sigmoid"] = Field(
         "softmax", description="softmax for one class per image, sigmoid for binary/multi-label."
@@ -232,7 +254,10 @@ class ModelSpec(Section):
 
 
 class RecipeSpec(Section):
-    """Shared recipe options; `recipe` and `params` are added per recipe plugin."""
+    """A recipe and its params (one subclass per registered recipe, as for :class:`DataSpec`)."""
+
+    recipe: str = Field(description="A registered recipe (zoo list recipes).")
+    params: BaseModel = Field(description="The recipe's own parameters.")
 
 
 # path: auto takes the in-graph ops on CPU for images up to this many pixels a side (height
@@ -627,3 +652,29 @@ def _separate_outputs(callbacks: list[BaseModel]) -> list[BaseModel]:
 
 
 Callbacks = Annotated[list[Callback], AfterValidator(_separate_outputs)]
+
+
+class SpecBase(Section):
+    """A zoo experiment: data, model, recipes, training and callbacks.
+
+    The static shape of every spec. :func:`zoo.spec.dynamic.build_spec_model` subclasses it
+    with the plugin sections narrowed to the registered plugins; code is typed against this.
+    """
+
+    spec_version: int = Field(CURRENT_SPEC_VERSION, description="Spec format version.")
+    name: str = Field("experiment", pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$",
+                      description="Run name; run folders are named after it.")
+    description: str | None = Field(None, description="Free text about the experiment.")
+    seed: int = Field(42, strict=True, ge=0, le=MAX_SEED,
+                      description="Seeds every random source (Python, NumPy, TF).")
+    data: DataSpec = Field(description="Where the images come from.")
+    model: ModelSpec = Field(description="The architecture.")
+    scaling: RecipeSpec = Field(description="Pixel scaling.")
+    augmentation: AugmentationSpec | None = Field(
+        None, description="Training-time augmentation, or none.")
+    training: TrainingSpec = Field(default_factory=TrainingSpec, description="How to train.")
+    callbacks: Callbacks = Field(default_factory=list, description="Keras callbacks.")
+    evaluation: EvaluationSpec = Field(default_factory=EvaluationSpec,
+                                       description="How the finished run is evaluated.")
+    runtime: RuntimeSpec = Field(default_factory=RuntimeSpec,
+                                 description="Keras backend, input pipeline, distribution.")

@@ -14,7 +14,11 @@ from typing import Any
 import yaml
 
 from zoo.errors import Problem, UserError
-from zoo.spec.problems import format_path
+from zoo.keypath import format_path
+from zoo.record.files import RecordError, read_text
+from zoo.record.folder import run_state, try_results
+from zoo.record.history import read_history
+from zoo.run_files import HISTORY_FILE, INFO_FILE, SPEC_FILE
 
 METRIC_COLUMNS = ("accuracy", "loss")
 IGNORED_KEYS = ("name", "description")
@@ -22,8 +26,6 @@ IGNORED_KEYS = ("name", "description")
 
 def expand(paths: list[str | Path]) -> list[Path]:
     """Run folders: each path itself, or every run under a sweep folder's ``trials``."""
-    from zoo.runner.rundir import INFO_FILE, SPEC_FILE
-
     runs: list[Path] = []
     problems = []
     for p in map(Path, paths):
@@ -56,20 +58,20 @@ def flatten(data: Any, prefix: tuple = ()) -> dict[str, Any]:
 
 
 def _read(run: Path) -> dict[str, Any]:
-    from zoo.runner.rundir import HISTORY_FILE, METRICS_FILE, SPEC_FILE, read_history, run_state
-
-    spec = yaml.safe_load((run / SPEC_FILE).read_text(encoding="utf-8")) \
-        if (run / SPEC_FILE).exists() else {}
+    """What --compare shows of one run, from its record (a damaged file counts as absent)."""
     try:
-        metrics = json.loads((run / METRICS_FILE).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        metrics = {}
+        spec = yaml.safe_load(read_text(run / SPEC_FILE))
+    except (RecordError, yaml.YAMLError):
+        spec = {}
+    results = try_results(run)
     try:
         history = read_history(run / HISTORY_FILE)
-    except (OSError, ValueError):
+    except RecordError:
         history = {}
-    return {"run": run, "spec": flatten(spec or {}), "metrics": metrics, "history": history,
-            "status": run_state(run).status}
+    state = run_state(run)
+    return {"run": run, "spec": flatten(spec if isinstance(spec, dict) else {}),
+            "results": results, "history": history, "status": state.status,
+            "epochs": state.epochs}
 
 
 def compare(paths: list[str | Path]) -> dict[str, Any]:
@@ -83,13 +85,13 @@ def compare(paths: list[str | Path]) -> dict[str, Any]:
                           for r in runs}) > 1]
     rows = []
     for r in runs:
-        m = r["metrics"]
-        split = m.get("split") or "test"
-        final = m.get(split) if isinstance(m.get(split), dict) else {}
+        results = r["results"]
+        split = (results.split if results is not None else None) or "test"
+        final = results.scores if results is not None else {}
         h = r["history"]
         row = {"run": str(r["run"]), "status": r["status"],
                "spec": {k: r["spec"].get(k) for k in differing},
-               "epochs": len(next(iter(h.values()), [])),
+               "epochs": r["epochs"],
                "split": split if final else None}
         for name in METRIC_COLUMNS:
             row[f"{split}_{name}" if final else name] = final.get(name)

@@ -84,6 +84,18 @@ class Objective(_Strict):
     split: Literal["validation", "test"] = "validation"
     direction: Literal["maximize", "minimize"] | None = Field(
         None, description="Default: minimize for loss-like metrics, else maximize.")
+    weights: Literal["kept", "best", "last"] = Field(
+        "kept", description="Which epoch's value scores a trial: kept (the weights the trial's "
+        "model.keras holds, so the winner, best_spec.yaml and its model agree), best (the best "
+        "checkpoint's epoch) or last (the last epoch). The test split is evaluated on the kept "
+        "weights only.")
+
+    @model_validator(mode="after")
+    def _test_is_kept(self) -> Objective:
+        if self.split == "test" and self.weights != "kept":
+            raise ValueError("the test split is evaluated on the kept weights only; use "
+                             "weights: kept (or split: validation)")
+        return self
 
     @property
     def resolved_direction(self) -> str:
@@ -184,7 +196,7 @@ def load_sweep(path: str | Path) -> Sweep:
     try:
         model = SweepFile.model_validate(doc.data)
     except ValidationError as exc:
-        from zoo.plugin_manager import default_registry
+        from zoo.plugin.manager import default_registry
 
         raise UserError(problems_from_validation(exc, doc, SweepFile, default_registry())) from None
     sweep = Sweep(model, path, doc)

@@ -19,7 +19,6 @@ import csv
 import fcntl
 import io
 import json
-import math
 import os
 import socket
 import time
@@ -29,7 +28,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import yaml
+
+from zoo import backend
 from zoo.errors import Problem, UserError
+from zoo.record.results import Results
+from zoo.record.run import now
+from zoo.runner.train import train
+from zoo.spec.loader import load_spec
 from zoo.sweep.config import Choice, FloatRange, IntRange, Sweep, override
 
 JOURNAL_FILE = "study.journal"
@@ -201,45 +207,27 @@ def _label(value: Any) -> str:
     return json.dumps(value, sort_keys=True)
 
 
-def pruning_callback(trial: Any, monitor: str) -> Any:
-    """A Keras callback reporting ``monitor`` each epoch; when Optuna says prune it stops
-    training cleanly (the run folder finishes, with what it trained) and remembers it."""
-    import keras
-
-    class TrialPruning(keras.callbacks.Callback):
-        def __init__(self) -> None:
-            super().__init__()
-            self.pruned_at: int | None = None
-
-        def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
-            value = (logs or {}).get(monitor)
-            if value is None or not math.isfinite(float(value)):
-                return
-            trial.report(float(value), epoch)
-            if trial.should_prune():
-                self.pruned_at = epoch
-                self.model.stop_training = True
-
-    return TrialPruning()
-
-
-def objective_value(sweep: Sweep, result: Any) -> float:
+def objective_value(sweep: Sweep, results: Results) -> tuple[float, int | None]:
+    """A trial's score and the epoch it comes from, read from its record (metrics.json):
+    by default the value at the epoch whose weights the trial kept, so the winner,
+    ``best_spec.yaml`` and the trial's ``model.keras`` agree."""
     obj = sweep.objective
     if obj.split == "test":
-        split = result.metrics.get("split")
-        values = result.metrics.get(split) if split == "test" else None
-        if not values or obj.metric not in values:
+        if results.split != "test" or obj.metric not in results.scores:
+            shown = ", ".join(results.scores) if results.split == "test" else ""
             raise UserError([sweep.located(
                 f"the runs have no test metric {obj.metric!r} (test metrics: "
-                f"{', '.join(values or {}) or 'none: the spec has no test split'})",
-                ["objective", "metric"])])
-        return float(values[obj.metric])
-    series = result.history.get(obj.history_key)
-    if not series:
+                f"{shown or 'none: the spec has no test split'})", ["objective", "metric"])])
+        return float(results.scores[obj.metric]), results.weights.kept_weights.epoch
+    epoch = results.weights.of(obj.weights)
+    if epoch is None:  # objective.weights: best, and no checkpoint kept a best epoch
+        epoch = results.weights.last
+    value = epoch.metrics.get(obj.history_key)
+    if value is None:
+        logged = ", ".join(sorted(epoch.metrics)) or "nothing"
         raise UserError([sweep.located(
-            f"the runs log no {obj.history_key!r} (logged: {', '.join(result.history) or 'nothing'})",
-            ["objective", "metric"])])
-    return float(series[-1])
+            f"the runs log no {obj.history_key!r} (logged: {logged})", ["objective", "metric"])])
+    return float(value), epoch.epoch
 
 
 # ---- the sweep -------------------------------------------------------------------------------
@@ -252,8 +240,9 @@ def run_sweep(sweep: Sweep, out: str | Path, *, storage: str | None = None, join
     this worker) is spent; write trials.csv, best_spec.yaml and plots; return the state."""
     import optuna
 
-    from zoo.runner import rundir
-    from zoo.runner.train import train
+    base = load_spec(sweep.spec_path, sweep.overrides)
+    backend.activate(backend.requested(base.spec.runtime.backend), "runtime.backend")
+    from zoo.sweep.pruning import TrialPruning  # imports Keras: after the spec chose a backend
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
@@ -276,7 +265,7 @@ def run_sweep(sweep: Sweep, out: str | Path, *, storage: str | None = None, join
         _write(out / SWEEP_INFO, json.dumps({
             "study": sweep.name, "storage": store_name, "sweep_file": str(sweep.path.resolve()),
             "spec": str(sweep.spec_path), "objective": sweep.objective.model_dump(),
-            "direction": sweep.objective.resolved_direction, "created": rundir.now()}, indent=2))
+            "direction": sweep.objective.resolved_direction, "created": now()}, indent=2))
     reaped = reap_dead_trials(study) if storage is None else []
     if reaped and report:
         report(f"trials {', '.join(map(str, reaped))}: their worker died; marked failed, "
@@ -299,7 +288,7 @@ def run_sweep(sweep: Sweep, out: str | Path, *, storage: str | None = None, join
         run_dir = out / TRIALS_DIR / f"trial-{trial.number:04d}"
         trial.set_user_attr("overrides", overrides)
         trial.set_user_attr("run_dir", str(run_dir.resolve()))
-        pruner = pruning_callback(trial, sweep.objective.history_key) \
+        pruner = TrialPruning(trial, sweep.objective.history_key) \
             if sweep.pruner.name != "none" else None
         try:
             result = train(sweep.spec_path, run_dir=run_dir, verbose=0,
@@ -312,7 +301,9 @@ def run_sweep(sweep: Sweep, out: str | Path, *, storage: str | None = None, join
         except Exception as exc:
             trial.set_user_attr("zoo_error", f"{type(exc).__name__}: {exc}"[:500])
             raise
-        value = objective_value(sweep, result)
+        assert result.results is not None
+        value, epoch = objective_value(sweep, result.results)
+        trial.set_user_attr("scored", {"weights": sweep.objective.weights, "epoch": epoch})
         if pruner is not None and pruner.pruned_at is not None:
             trial.set_user_attr("pruned_at_epoch", pruner.pruned_at + 1)
             raise optuna.TrialPruned(f"pruned after epoch {pruner.pruned_at + 1}")
@@ -385,7 +376,8 @@ def write_trials_csv(study: Any, path: Path) -> None:
         names += [n for n in t.params if n not in names]
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
-    w.writerow(["number", "state", "value", "seconds", *names, "run_dir", "host", "pid", "note"])
+    w.writerow(["number", "state", "value", "weights", "epoch", "seconds", *names, "run_dir",
+                "host", "pid", "note"])
     for t in trials:
         seconds = (t.datetime_complete - t.datetime_start).total_seconds() \
             if t.datetime_complete and t.datetime_start else ""
@@ -396,7 +388,9 @@ def write_trials_csv(study: Any, path: Path) -> None:
             f"retry of {a['zoo_retry_of']}" if "zoo_retry_of" in a else "",
             f"pruned after epoch {a['pruned_at_epoch']}" if "pruned_at_epoch" in a else "",
             a.get("zoo_error", "")) if x)
+        scored = a.get("scored") if isinstance(a.get("scored"), dict) else {}
         w.writerow([t.number, t.state.name, "" if t.value is None else t.value,
+                    scored.get("weights", ""), scored.get("epoch", ""),
                     f"{seconds:.2f}" if seconds != "" else "",
                     *[t.params.get(n, "") for n in names],
                     a.get("run_dir", ""), a.get("host", ""), a.get("pid", ""), note])
@@ -404,10 +398,7 @@ def write_trials_csv(study: Any, path: Path) -> None:
 
 
 def finish(sweep: Sweep, study: Any, out: Path, store_name: str, ran: int) -> SweepResult:
-    import yaml
     from optuna.trial import TrialState
-
-    from zoo.spec import load_spec
 
     write_trials_csv(study, out / TRIALS_CSV)
     all_trials = study.get_trials(deepcopy=False)

@@ -8,32 +8,24 @@ loading the data.
 
 from __future__ import annotations
 
-from typing import Any
+from zoo.data.prepare import data_context
+from zoo.errors import Problem, UserError
+from zoo.plugin.contracts import ModelContext, ShapeHint
+from zoo.plugin.guards import check_shape_hint
+from zoo.spec.loader import LoadedSpec
 
-from zoo.contracts import ModelContext, ShapeHint
-from zoo.errors import PluginContractError, Problem, UserError
 
-
-def shape_hint(loaded: Any) -> ShapeHint:
+def shape_hint(loaded: LoadedSpec) -> ShapeHint:
     """What the spec's data source can tell without loading its images."""
-    from zoo.data.prepare import data_context
-
     entry = loaded.entry("data")
     hint_fn = entry.capabilities.shape_hint
     if hint_fn is None:
         return ShapeHint()
-    found = hint_fn(loaded.spec.data.params, data_context(loaded.spec, loaded.spec_dir))
-    if found is None:
-        return ShapeHint()
-    if not isinstance(found, ShapeHint):
-        raise PluginContractError(
-            f"shape_hint of data source '{entry.name}' of {entry.owner} broke the contract: it "
-            f"must return zoo.plugin.ShapeHint or None, got {type(found).__name__}")
-    return found
+    return check_shape_hint(hint_fn(loaded.spec.data.params, data_context(loaded)), entry)
 
 
 def resolve_model_context(
-    loaded: Any,
+    loaded: LoadedSpec,
     *,
     num_classes: int | None = None,
     image_shape: tuple[int, ...] | None = None,
@@ -60,9 +52,10 @@ def resolve_model_context(
                                 "model.num_classes", key_path="model.num_classes"))
     if problems:
         raise UserError(problems)
+    assert shape is not None and classes is not None
     return ModelContext(
-        input_shape=tuple(int(s) for s in shape),  # type: ignore[union-attr]
-        num_classes=int(classes),  # type: ignore[arg-type]
+        input_shape=tuple(int(s) for s in shape),
+        num_classes=int(classes),
         output_activation=spec.model.output_activation,
         name=spec.model.name or spec.name.replace("-", "_").replace(".", "_"),
         spec_dir=loaded.spec_dir,

@@ -2,8 +2,8 @@
 
 Built-in plugins import only from here (and from ``zoo``), exactly as a third-party
 package does; a test fails if anything under ``plugins/`` imports another zoo module.
-The guide is ``docs/plugins.md``; the hooks are in :mod:`zoo.hookspecs`; the capability
-types are explained in :mod:`zoo.contracts`. Importing this module never imports
+The guide is ``docs/plugins.md``; the hooks are in :mod:`zoo.plugin.hookspecs`; the capability
+types are explained in :mod:`zoo.plugin.contracts`. Importing this module never imports
 TensorFlow (import it inside factories)::
 
     from zoo.plugin import PluginParams, ModelContext, hookimpl
@@ -16,7 +16,7 @@ TensorFlow (import it inside factories)::
 
 from __future__ import annotations
 
-from zoo.contracts import (
+from zoo.plugin.contracts import (
     AugmentContext,
     Augmenter,
     DataContext,
@@ -37,17 +37,17 @@ from zoo.contracts import (
     SpecCheck,
     ToSpec,
 )
-from zoo.data.images import IMAGE_SUFFIXES
-from zoo.data.label_map import apply_label_map, read_label_map
-from zoo.data.source import SPLIT_NAMES, ImageSet, SourceData
+from zoo.images import IMAGE_SUFFIXES
+from zoo.label_map import apply_label_map, read_label_map
+from zoo.plugin.source import SPLIT_NAMES, ImageSet, SourceData
 from zoo.downloads import RemoteFile, ensure_files, keras_home, offline
 from zoo.errors import OfflineError, PluginContractError, Problem, UserError
-from zoo.hookspecs import hookimpl
-from zoo.registry import PluginRegistrar
-from zoo.serving.scaling import AffineScaling
-from zoo.spec.problems import format_path
+from zoo.plugin.hookspecs import hookimpl
+from zoo.plugin.registry import PluginRegistrar
+from zoo.plugin.scaling import AffineScaling
+from zoo.keypath import format_path
 from zoo.suggest import did_you_mean
-from zoo.tracking import Tracker
+from zoo.plugin.tracker import Tracker
 
 API_VERSION = 1  # bumped when a plugin written for the previous version could break
 

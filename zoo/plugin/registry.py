@@ -19,7 +19,7 @@ from typing import Any
 from pydantic import BaseModel
 from pydantic_core import to_jsonable_python
 
-from zoo.contracts import (
+from zoo.plugin.contracts import (
     Fetch,
     GraphAugment,
     LossWeights,
@@ -70,7 +70,7 @@ class Provenance:
 
 @dataclass(frozen=True)
 class Capabilities:
-    """The optional, typed functions a plugin declared with its entry (see ``zoo.contracts``)."""
+    """The optional, typed functions a plugin declared with its entry (see ``zoo.plugin.contracts``)."""
 
     check_spec: SpecCheck | None = None
     fetch: Fetch | None = None
@@ -247,9 +247,9 @@ class PluginRegistrar:
     ) -> None:
         """Add a model builder: ``factory(params, ctx: ModelContext) -> keras.Model``.
 
-        ``param_count``: a :class:`~zoo.contracts.ParamCount` (the count and the build at
+        ``param_count``: a :class:`~zoo.plugin.contracts.ParamCount` (the count and the build at
         which it holds, which ``zoo.testing`` checks) or a bare number (listed, not checked).
-        The optional capabilities are described in :mod:`zoo.contracts`.
+        The optional capabilities are described in :mod:`zoo.plugin.contracts`.
         """
         caps = Capabilities(check_spec=check_spec, fetch=fetch, set_trainable=set_trainable,
                             loss_weights=loss_weights, required_scaling=required_scaling,

@@ -17,9 +17,9 @@ from typing import Any
 
 import pluggy
 
-from zoo import hookspecs
+from zoo.plugin import hookspecs
 from zoo.errors import PluginContractError
-from zoo.registry import BrokenPlugin, PluginRegistrar, Provenance, Registry
+from zoo.plugin.registry import BrokenPlugin, PluginRegistrar, Provenance, Registry
 from zoo.suggest import did_you_mean
 
 HOOK_NAMES = (

@@ -17,29 +17,18 @@ import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Protocol, runtime_checkable
+from typing import Any
+
+import yaml
+from pydantic import ValidationError
+
+from zoo.errors import UserError
+from zoo.plugin.registry import Registry
+from zoo.plugin.tracker import Tracker
+from zoo.record.results import Results
+from zoo.record.run import RunRecord
 
 TRACKING_ENV = "ZOO_TRACKING"
-
-
-@runtime_checkable
-class Tracker(Protocol):
-    """What a tracker factory returns; the runner calls it from the training process.
-
-    ``start`` once the run folder exists (also again when a run is resumed), ``log_epoch``
-    after every epoch, ``finish`` once at the end, however the run ended.
-    """
-
-    def start(self, run_dir: Path, resolved_spec: dict[str, Any], info: dict[str, Any]) -> None:
-        """``resolved_spec``: every default filled in; ``info``: run.json (seed, versions,
-        ``plugins``: which plugin, package and version built each section)."""
-
-    def log_epoch(self, epoch: int, metrics: dict[str, float]) -> None:
-        """``epoch`` counts from 1; ``metrics``: the epoch's logs (loss, val_accuracy, lr...)."""
-
-    def finish(self, status: str, metrics: dict[str, Any], files: list[Path]) -> None:
-        """``status``: finished, failed or interrupted; ``metrics``: metrics.json's content
-        (empty when the run did not finish); ``files``: the run's files (model, plots...)."""
 
 
 def enabled() -> list[str]:
@@ -50,8 +39,6 @@ def enabled() -> list[str]:
 
 def env_params(name: str) -> dict[str, Any]:
     """``ZOO_<NAME>_<PARAM>=value`` -> ``{param: value}`` (values read as YAML)."""
-    import yaml
-
     prefix = f"ZOO_{name.upper()}_"
     out = {}
     for key, value in os.environ.items():
@@ -71,15 +58,12 @@ def _warn(text: str) -> None:
 class Trackers:
     """The enabled trackers of one run; each call is guarded, a broken tracker is dropped."""
 
-    def __init__(self, trackers: list[tuple[str, str, Any]]) -> None:
+    def __init__(self, trackers: list[tuple[str, str, Tracker]]) -> None:
         self.trackers = trackers  # (name, owner, tracker)
 
     @classmethod
-    def create(cls, names: Sequence[str], registry: Any) -> Trackers:
-        from pydantic import ValidationError
-
-        from zoo.errors import UserError
-
+    def create(cls, names: Sequence[str], registry: Registry) -> Trackers:
+        """The trackers ``names`` asks for; one that cannot start is said once and left out."""
         made = []
         for name in dict.fromkeys(names):
             try:
@@ -112,42 +96,21 @@ class Trackers:
                 _warn(f"tracker '{name}' ({owner}) is broken: {method} raised "
                       f"{type(exc).__name__}: {exc}"[:500] + "; the run goes on without it")
 
-    def callback(self) -> Any:
-        import keras
+    def start(self, run_dir: Path, resolved_spec: dict[str, Any], record: RunRecord) -> None:
+        """The run folder exists (also again when a run is resumed)."""
+        self.call("start", run_dir, resolved_spec, record.to_json())
 
-        trackers = self
+    def log_epoch(self, epoch: int, logs: dict[str, Any]) -> None:
+        metrics = {}
+        for k, v in logs.items():
+            try:
+                metrics[k] = float(v)
+            except (TypeError, ValueError):
+                continue
+        self.call("log_epoch", epoch, metrics)
 
-        class TrackEpochs(keras.callbacks.Callback):
-            def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
-                metrics = {}
-                for k, v in (logs or {}).items():
-                    try:
-                        metrics[k] = float(v)
-                    except (TypeError, ValueError):
-                        continue
-                trackers.call("log_epoch", epoch + 1, metrics)
-
-        return TrackEpochs()
-
-
-def run_tracked(session: Any, started: float) -> Any:
-    """``session.run(started)`` with the ``ZOO_TRACKING`` trackers watching (runner use)."""
-    names = enabled()
-    if not names:
-        return session.run(started)
-    trackers = Trackers.create(names, session.registry)
-    if not trackers.trackers:
-        return session.run(started)
-    run_dir = Path(session.run_dir)
-    trackers.call("start", run_dir, session.loaded.resolved(), dict(session.run_info))
-    session.extra_callbacks.append(trackers.callback())
-    try:
-        result = session.run(started)
-    except BaseException:
-        status = str(getattr(session, "run_info", {}).get("status", "failed"))
-        files = sorted(p for p in run_dir.rglob("*") if p.is_file()) if run_dir.exists() else []
-        trackers.call("finish", status, {}, files)
-        raise
-    trackers.call("finish", "finished", result.metrics,
-                  [run_dir / f for f in result.files])
-    return result
+    def finish(self, status: str, results: Results | None, run_dir: Path) -> None:
+        """However the run ended: its status, its results (finished runs) and its files."""
+        files = sorted(p for p in run_dir.rglob("*") if p.is_file() and p.name != ".lock") \
+            if run_dir.exists() else []
+        self.call("finish", status, results.to_json() if results is not None else {}, files)

@@ -41,7 +41,7 @@ from typing import TYPE_CHECKING
 import pluggy
 
 if TYPE_CHECKING:
-    from zoo.registry import PluginRegistrar
+    from zoo.plugin.registry import PluginRegistrar
 
 PROJECT = "zoo"
 ENTRY_POINT_GROUP = "zoo.plugins"
@@ -75,7 +75,7 @@ def zoo_register_data_sources(registry: PluginRegistrar) -> None:
     """Add data sources. Called once per plugin, like the others.
 
     :param registry: call ``registry.add_data_source(...)``; the factory is called as
-        ``factory(params, ctx: DataContext)`` and returns a :class:`zoo.data.source.SourceData`.
+        ``factory(params, ctx: DataContext)`` and returns a :class:`zoo.plugin.source.SourceData`.
     """
 
 
