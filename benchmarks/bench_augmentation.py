@@ -19,7 +19,8 @@ only ``augmentation.path`` differs):
 
 Each zoo case reads the training split as ``zoo train`` does (one endless stream, from epoch
 0 on); after warm-up epochs for ``WARM_UP_SECONDS`` (tracing, XLA compilation, thread and
-worker process start, so the workers are measured running) it times whole epochs until ``--seconds`` have passed; cases are interleaved and the best of
+worker process start, so the workers are measured running) it times whole epochs until
+``--seconds`` have passed; cases are interleaved and the best of
 ``--repeat`` is kept (another process's busy moment hurts every case alike).
 
 A second table (left out with ``--no-kernels``) times the work itself on one thread, in a
@@ -63,15 +64,19 @@ def make_images(n: int, size: int, seed: int = 0) -> np.ndarray:
     small = rng.integers(0, 256, (n, 8, 8, 3)).astype(np.float32)
     import cv2
 
-    return np.stack([cv2.resize(im, (size, size), interpolation=cv2.INTER_CUBIC)
-                     for im in small]).clip(0, 255).astype(np.uint8)
+    return (
+        np.stack([cv2.resize(im, (size, size), interpolation=cv2.INTER_CUBIC) for im in small])
+        .clip(0, 255)
+        .astype(np.uint8)
+    )
 
 
 def spec_for(recipe: str, path: str, size: int, batch: int) -> Any:
     import zoo
 
     aug = json.dumps({"recipe": recipe, "path": path})
-    return zoo.load_spec_text(textwrap.dedent(f"""\
+    return zoo.load_spec_text(
+        textwrap.dedent(f"""\
         name: bench
         seed: 0
         data: {{source: digits, image_size: [{size}, {size}], channels: 3}}
@@ -79,7 +84,8 @@ def spec_for(recipe: str, path: str, size: int, batch: int) -> Any:
         scaling: {{recipe: unit}}
         augmentation: {aug}
         training: {{batch_size: {batch}, epochs: 1}}
-        """))
+        """)
+    )
 
 
 def bench_zoo(
@@ -132,9 +138,14 @@ def bench_generator(
         return None
     if native:  # keras_style's defaults as the generator's own arguments
         gen = generator_class(
-            rotation_range=20, width_shift_range=0.2, height_shift_range=0.2,
-            horizontal_flip=True, vertical_flip=True, brightness_range=(0.7, 1.3),
-            fill_mode="nearest", rescale=1.0 / 255,
+            rotation_range=20,
+            width_shift_range=0.2,
+            height_shift_range=0.2,
+            horizontal_flip=True,
+            vertical_flip=True,
+            brightness_range=(0.7, 1.3),
+            fill_mode="nearest",
+            rescale=1.0 / 255,
         )
     else:
         import zoo
@@ -189,12 +200,14 @@ def kernels(sizes: list[int], seconds: float) -> None:
     tf.config.threading.set_inter_op_parallelism_threads(1)
     cv2.setNumThreads(1)
 
-    import zoo
-
     from zoo_builtins.recipes import _graph_ops
 
-    header = (f"{'recipe':<12} {'size':>4} {'albu/image':>10} {'graph/image':>11} "
-              f"{'ratio':>6} {'cv2 warp':>9} {'XLA warp':>9}")
+    import zoo
+
+    header = (
+        f"{'recipe':<12} {'size':>4} {'albu/image':>10} {'graph/image':>11} "
+        f"{'ratio':>6} {'cv2 warp':>9} {'XLA warp':>9}"
+    )
     print(header)
     print("-" * len(header))
     for size in sizes:
@@ -213,29 +226,42 @@ def kernels(sizes: list[int], seconds: float) -> None:
             matrix = cv2.getRotationMatrix2D((size / 2, size / 2), 10, 1.05)
             border = getattr(cv2, f"BORDER_{warp.border_mode.upper()}")
             cv2_warp = _per_image_us(
-                lambda: [cv2.warpAffine(im, matrix, (size, size), flags=cv2.INTER_LINEAR,
-                                        borderMode=border) for im in batch], 32, seconds)
-            maps = tf.constant(np.tile([[0.96, -0.17, 8.0, 0.17, 0.96, -3.0]], (32, 1)),
-                               tf.float32)
+                lambda: [
+                    cv2.warpAffine(
+                        im, matrix, (size, size), flags=cv2.INTER_LINEAR, borderMode=border
+                    )
+                    for im in batch
+                ],
+                32,
+                seconds,
+            )
+            maps = tf.constant(np.tile([[0.96, -0.17, 8.0, 0.17, 0.96, -3.0]], (32, 1)), tf.float32)
 
-            def warp_all(x: Any, m: Any, mode: str = warp.border_mode,
-                         fill: float = warp.fill) -> Any:
+            def warp_all(
+                x: Any, m: Any, mode: str = warp.border_mode, fill: float = warp.fill
+            ) -> Any:
                 if size * size < _graph_ops.LOOP_MIN_PIXELS:  # as the recipe does: batched
                     return _graph_ops._warp(tf, x, m, mode, fill)
                 return tf.map_fn(  # or one image at a time
                     lambda a: _graph_ops._warp(tf, a[0][None], a[1][None], mode, fill)[0],
-                    (x, m), fn_output_signature=tf.float32)
+                    (x, m),
+                    fn_output_signature=tf.float32,
+                )
 
             xla = tf.function(warp_all, jit_compile=True, autograph=False)
             xla_warp = _per_image_us(lambda: xla(batch_f, maps).numpy(), 32, seconds)
-            print(f"{recipe:<12} {size:>4} {albu:>8.0f}us {in_graph:>9.0f}us "
-                  f"{albu / in_graph:>5.1f}x {cv2_warp:>7.0f}us {xla_warp:>7.0f}us", flush=True)
+            print(
+                f"{recipe:<12} {size:>4} {albu:>8.0f}us {in_graph:>9.0f}us "
+                f"{albu / in_graph:>5.1f}x {cv2_warp:>7.0f}us {xla_warp:>7.0f}us",
+                flush=True,
+            )
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--images", type=int, default=1024,
-                        help="images at 64x64 (a quarter at 224)")
+    parser.add_argument(
+        "--images", type=int, default=1024, help="images at 64x64 (a quarter at 224)"
+    )
     parser.add_argument("--sizes", type=int, nargs="+", default=[64, 224])
     parser.add_argument("--batch", type=int, default=32)
     parser.add_argument("--seconds", type=float, default=1.5, help="timed per case and repeat")
@@ -253,12 +279,16 @@ def main(argv: list[str] | None = None) -> int:
     from zoo.data.workers import MAX_WORKERS, usable_cpus
 
     workers = min(MAX_WORKERS, usable_cpus())
-    print(f"batch {args.batch}, >= {args.seconds} s timed after {WARM_UP_SECONDS:g} s of warm-up, "
-          f"best of "
-          f"{args.repeat}, {os.cpu_count()} CPUs, python processes: {workers}; "
-          "images/s (higher is better)\n")
-    header = (f"{'recipe':<12} {'size':>4} {'images':>6} {'python thr':>10} {'python proc':>11} "
-              f"{'graph':>7} {'graph/python':>12} {'IDG+albu':>9} {'IDG native':>10}")
+    print(
+        f"batch {args.batch}, >= {args.seconds} s timed after {WARM_UP_SECONDS:g} s of warm-up, "
+        f"best of "
+        f"{args.repeat}, {os.cpu_count()} CPUs, python processes: {workers}; "
+        "images/s (higher is better)\n"
+    )
+    header = (
+        f"{'recipe':<12} {'size':>4} {'images':>6} {'python thr':>10} {'python proc':>11} "
+        f"{'graph':>7} {'graph/python':>12} {'IDG+albu':>9} {'IDG native':>10}"
+    )
     print(header)
     print("-" * len(header))
     for size in args.sizes:
@@ -280,20 +310,36 @@ def main(argv: list[str] | None = None) -> int:
             def cell(value: float | None, width: int) -> str:
                 return f"{value:>{width}.0f}" if value is not None else f"{'-':>{width}}"
 
-            print(f"{recipe:<12} {size:>4} {n:>6} {cell(best['threads'], 10)} "
-                  f"{cell(best['processes'], 11)} {cell(best['graph'], 7)} "
-                  f"{best['graph'] / python:>11.1f}x {cell(best.get('idg'), 9)} "
-                  f"{cell(best.get('native'), 10)}", flush=True)
+            print(
+                f"{recipe:<12} {size:>4} {n:>6} {cell(best['threads'], 10)} "
+                f"{cell(best['processes'], 11)} {cell(best['graph'], 7)} "
+                f"{best['graph'] / python:>11.1f}x {cell(best.get('idg'), 9)} "
+                f"{cell(best.get('native'), 10)}",
+                flush=True,
+            )
     if not args.no_idg:
         _, where = legacy_generator()
         print(f"\n(ImageDataGenerator from {where})")
     if not args.no_kernels:
         import subprocess
 
-        print("\nOne thread, microseconds per image (lower is better); ratio = albu / graph; "
-              "the warps alone warp every image:\n", flush=True)
-        subprocess.run([sys.executable, __file__, "--kernels-only", "--seconds",
-                        str(args.seconds), "--sizes", *map(str, args.sizes)], check=True)
+        print(
+            "\nOne thread, microseconds per image (lower is better); ratio = albu / graph; "
+            "the warps alone warp every image:\n",
+            flush=True,
+        )
+        subprocess.run(
+            [
+                sys.executable,
+                __file__,
+                "--kernels-only",
+                "--seconds",
+                str(args.seconds),
+                "--sizes",
+                *map(str, args.sizes),
+            ],
+            check=True,
+        )
     return 0
 
 

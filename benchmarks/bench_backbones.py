@@ -43,11 +43,15 @@ def plain_model(row, classes: int, unfreeze: int):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         base = getattr(keras.applications, row.constructor)(
-            include_top=False, weights=None, input_shape=(size, size, 3))
+            include_top=False, weights=None, input_shape=(size, size, 3)
+        )
     base.trainable = unfreeze > 0
     if unfreeze:
-        weighted = [layer for layer in base.layers if layer.weights
-                    and type(layer).__name__ not in ("BatchNormalization", "Normalization")]
+        weighted = [
+            layer
+            for layer in base.layers
+            if layer.weights and type(layer).__name__ not in ("BatchNormalization", "Normalization")
+        ]
         keep = {id(layer) for layer in weighted[-unfreeze:]}
         for layer in base.layers:
             layer.trainable = id(layer) in keep
@@ -64,8 +68,9 @@ def zoo_model(name: str, classes: int, unfreeze: int):
 
     entry = zoo.get(name, "architecture")
     size = entry_row(name).default_size
-    model = entry.factory(entry.params(weights="none", unfreeze=unfreeze),
-                          zoo.ModelContext((size, size, 3), classes))
+    model = entry.factory(
+        entry.params(weights="none", unfreeze=unfreeze), zoo.ModelContext((size, size, 3), classes)
+    )
     return model
 
 
@@ -96,16 +101,23 @@ def main() -> None:
         for unfreeze in (0, 20):
             results = {}
             for side, make in (("plain", plain_model), ("zoo", None)):
-                model = (plain_model(row, classes, unfreeze) if make else
-                         zoo_model(name, classes, unfreeze))
-                model.compile(optimizer=keras.optimizers.Adam(1e-3),
-                              loss="sparse_categorical_crossentropy")
+                model = (
+                    plain_model(row, classes, unfreeze)
+                    if make
+                    else zoo_model(name, classes, unfreeze)
+                )
+                model.compile(
+                    optimizer=keras.optimizers.Adam(1e-3), loss="sparse_categorical_crossentropy"
+                )
                 results[side] = step_times(model, x, y, args.steps)
                 keras.backend.clear_session()
             plain, ours = (statistics.median(results[s]) * 1000 for s in ("plain", "zoo"))
             best = f"{min(results['plain']) * 1000:.1f} / {min(results['zoo']) * 1000:.1f}"
-            print(f"{name:<18} {unfreeze:>8} {plain:>9.1f} {ours:>9.1f} {ours / plain:>6.2f}"
-                  f"   (best {best})", flush=True)
+            print(
+                f"{name:<18} {unfreeze:>8} {plain:>9.1f} {ours:>9.1f} {ours / plain:>6.2f}"
+                f"   (best {best})",
+                flush=True,
+            )
 
 
 if __name__ == "__main__":

@@ -92,8 +92,13 @@ def make_folder(root: Path, copies: int) -> Path:
 def run(code: str, backend: str = "tensorflow") -> dict:
     env = {k: v for k, v in os.environ.items() if k != "KERAS_BACKEND"}
     env.update(TF_CPP_MIN_LOG_LEVEL="3", KERAS_BACKEND=backend)
-    proc = subprocess.run([sys.executable, "-c", textwrap.dedent(code)], capture_output=True,
-                          text=True, env=env, cwd=ROOT)
+    proc = subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(code)],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=ROOT,
+    )
     if proc.returncode != 0:
         sys.exit(proc.stderr[-2000:])
     return json.loads(proc.stdout.strip().splitlines()[-1])
@@ -108,14 +113,22 @@ def main() -> None:
     paths = ("tf_data", "py_dataset")
 
     folder = make_folder(Path(args.out), 8)
-    print(f"1. input only: {sum(1 for _ in folder.glob('*/*'))} JPEGs (256x256) decoded every "
-          f"epoch, resized, light augmentation per image (best of {args.repeat} epochs)")
+    print(
+        f"1. input only: {sum(1 for _ in folder.glob('*/*'))} JPEGs (256x256) decoded every "
+        f"epoch, resized, light augmentation per image (best of {args.repeat} epochs)"
+    )
     print(f"{'size':>6} {'tf_data img/s':>14} {'py_dataset img/s':>17} {'py/tf':>7}")
     for size in (64, 224):
-        got = {p: run(INPUT.format(path=p, size=size, repeat=args.repeat,
-                                   folder=folder))["images_per_second"] for p in paths}
-        print(f"{size:>6} {got['tf_data']:>14.0f} {got['py_dataset']:>17.0f} "
-              f"{got['py_dataset'] / got['tf_data']:>7.2f}")
+        got = {
+            p: run(INPUT.format(path=p, size=size, repeat=args.repeat, folder=folder))[
+                "images_per_second"
+            ]
+            for p in paths
+        }
+        print(
+            f"{size:>6} {got['tf_data']:>14.0f} {got['py_dataset']:>17.0f} "
+            f"{got['py_dataset'] / got['tf_data']:>7.2f}"
+        )
 
     print(f"\n2. training specs/digits_cnn.yaml ({args.epochs} epochs; median of epochs 2..)")
     print(f"{'backend':>10} {'input':>11} {'img/s':>8} {'ratio':>7} {'test acc':>9}")
@@ -125,12 +138,15 @@ def main() -> None:
             print(f"{backend:>10} {'-':>11}  not installed")
             continue
         for path in paths:
-            got = run(TRAIN.format(out=args.out, epochs=args.epochs, backend=backend,
-                                   path=path), backend)
+            got = run(
+                TRAIN.format(out=args.out, epochs=args.epochs, backend=backend, path=path), backend
+            )
             speed = got["images_per_second"]
             base = base or speed
-            print(f"{backend:>10} {path:>11} {speed:>8.0f} {speed / base:>7.2f} "
-                  f"{got['accuracy']:>9.3f}")
+            print(
+                f"{backend:>10} {path:>11} {speed:>8.0f} {speed / base:>7.2f} "
+                f"{got['accuracy']:>9.3f}"
+            )
 
 
 if __name__ == "__main__":

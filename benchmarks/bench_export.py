@@ -40,15 +40,20 @@ import numpy as np  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 MODELS = {
-    "digits CNN 16x16x1": (str(ROOT / "specs" / "digits_cnn.yaml"), ["training.epochs=1",
-                                                                     "training.verbose=0",
-                                                                     "callbacks=[]"]),
+    "digits CNN 16x16x1": (
+        str(ROOT / "specs" / "digits_cnn.yaml"),
+        ["training.epochs=1", "training.verbose=0", "callbacks=[]"],
+    ),
     "ResNet-18 64x64x3": (
         {
             "name": "bench-resnet18",
             "seed": 1,
-            "data": {"source": "digits", "params": {"limit": 200}, "image_size": [64, 64],
-                     "channels": 3},
+            "data": {
+                "source": "digits",
+                "params": {"limit": 200},
+                "image_size": [64, 64],
+                "channels": 3,
+            },
             "scaling": {"recipe": "torch"},
             "model": {"architecture": "resnet18"},
             "training": {"epochs": 1, "batch_size": 32, "verbose": 0},
@@ -56,8 +61,12 @@ MODELS = {
         [],
     ),
 }
-EXPORTS = [("SavedModel", "savedmodel", None), ("TFLite float32", "tflite", None),
-           ("TFLite int8", "tflite", "int8"), ("ONNX Runtime", "onnx", None)]
+EXPORTS = [
+    ("SavedModel", "savedmodel", None),
+    ("TFLite float32", "tflite", None),
+    ("TFLite int8", "tflite", "int8"),
+    ("ONNX Runtime", "onnx", None),
+]
 
 
 def calls_per_round(call: Callable[[], Any], seconds: float) -> int:
@@ -101,8 +110,9 @@ def test_images(run: Any) -> np.ndarray:
     return images
 
 
-def bench_model(label: str, spec: Any, overrides: list[str], out: Path, rounds: int,
-                seconds: float) -> list[dict[str, Any]]:
+def bench_model(
+    label: str, spec: Any, overrides: list[str], out: Path, rounds: int, seconds: float
+) -> list[dict[str, Any]]:
     import zoo
     from zoo.serving.artifact import ExportedModel
 
@@ -120,9 +130,13 @@ def bench_model(label: str, spec: Any, overrides: list[str], out: Path, rounds: 
         print(f"  exporting {name}...", flush=True)
         result = zoo.export(run, fmt, quantize=quantize, force=True)
         exported = ExportedModel(result.path)
-        engines.append((f"{name} ({exported.runtime.engine})",
-                        lambda x, e=exported: e.runtime(x.astype(np.float32)),
-                        size_of(result.artifact)))
+        engines.append(
+            (
+                f"{name} ({exported.runtime.engine})",
+                lambda x, e=exported: e.runtime(x.astype(np.float32)),
+                size_of(result.artifact),
+            )
+        )
     reference = np.asarray(run._probs(batch, 32))
     print("  timing...", flush=True)
     single = batch[:1]
@@ -131,10 +145,17 @@ def bench_model(label: str, spec: Any, overrides: list[str], out: Path, rounds: 
     rows = []
     for (name, call, size), one, many in zip(engines, ones, manys, strict=True):
         probs = np.asarray(call(batch))
-        rows.append({"model": label, "engine": name, "bytes": size, "ms_1": one * 1e3,
-                     "ms_32": many * 1e3,
-                     "max_diff": float(np.max(np.abs(probs - reference))),
-                     "same_top": float(np.mean(probs.argmax(1) == reference.argmax(1)))})
+        rows.append(
+            {
+                "model": label,
+                "engine": name,
+                "bytes": size,
+                "ms_1": one * 1e3,
+                "ms_32": many * 1e3,
+                "max_diff": float(np.max(np.abs(probs - reference))),
+                "same_top": float(np.mean(probs.argmax(1) == reference.argmax(1))),
+            }
+        )
     keras_1, keras_32 = rows[0]["ms_1"], rows[0]["ms_32"]
     for row in rows:
         row["ratio_1"], row["ratio_32"] = keras_1 / row["ms_1"], keras_32 / row["ms_32"]
@@ -142,12 +163,29 @@ def bench_model(label: str, spec: Any, overrides: list[str], out: Path, rounds: 
 
 
 def print_table(rows: list[dict[str, Any]]) -> None:
-    headers = ("model", "engine", "size", "1 image ms", "vs Keras", "batch 32 ms", "vs Keras",
-               "max diff", "same top")
+    headers = (
+        "model",
+        "engine",
+        "size",
+        "1 image ms",
+        "vs Keras",
+        "batch 32 ms",
+        "vs Keras",
+        "max diff",
+        "same top",
+    )
     cells = [headers] + [
-        (r["model"], r["engine"], f"{r['bytes'] / 1e6:.2f} MB", f"{r['ms_1']:.2f}",
-         f"{r['ratio_1']:.1f}x", f"{r['ms_32']:.2f}", f"{r['ratio_32']:.1f}x",
-         f"{r['max_diff']:.1e}", f"{r['same_top']:.0%}")
+        (
+            r["model"],
+            r["engine"],
+            f"{r['bytes'] / 1e6:.2f} MB",
+            f"{r['ms_1']:.2f}",
+            f"{r['ratio_1']:.1f}x",
+            f"{r['ms_32']:.2f}",
+            f"{r['ratio_32']:.1f}x",
+            f"{r['max_diff']:.1e}",
+            f"{r['same_top']:.0%}",
+        )
         for r in rows
     ]
     widths = [max(len(str(c[i])) for c in cells) for i in range(len(headers))]
@@ -169,8 +207,10 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         for label, (spec, overrides) in MODELS.items():
             rows += bench_model(label, spec, overrides, Path(tmp), args.rounds, args.seconds)
-    print(f"\nlatency per call on {usable_cpus()} CPUs (best of {args.rounds} rounds); "
-          "vs Keras = Keras time / engine time")
+    print(
+        f"\nlatency per call on {usable_cpus()} CPUs (best of {args.rounds} rounds); "
+        "vs Keras = Keras time / engine time"
+    )
     print_table(rows)
     if args.json:
         print(json.dumps(rows, indent=2))

@@ -133,8 +133,9 @@ def child_plain(data: Path, epochs: int, case: str = "mlp") -> list[list[float]]
 WRITES: list[float] = []  # seconds of each backup write in the child
 
 
-def child_zoo(data: Path, epochs: int, case: str = "mlp", cadence: str = "default"
-              ) -> list[list[float]]:
+def child_zoo(
+    data: Path, epochs: int, case: str = "mlp", cadence: str = "default"
+) -> list[list[float]]:
     import zoo
     from zoo.runner import callbacks
 
@@ -170,9 +171,14 @@ def child_zoo(data: Path, epochs: int, case: str = "mlp", cadence: str = "defaul
         spec["model"] = {"architecture": "simple_cnn", "params": {"preset": "note_performance"}}
     elif case == "resnet18":
         spec["data"] = {"source": "digits", "params": {"upscale": 4, "limit": int(data.name)}}
-        spec["model"] = {"architecture": "resnet18", "params": {
-            "stem": "cifar", "conv_bias": False,
-            "head": {"pooling": "gap", "dense_units": [], "dropout": 0.0}}}
+        spec["model"] = {
+            "architecture": "resnet18",
+            "params": {
+                "stem": "cifar",
+                "conv_bias": False,
+                "head": {"pooling": "gap", "dense_units": [], "dropout": 0.0},
+            },
+        }
     timer = EpochTimer()
     with tempfile.TemporaryDirectory() as out:
         zoo.train(spec, out=out, verbose=0, callbacks=[timer])
@@ -189,10 +195,23 @@ SIDES = {  # name: (child, backup cadence, op determinism)
 
 def run_child(side: str, data: Path, epochs: int, case: str) -> dict:
     child, cadence, deterministic = SIDES[side]
-    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3",
-               ZOO_DETERMINISTIC="1" if deterministic else "0")
-    cmd = [sys.executable, __file__, "--child", child, "--data", str(data), "--epochs",
-           str(epochs), "--case", case, "--cadence", cadence]
+    env = dict(
+        os.environ, TF_CPP_MIN_LOG_LEVEL="3", ZOO_DETERMINISTIC="1" if deterministic else "0"
+    )
+    cmd = [
+        sys.executable,
+        __file__,
+        "--child",
+        child,
+        "--data",
+        str(data),
+        "--epochs",
+        str(epochs),
+        "--case",
+        case,
+        "--cadence",
+        cadence,
+    ]
     proc = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=ROOT)
     if proc.returncode != 0:
         sys.stderr.write(proc.stderr[-3000:])
@@ -213,26 +232,36 @@ def overhead_case(case: str, data: Path, args: argparse.Namespace) -> None:
             times[side] += result["periods"][1:]  # the first epoch traces the functions
             writes[side] += result["writes"]
     params = "about 20M parameters" if case == "big" else "the note's MLP"
-    print(f"\ncase {case}: {args.big_images if case == 'big' else args.images} images "
-          f"(28x28x1), {params}, batch 32, {args.epochs} epochs x {args.repeats} runs a side")
-    print(f"  {'':18}" + "".join(f"{side:>11}" for side in SIDES)
-          + "   zoo/epoch  zoo   zoo/det vs zoo")
+    print(
+        f"\ncase {case}: {args.big_images if case == 'big' else args.images} images "
+        f"(28x28x1), {params}, batch 32, {args.epochs} epochs x {args.repeats} runs a side"
+    )
+    print(
+        f"  {'':18}"
+        + "".join(f"{side:>11}" for side in SIDES)
+        + "   zoo/epoch  zoo   zoo/det vs zoo"
+    )
     for i, what in enumerate(("wall", "CPU")):
         for j, stat in enumerate(("best", "median")):
             ms = {side: summary(times[side], i)[j] for side in SIDES}
             plain = ms["plain"]
             line = f"  {what:>4} {stat:>6} ms/epoch" + "".join(
-                f"{ms[side] * 1000:11.1f}" for side in SIDES)
-            line += (f"   {100 * (ms['zoo/epoch'] / plain - 1):+6.1f}% "
-                     f"{100 * (ms['zoo'] / plain - 1):+5.1f}%   "
-                     f"{100 * (ms['zoo/det'] / ms['zoo'] - 1):+5.1f}%")
+                f"{ms[side] * 1000:11.1f}" for side in SIDES
+            )
+            line += (
+                f"   {100 * (ms['zoo/epoch'] / plain - 1):+6.1f}% "
+                f"{100 * (ms['zoo'] / plain - 1):+5.1f}%   "
+                f"{100 * (ms['zoo/det'] / ms['zoo'] - 1):+5.1f}%"
+            )
             print(line)
     per_epoch = writes["zoo/epoch"]
     if per_epoch:
-        print(f"  backup writes: zoo/epoch {len(per_epoch)} "
-              f"(median {statistics.median(per_epoch) * 1000:.0f} ms each, on the background "
-              f"thread), zoo {len(writes['zoo'])} (the end-of-phase ones, after the timed "
-              "epochs)")
+        print(
+            f"  backup writes: zoo/epoch {len(per_epoch)} "
+            f"(median {statistics.median(per_epoch) * 1000:.0f} ms each, on the background "
+            f"thread), zoo {len(writes['zoo'])} (the end-of-phase ones, after the timed "
+            "epochs)"
+        )
 
 
 def determinism_case(case: str, images: int, args: argparse.Namespace) -> None:
@@ -244,9 +273,11 @@ def determinism_case(case: str, images: int, args: argparse.Namespace) -> None:
     name = {"cnn": "simple_cnn note_performance", "resnet18": "ResNet-18 (CIFAR stem)"}[case]
     for i, what in enumerate(("wall", "CPU")):
         off, on = summary(times["zoo"], i), summary(times["zoo/det"], i)
-        print(f"  {name:28} {what:>4}: determinism off {off[0] * 1000:8.1f} ms/epoch, on "
-              f"{on[0] * 1000:8.1f}; ratio best {on[0] / off[0]:.3f}, median "
-              f"{on[1] / off[1]:.3f}")
+        print(
+            f"  {name:28} {what:>4}: determinism off {off[0] * 1000:8.1f} ms/epoch, on "
+            f"{on[0] * 1000:8.1f}; ratio best {on[0] / off[0]:.3f}, median "
+            f"{on[1] / off[1]:.3f}"
+        )
 
 
 def main() -> int:
@@ -265,8 +296,7 @@ def main() -> int:
     parser.add_argument("--data", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child == "plain":
-        print(json.dumps({"periods": child_plain(args.data, args.epochs, args.case),
-                          "writes": []}))
+        print(json.dumps({"periods": child_plain(args.data, args.epochs, args.case), "writes": []}))
         return 0
     if args.child == "zoo":
         periods = child_zoo(args.data, args.epochs, args.case, args.cadence)
@@ -274,9 +304,11 @@ def main() -> int:
         return 0
 
     cases = args.cases.split(",")
-    print(f"CPUs: {os.cpu_count()}; sides: plain Keras, zoo backing up every epoch, zoo at "
-          "the default cadence (all three with op determinism off), zoo/det (default cadence, "
-          "op determinism on)")
+    print(
+        f"CPUs: {os.cpu_count()}; sides: plain Keras, zoo backing up every epoch, zoo at "
+        "the default cadence (all three with op determinism off), zoo/det (default cadence, "
+        "op determinism on)"
+    )
     with tempfile.TemporaryDirectory() as tmp:
         for case, n in (("mlp", args.images), ("big", args.big_images)):
             if case in cases:
@@ -284,12 +316,16 @@ def main() -> int:
                 make_data(data, n)
                 overhead_case(case, data, args)
     if "conv" in cases:
-        print(f"\ndeterminism cost alone, digits upscaled to 32x32, {args.conv_images} images, "
-              f"{args.conv_epochs} epochs x {args.conv_repeats} runs a side (first epoch left out)")
+        print(
+            f"\ndeterminism cost alone, digits upscaled to 32x32, {args.conv_images} images, "
+            f"{args.conv_epochs} epochs x {args.conv_repeats} runs a side (first epoch left out)"
+        )
         determinism_case("cnn", args.conv_images, args)
         determinism_case("resnet18", args.conv_images, args)
-    print("\ntarget: zoo (default cadence, determinism off) at most 2% over plain Keras, "
-          "best and median")
+    print(
+        "\ntarget: zoo (default cadence, determinism off) at most 2% over plain Keras, "
+        "best and median"
+    )
     return 0
 
 

@@ -58,8 +58,10 @@ def workers(tmp: Path, count: int, trials: int = 8) -> float:
     out = tmp / f"w{count}"
     cmd = [sys.executable, "-m", "zoo", "sweep", str(path), "--out", str(out), "--join"]
     t = time.perf_counter()
-    procs = [subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-             for _ in range(count)]
+    procs = [
+        subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        for _ in range(count)
+    ]
     for p in procs:
         _, err = p.communicate()
         assert p.returncode == 0, err.decode()[-2000:]
@@ -74,15 +76,21 @@ def main() -> None:
         tmp = Path(d)
         alone, trial, per_trial = overhead(tmp)
         print(f"trial alone (zoo.train, median of 4):      {alone:6.2f} s")
-        print(f"trial inside the sweep (Optuna's duration): {trial:6.2f} s  "
-              f"overhead {trial - alone:+.2f} s ({(trial / alone - 1) * 100:+.0f}%)")
-        print(f"sweep wall time per trial (4 trials, with trials.csv, best_spec, plots): "
-              f"{per_trial:6.2f} s  overhead {per_trial - alone:+.2f} s")
+        print(
+            f"trial inside the sweep (Optuna's duration): {trial:6.2f} s  "
+            f"overhead {trial - alone:+.2f} s ({(trial / alone - 1) * 100:+.0f}%)"
+        )
+        print(
+            f"sweep wall time per trial (4 trials, with trials.csv, best_spec, plots): "
+            f"{per_trial:6.2f} s  overhead {per_trial - alone:+.2f} s"
+        )
         one = workers(tmp, 1)
         two = workers(tmp, 2)
         print(f"8 trials, 1 worker process:  {one:6.1f} s wall")
-        print(f"8 trials, 2 worker processes: {two:6.1f} s wall  (speed-up x{one / two:.2f}, "
-              f"{os.cpu_count()} CPUs)")
+        print(
+            f"8 trials, 2 worker processes: {two:6.1f} s wall  (speed-up x{one / two:.2f}, "
+            f"{os.cpu_count()} CPUs)"
+        )
 
 
 if __name__ == "__main__":

@@ -51,10 +51,21 @@ def fixture_pythonpath(*names: str) -> dict[str, str]:
     return env
 
 
-def run_zoo(*args: str, fixtures: tuple[str, ...] = (), cwd: Path | None = None,
-            timeout: float = 600, extra_env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+def run_zoo(
+    *args: str,
+    fixtures: tuple[str, ...] = (),
+    cwd: Path | None = None,
+    timeout: float = 600,
+    extra_env: dict[str, str] | None = None,
+) -> subprocess.CompletedProcess:
     """Run the real ``zoo`` command line in a subprocess."""
     env = fixture_pythonpath(*fixtures)
     env.update(extra_env or {})
-    return subprocess.run([sys.executable, "-m", "zoo", *args], capture_output=True, text=True,
-                          env=env, cwd=cwd or ROOT, timeout=timeout)
+    return subprocess.run(
+        [sys.executable, "-m", "zoo", *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=cwd or ROOT,
+        timeout=timeout,
+    )

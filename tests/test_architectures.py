@@ -26,15 +26,25 @@ keras = pytest.importorskip("keras")
 SPECS = Path(__file__).resolve().parent.parent / "specs"
 # The keras.applications backbones are tested in tests/test_backbones.py; vgg16_transfer,
 # one of them, stays here for the note.
-ARCHITECTURES = [e.name for e in zoo.list_plugins("architectures")
-                 if "transfer" not in e.tags or e.name == "vgg16_transfer"]
+ARCHITECTURES = [
+    e.name
+    for e in zoo.list_plugins("architectures")
+    if "transfer" not in e.tags or e.name == "vgg16_transfer"
+]
 UNREACHABLE = "http://127.0.0.1:9/"  # the discard port: nothing listens, refused at once
 
 # The smallest square input each built-in default accepts (checked below: one less fails).
 SMALLEST = {
-    "mlp": (1, 1, 1), "simple_cnn": (5, 5, 1), "vgg": (17, 17, 3), "googlenet": (32, 32, 3),
-    "resnet18": (32, 32, 3), "resnet34": (32, 32, 3), "resnet50": (32, 32, 3),
-    "resnet101": (32, 32, 3), "resnet152": (32, 32, 3), "vgg16_transfer": (32, 32, 3),
+    "mlp": (1, 1, 1),
+    "simple_cnn": (5, 5, 1),
+    "vgg": (17, 17, 3),
+    "googlenet": (32, 32, 3),
+    "resnet18": (32, 32, 3),
+    "resnet34": (32, 32, 3),
+    "resnet50": (32, 32, 3),
+    "resnet101": (32, 32, 3),
+    "resnet152": (32, 32, 3),
+    "vgg16_transfer": (32, 32, 3),
 }
 SMALL_OVERRIDES = {"vgg16_transfer": {"weights": None}}
 
@@ -50,6 +60,7 @@ def build(name: str, shape: tuple[int, ...], classes: int = 3, **overrides: obje
 
 
 # ---------------------------------------------------------------- every registered name
+
 
 @pytest.mark.parametrize("name", ARCHITECTURES)
 def test_builds_runs_saves_and_loads(name: str, tmp_path: Path) -> None:
@@ -82,9 +93,12 @@ def test_declared_param_count_is_the_default_models(name: str) -> None:
     entry = zoo.get(name, "architecture")
     counted = entry.counted_at
     assert counted is not None, f"{name}: param_count must say where it holds (ParamCount)"
-    params = entry.params(**{**counted.params, **({"weights": None}
-                                                  if "weights" in entry.params.model_fields
-                                                  else {})})
+    params = entry.params(
+        **{
+            **counted.params,
+            **({"weights": None} if "weights" in entry.params.model_fields else {}),
+        }
+    )
     model = entry.factory(params, ModelContext(counted.input_shape, counted.num_classes))
     assert model.count_params() == entry.param_count == counted.count
 
@@ -98,13 +112,17 @@ def test_every_architecture_has_documented_defaults() -> None:
 
 # ---------------------------------------------------------------- reference counts
 
+
 def base_of(model, last_layer: str):
     return keras.Model(model.inputs, model.get_layer(last_layer).output)
 
 
 def weight_shapes(model) -> dict[str, list[tuple[int, ...]]]:
-    return {layer.name: [tuple(w.shape) for w in layer.weights]
-            for layer in model.layers if layer.weights}
+    return {
+        layer.name: [tuple(w.shape) for w in layer.weights]
+        for layer in model.layers
+        if layer.weights
+    }
 
 
 def test_resnet50_base_is_keras_applications_resnet50() -> None:
@@ -116,51 +134,82 @@ def test_resnet50_base_is_keras_applications_resnet50() -> None:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("name, reference, count", [
-    ("resnet101", "ResNet101", 42_658_176), ("resnet152", "ResNet152", 58_370_944),
-])
+@pytest.mark.parametrize(
+    "name, reference, count",
+    [
+        ("resnet101", "ResNet101", 42_658_176),
+        ("resnet152", "ResNet152", 58_370_944),
+    ],
+)
 def test_deeper_resnet_bases_are_keras_applications(name: str, reference: str, count: int) -> None:
     ours = base_of(build(name, (32, 32, 3)), "conv5_block3_out")
-    ref = getattr(keras.applications, reference)(include_top=False, weights=None,
-                                                 input_shape=(32, 32, 3))
+    ref = getattr(keras.applications, reference)(
+        include_top=False, weights=None, input_shape=(32, 32, 3)
+    )
     assert ours.count_params() == ref.count_params() == count
     assert weight_shapes(ours) == weight_shapes(ref)
 
 
-@pytest.mark.parametrize("name, published", [
-    # torchvision's published num_params (ImageNet heads, convs without bias; BatchNorm's
-    # running statistics are buffers there, non-trainable weights in Keras).
-    ("resnet18", 11_689_512), ("resnet34", 21_797_672), ("resnet50", 25_557_032),
-    pytest.param("resnet101", 44_549_160, marks=pytest.mark.slow),
-    pytest.param("resnet152", 60_192_808, marks=pytest.mark.slow),
-])
+@pytest.mark.parametrize(
+    "name, published",
+    [
+        # torchvision's published num_params (ImageNet heads, convs without bias; BatchNorm's
+        # running statistics are buffers there, non-trainable weights in Keras).
+        ("resnet18", 11_689_512),
+        ("resnet34", 21_797_672),
+        ("resnet50", 25_557_032),
+        pytest.param("resnet101", 44_549_160, marks=pytest.mark.slow),
+        pytest.param("resnet152", 60_192_808, marks=pytest.mark.slow),
+    ],
+)
 def test_resnet_paper_configuration_matches_torchvision(name: str, published: int) -> None:
-    model = build(name, (32, 32, 3), classes=1000, conv_bias=False,
-                  head={"pooling": "gap", "dense_units": [], "dropout": 0.0})
+    model = build(
+        name,
+        (32, 32, 3),
+        classes=1000,
+        conv_bias=False,
+        head={"pooling": "gap", "dense_units": [], "dropout": 0.0},
+    )
     trainable = sum(int(np.prod(w.shape)) for w in model.trainable_weights)
     assert trainable == published
 
 
-@pytest.mark.parametrize("depth, reference, count", [
-    (16, "VGG16", 14_714_688), (19, "VGG19", 20_024_384),
-])
+@pytest.mark.parametrize(
+    "depth, reference, count",
+    [
+        (16, "VGG16", 14_714_688),
+        (19, "VGG19", 20_024_384),
+    ],
+)
 def test_vgg_base_is_keras_applications(depth: int, reference: str, count: int) -> None:
     ours = base_of(build("vgg", (32, 32, 3), depth=depth, first_pool_strides=2), "block5_pool")
-    ref = getattr(keras.applications, reference)(include_top=False, weights=None,
-                                                 input_shape=(32, 32, 3))
+    ref = getattr(keras.applications, reference)(
+        include_top=False, weights=None, input_shape=(32, 32, 3)
+    )
     assert ours.count_params() == ref.count_params() == count
     assert weight_shapes(ours) == weight_shapes(ref)
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("depth, published", [
-    # torchvision's vgg11/13/16/19 (the paper's A/B/D/E with the 4096-4096 classifier).
-    (11, 132_863_336), (13, 133_047_848), (16, 138_357_544), (19, 143_667_240),
-])
+@pytest.mark.parametrize(
+    "depth, published",
+    [
+        # torchvision's vgg11/13/16/19 (the paper's A/B/D/E with the 4096-4096 classifier).
+        (11, 132_863_336),
+        (13, 133_047_848),
+        (16, 138_357_544),
+        (19, 143_667_240),
+    ],
+)
 def test_vgg_paper_configuration_matches_published_counts(depth: int, published: int) -> None:
-    model = build("vgg", (224, 224, 3), classes=1000, depth=depth, first_pool_strides=2,
-                  head={"pooling": "flatten", "dense_units": [4096, 4096],
-                        "dropout": [0, 0.5, 0.5]})
+    model = build(
+        "vgg",
+        (224, 224, 3),
+        classes=1000,
+        depth=depth,
+        first_pool_strides=2,
+        head={"pooling": "flatten", "dense_units": [4096, 4096], "dropout": [0, 0.5, 0.5]},
+    )
     assert model.count_params() == published
 
 
@@ -170,6 +219,7 @@ def test_vgg16_transfer_base_is_keras_vgg16() -> None:
 
 
 # ---------------------------------------------------------------- the note's models
+
 
 def describe(layer) -> str:
     """A layer as the note's code would read: type, settings, output shape."""
@@ -192,8 +242,11 @@ def describe(layer) -> str:
     elif cls == "ZeroPadding2D":
         text = f"ZeroPad {cfg['padding'][0][0]}"
     else:
-        text = {"BatchNormalization": "BN", "GlobalAveragePooling2D": "GAP",
-                "Concatenate": "Concat"}.get(cls, cls)
+        text = {
+            "BatchNormalization": "BN",
+            "GlobalAveragePooling2D": "GAP",
+            "Concatenate": "Concat",
+        }.get(cls, cls)
     return f"{text} -> {shape}"
 
 
@@ -214,8 +267,12 @@ GRAY = [
 ]
 GRAY_HEAD = ["Dense 50 relu -> 50", "Dense 20 relu -> 20", "Dense 10 softmax -> 10"]
 NOTE_LINEAR = {
-    "note_mlp": ["Flatten -> 784", "Dense 64 relu -> 64", "Dense 128 relu -> 128",
-                 "Dense 10 softmax -> 10"],
+    "note_mlp": [
+        "Flatten -> 784",
+        "Dense 64 relu -> 64",
+        "Dense 128 relu -> 128",
+        "Dense 10 softmax -> 10",
+    ],
     "note_cnn_gray": GRAY + GRAY_HEAD,
     "note_cnn_gray_dropout": GRAY + ["Dropout 0.5 -> 9216"] + GRAY_HEAD,
     "note_cnn_rgb": [
@@ -239,32 +296,56 @@ NOTE_LINEAR = {
     "note_cnn_performance": [
         line
         for filters, size in ((64, 32), (128, 16), (256, 8))
-        for line in [f"Conv2D {filters} 3x3/1 same linear -> {size}x{size}x{filters}",
-                     f"BN -> {size}x{size}x{filters}",
-                     f"Activation relu -> {size}x{size}x{filters}"] * 2
+        for line in [
+            f"Conv2D {filters} 3x3/1 same linear -> {size}x{size}x{filters}",
+            f"BN -> {size}x{size}x{filters}",
+            f"Activation relu -> {size}x{size}x{filters}",
+        ]
+        * 2
         + [f"MaxPool 2x2/2 valid -> {size // 2}x{size // 2}x{filters}"]
-    ] + ["GAP -> 256", "Dropout 0.5 -> 256", "Dense 300 relu -> 300", "Dropout 0.5 -> 300",
-         "Dense 10 softmax -> 10"],
+    ]
+    + [
+        "GAP -> 256",
+        "Dropout 0.5 -> 256",
+        "Dense 300 relu -> 300",
+        "Dropout 0.5 -> 300",
+        "Dense 10 softmax -> 10",
+    ],
     "note_vgg": [
-        "Conv2D 64 3x3/1 same relu -> 224x224x64", "Conv2D 64 3x3/1 same relu -> 224x224x64",
+        "Conv2D 64 3x3/1 same relu -> 224x224x64",
+        "Conv2D 64 3x3/1 same relu -> 224x224x64",
         "MaxPool 2x2/1 valid -> 223x223x64",
-        "Conv2D 128 3x3/1 same relu -> 223x223x128", "Conv2D 128 3x3/1 same relu -> 223x223x128",
+        "Conv2D 128 3x3/1 same relu -> 223x223x128",
+        "Conv2D 128 3x3/1 same relu -> 223x223x128",
         "MaxPool 2x2/2 valid -> 111x111x128",
-        *["Conv2D 256 3x3/1 same relu -> 111x111x256"] * 3, "MaxPool 2x2/2 valid -> 55x55x256",
-        *["Conv2D 512 3x3/1 same relu -> 55x55x512"] * 3, "MaxPool 2x2/2 valid -> 27x27x512",
-        *["Conv2D 512 3x3/1 same relu -> 27x27x512"] * 3, "MaxPool 2x2/2 valid -> 13x13x512",
-        "GAP -> 512", "Dropout 0.5 -> 512", "Dense 120 relu -> 120", "Dropout 0.5 -> 120",
+        *["Conv2D 256 3x3/1 same relu -> 111x111x256"] * 3,
+        "MaxPool 2x2/2 valid -> 55x55x256",
+        *["Conv2D 512 3x3/1 same relu -> 55x55x512"] * 3,
+        "MaxPool 2x2/2 valid -> 27x27x512",
+        *["Conv2D 512 3x3/1 same relu -> 27x27x512"] * 3,
+        "MaxPool 2x2/2 valid -> 13x13x512",
+        "GAP -> 512",
+        "Dropout 0.5 -> 512",
+        "Dense 120 relu -> 120",
+        "Dropout 0.5 -> 120",
         "Dense 10 softmax -> 10",
     ],
     "note_vgg16_transfer": [
-        "Conv2D 64 3x3/1 same relu -> 224x224x64", "Conv2D 64 3x3/1 same relu -> 224x224x64",
+        "Conv2D 64 3x3/1 same relu -> 224x224x64",
+        "Conv2D 64 3x3/1 same relu -> 224x224x64",
         "MaxPool 2x2/2 valid -> 112x112x64",
-        "Conv2D 128 3x3/1 same relu -> 112x112x128", "Conv2D 128 3x3/1 same relu -> 112x112x128",
+        "Conv2D 128 3x3/1 same relu -> 112x112x128",
+        "Conv2D 128 3x3/1 same relu -> 112x112x128",
         "MaxPool 2x2/2 valid -> 56x56x128",
-        *["Conv2D 256 3x3/1 same relu -> 56x56x256"] * 3, "MaxPool 2x2/2 valid -> 28x28x256",
-        *["Conv2D 512 3x3/1 same relu -> 28x28x512"] * 3, "MaxPool 2x2/2 valid -> 14x14x512",
-        *["Conv2D 512 3x3/1 same relu -> 14x14x512"] * 3, "MaxPool 2x2/2 valid -> 7x7x512",
-        "GAP -> 512", "Dense 50 relu -> 50", "Dense 10 softmax -> 10",
+        *["Conv2D 256 3x3/1 same relu -> 56x56x256"] * 3,
+        "MaxPool 2x2/2 valid -> 28x28x256",
+        *["Conv2D 512 3x3/1 same relu -> 28x28x512"] * 3,
+        "MaxPool 2x2/2 valid -> 14x14x512",
+        *["Conv2D 512 3x3/1 same relu -> 14x14x512"] * 3,
+        "MaxPool 2x2/2 valid -> 7x7x512",
+        "GAP -> 512",
+        "Dense 50 relu -> 50",
+        "Dense 10 softmax -> 10",
     ],
 }
 
@@ -293,16 +374,22 @@ def test_note_performance_cnn_initializers_and_penalties() -> None:
     assert type(output.kernel_initializer).__name__ == "GlorotNormal"
 
 
-@pytest.mark.parametrize("preset, spec", [
-    ("note_gray", "note_cnn_gray"), ("note_gray_dropout", "note_cnn_gray_dropout"),
-    ("note_rgb", "note_cnn_rgb"), ("note_performance", "note_cnn_performance"),
-])
+@pytest.mark.parametrize(
+    "preset, spec",
+    [
+        ("note_gray", "note_cnn_gray"),
+        ("note_gray_dropout", "note_cnn_gray_dropout"),
+        ("note_rgb", "note_cnn_rgb"),
+        ("note_performance", "note_cnn_performance"),
+    ],
+)
 def test_simple_cnn_presets_equal_the_spelled_out_specs(preset: str, spec: str) -> None:
     loaded = zoo.load_spec(SPECS / f"{spec}.yaml")
     shape = (28, 28, 1) if "gray" in preset else (32, 32, 3)
     from_preset = build("simple_cnn", shape, classes=10, preset=preset)
     assert loaded.spec.model.params == default_params("simple_cnn", preset=preset).model_copy(
-        update={"preset": None})
+        update={"preset": None}
+    )
     assert layer_list(from_preset) == layer_list(spec_model(spec))
 
 
@@ -310,50 +397,78 @@ def test_note_resnet50_layers() -> None:
     """DIGEST: ZeroPadding 3, Conv 64 k7 s2, BN, ReLU, ZeroPadding 1, MaxPool 3 s2, bottleneck
     stages x3/x4/x6/x3 (conv block: 1x1 conv + BN shortcut), GAP, Dropout, Dense 200, Dropout."""
     model = spec_model("note_resnet50")
-    expected = ["ZeroPad 3 -> 230x230x3", "Conv2D 64 7x7/2 valid linear -> 112x112x64",
-                "BN -> 112x112x64", "Activation relu -> 112x112x64", "ZeroPad 1 -> 114x114x64",
-                "MaxPool 3x3/2 valid -> 56x56x64"]
+    expected = [
+        "ZeroPad 3 -> 230x230x3",
+        "Conv2D 64 7x7/2 valid linear -> 112x112x64",
+        "BN -> 112x112x64",
+        "Activation relu -> 112x112x64",
+        "ZeroPad 1 -> 114x114x64",
+        "MaxPool 3x3/2 valid -> 56x56x64",
+    ]
     size = 56
     stages = [(64, 64, 256), (128, 128, 512), (256, 256, 1024), (512, 512, 2048)]
     for stage, ((f1, f2, f3), blocks) in enumerate(zip(stages, [3, 4, 6, 3], strict=True)):
         for block in range(blocks):
             stride = 2 if block == 0 and stage > 0 else 1
             size = size // stride
-            expected += [f"Conv2D {f1} 1x1/{stride} same linear -> {size}x{size}x{f1}",
-                         f"BN -> {size}x{size}x{f1}", f"Activation relu -> {size}x{size}x{f1}",
-                         f"Conv2D {f2} 3x3/1 same linear -> {size}x{size}x{f2}",
-                         f"BN -> {size}x{size}x{f2}", f"Activation relu -> {size}x{size}x{f2}",
-                         f"Conv2D {f3} 1x1/1 same linear -> {size}x{size}x{f3}",
-                         f"BN -> {size}x{size}x{f3}",
-                         f"Add -> {size}x{size}x{f3}", f"Activation relu -> {size}x{size}x{f3}"]
+            expected += [
+                f"Conv2D {f1} 1x1/{stride} same linear -> {size}x{size}x{f1}",
+                f"BN -> {size}x{size}x{f1}",
+                f"Activation relu -> {size}x{size}x{f1}",
+                f"Conv2D {f2} 3x3/1 same linear -> {size}x{size}x{f2}",
+                f"BN -> {size}x{size}x{f2}",
+                f"Activation relu -> {size}x{size}x{f2}",
+                f"Conv2D {f3} 1x1/1 same linear -> {size}x{size}x{f3}",
+                f"BN -> {size}x{size}x{f3}",
+                f"Add -> {size}x{size}x{f3}",
+                f"Activation relu -> {size}x{size}x{f3}",
+            ]
             if block == 0:  # conv block: 1x1 conv + BN shortcut
-                expected += [f"Conv2D {f3} 1x1/{stride} same linear -> {size}x{size}x{f3}",
-                             f"BN -> {size}x{size}x{f3}"]
-    expected += ["GAP -> 2048", "Dropout 0.5 -> 2048", "Dense 200 relu -> 200",
-                 "Dropout 0.5 -> 200", "Dense 10 softmax -> 10"]
+                expected += [
+                    f"Conv2D {f3} 1x1/{stride} same linear -> {size}x{size}x{f3}",
+                    f"BN -> {size}x{size}x{f3}",
+                ]
+    expected += [
+        "GAP -> 2048",
+        "Dropout 0.5 -> 2048",
+        "Dense 200 relu -> 200",
+        "Dropout 0.5 -> 200",
+        "Dense 10 softmax -> 10",
+    ]
     got = layer_list(model)
     assert Counter(got) == Counter(expected)
     assert got[:6] == expected[:6] and got[-5:] == expected[-5:]
-    he = {type(layer.kernel_initializer).__name__ for layer in model.layers
-          if isinstance(layer, keras.layers.Conv2D)}
+    he = {
+        type(layer.kernel_initializer).__name__
+        for layer in model.layers
+        if isinstance(layer, keras.layers.Conv2D)
+    }
     assert he == {"HeNormal"}
     assert model.get_layer("conv5_block3_out").output.shape[1:] == (7, 7, 2048)
 
 
 NOTE_INCEPTION = {  # DIGEST section 6: 1x1, 3x3 reduce, 3x3, 5x5 reduce, 5x5, pool proj
-    "3a": (64, 96, 128, 16, 32, 32), "3b": (128, 128, 192, 32, 96, 64),
-    "4a": (192, 96, 208, 16, 48, 64), "4b": (160, 112, 224, 24, 64, 64),
-    "4c": (128, 128, 256, 24, 64, 64), "4d": (112, 144, 288, 32, 64, 64),
-    "4e": (256, 160, 320, 32, 128, 128), "5a": (256, 160, 320, 32, 128, 128),
+    "3a": (64, 96, 128, 16, 32, 32),
+    "3b": (128, 128, 192, 32, 96, 64),
+    "4a": (192, 96, 208, 16, 48, 64),
+    "4b": (160, 112, 224, 24, 64, 64),
+    "4c": (128, 128, 256, 24, 64, 64),
+    "4d": (112, 144, 288, 32, 64, 64),
+    "4e": (256, 160, 320, 32, 128, 128),
+    "5a": (256, 160, 320, 32, 128, 128),
     "5b": (384, 192, 384, 48, 128, 128),
 }
 
 
 def test_note_googlenet_layers() -> None:
     model = spec_model("note_googlenet")
-    expected = ["Conv2D 64 7x7/2 same relu -> 112x112x64", "MaxPool 3x3/2 same -> 56x56x64",
-                "Conv2D 64 1x1/1 same relu -> 56x56x64", "Conv2D 192 3x3/1 same relu -> 56x56x192",
-                "MaxPool 3x3/2 same -> 28x28x192"]
+    expected = [
+        "Conv2D 64 7x7/2 same relu -> 112x112x64",
+        "MaxPool 3x3/2 same -> 56x56x64",
+        "Conv2D 64 1x1/1 same relu -> 56x56x64",
+        "Conv2D 192 3x3/1 same relu -> 56x56x192",
+        "MaxPool 3x3/2 same -> 28x28x192",
+    ]
     channels = 192
     for module, (f1, f3r, f3, f5r, f5, fp) in NOTE_INCEPTION.items():
         if module in ("4a", "5a"):
@@ -361,13 +476,15 @@ def test_note_googlenet_layers() -> None:
             expected.append(f"MaxPool 3x3/2 same -> {size}x{size}x{channels}")
         size = {"3": 28, "4": 14, "5": 7}[module[0]]
         s = f"{size}x{size}"
-        expected += [f"Conv2D {f1} 1x1/1 same relu -> {s}x{f1}",
-                     f"Conv2D {f3r} 1x1/1 same relu -> {s}x{f3r}",
-                     f"Conv2D {f3} 3x3/1 same relu -> {s}x{f3}",
-                     f"Conv2D {f5r} 1x1/1 same relu -> {s}x{f5r}",
-                     f"Conv2D {f5} 5x5/1 same relu -> {s}x{f5}",
-                     f"MaxPool 3x3/1 same -> {s}x{channels}",
-                     f"Conv2D {fp} 1x1/1 same relu -> {s}x{fp}"]
+        expected += [
+            f"Conv2D {f1} 1x1/1 same relu -> {s}x{f1}",
+            f"Conv2D {f3r} 1x1/1 same relu -> {s}x{f3r}",
+            f"Conv2D {f3} 3x3/1 same relu -> {s}x{f3}",
+            f"Conv2D {f5r} 1x1/1 same relu -> {s}x{f5r}",
+            f"Conv2D {f5} 5x5/1 same relu -> {s}x{f5}",
+            f"MaxPool 3x3/1 same -> {s}x{channels}",
+            f"Conv2D {fp} 1x1/1 same relu -> {s}x{fp}",
+        ]
         channels = f1 + f3 + f5 + fp
         expected.append(f"Concat -> {s}x{channels}")
     expected += ["GAP -> 1024", "Dropout 0.5 -> 1024", "Dense 10 softmax -> 10"]
@@ -386,7 +503,10 @@ def test_googlenet_auxiliary_classifiers() -> None:
     assert model.get_layer("aux1_avg_pool").output.shape[1:] == (4, 4, 512)
     assert model.get_layer("aux2_avg_pool").output.shape[1:] == (4, 4, 528)
     assert entry.capabilities.loss_weights(params) == {
-        "predictions": 1.0, "aux1_predictions": 0.3, "aux2_predictions": 0.3}
+        "predictions": 1.0,
+        "aux1_predictions": 0.3,
+        "aux2_predictions": 0.3,
+    }
     assert entry.capabilities.loss_weights(entry.params()) is None
     with pytest.raises(UserError, match="aux1_avg_pool.*65x65"):
         entry.factory(params, ModelContext((64, 64, 3), 10))
@@ -394,9 +514,13 @@ def test_googlenet_auxiliary_classifiers() -> None:
 
 # ---------------------------------------------------------------- transfer learning
 
+
 def trainable_base(model) -> list[str]:
-    return [layer.name for layer in model.layers
-            if layer.name.startswith("block") and layer.weights and layer.trainable]
+    return [
+        layer.name
+        for layer in model.layers
+        if layer.name.startswith("block") and layer.weights and layer.trainable
+    ]
 
 
 def test_vgg16_transfer_freezing() -> None:
@@ -435,8 +559,9 @@ def test_pretrained_weights_require_their_scaling_and_auto_picks_it() -> None:
     assert problem.file == "wrong.yaml" and "{recipe: caffe}" in problem.message
     auto = zoo.load_spec(SPECS / "note_vgg16_transfer.yaml", ["scaling.recipe=auto"])
     assert auto.spec.scaling.recipe == "caffe"
-    random = zoo.load_spec(SPECS / "note_vgg16_transfer.yaml",
-                           ["model.params.weights=none", "scaling.recipe=auto"])
+    random = zoo.load_spec(
+        SPECS / "note_vgg16_transfer.yaml", ["model.params.weights=none", "scaling.recipe=auto"]
+    )
     assert random.spec.scaling.recipe == "unit"  # nothing required: the default recipe
     loaded = zoo.load_spec(SPECS / "note_vgg16_transfer.yaml", ["model.params.weights=none"])
     assert any("random weights" in w.message for w in loaded.warnings)
@@ -459,12 +584,15 @@ def test_local_weights_file_is_loaded(tmp_path: Path) -> None:
     path = tmp_path / "base.weights.h5"
     ref.save_weights(path)
     model = build("vgg16_transfer", (32, 32, 3), weights=str(path))
-    np.testing.assert_array_equal(model.get_layer("block3_conv2").get_weights()[0],
-                                  ref.get_layer("block3_conv2").get_weights()[0])
+    np.testing.assert_array_equal(
+        model.get_layer("block3_conv2").get_weights()[0],
+        ref.get_layer("block3_conv2").get_weights()[0],
+    )
 
 
-def test_offline_imagenet_download_names_the_missing_file(tmp_path: Path,
-                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+def test_offline_imagenet_download_names_the_missing_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("KERAS_HOME", str(tmp_path))
     monkeypatch.setenv("ZOO_WEIGHTS_BASE_URL", UNREACHABLE)
     start = time.monotonic()
@@ -479,7 +607,9 @@ def test_offline_imagenet_download_names_the_missing_file(tmp_path: Path,
     assert not any((tmp_path / "models").iterdir())  # no partial file left behind
 
 
-def test_zoo_offline_never_tries_to_download(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_zoo_offline_never_tries_to_download(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("KERAS_HOME", str(tmp_path))
     monkeypatch.setenv("ZOO_OFFLINE", "1")
     with pytest.raises(zoo.OfflineError, match=r"\(ZOO_OFFLINE is set\): .* is missing"):
@@ -488,6 +618,7 @@ def test_zoo_offline_never_tries_to_download(tmp_path: Path, monkeypatch: pytest
 
 
 # ---------------------------------------------------------------- the download helper, real server
+
 
 @pytest.fixture
 def served(tmp_path: Path) -> Iterator[tuple[str, Path]]:
@@ -513,7 +644,8 @@ def served(tmp_path: Path) -> Iterator[tuple[str, Path]]:
 
 
 def test_download_checks_the_hash_and_reports_every_missing_file(
-        served: tuple[str, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    served: tuple[str, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from zoo.plugin import RemoteFile, ensure_files
 
     url, root = served
@@ -537,11 +669,17 @@ def test_download_checks_the_hash_and_reports_every_missing_file(
     assert not (tmp_path / "keras" / "models" / "bad.h5").exists()
 
 
-@pytest.mark.parametrize("spec, architecture", [
-    ("digits_mlp", "mlp"), ("simple_cnn_cifar10", "simple_cnn"), ("vgg11_cifar10", "vgg"),
-    ("googlenet_cifar10", "googlenet"), ("resnet18_cifar10", "resnet18"),
-    ("vgg16_transfer_cifar10", "vgg16_transfer"),
-])
+@pytest.mark.parametrize(
+    "spec, architecture",
+    [
+        ("digits_mlp", "mlp"),
+        ("simple_cnn_cifar10", "simple_cnn"),
+        ("vgg11_cifar10", "vgg"),
+        ("googlenet_cifar10", "googlenet"),
+        ("resnet18_cifar10", "resnet18"),
+        ("vgg16_transfer_cifar10", "vgg16_transfer"),
+    ],
+)
 def test_family_specs_build(spec: str, architecture: str) -> None:
     overrides = ["model.params.weights=none"] if architecture == "vgg16_transfer" else []
     loaded = zoo.load_spec(SPECS / f"{spec}.yaml", overrides)
@@ -549,5 +687,7 @@ def test_family_specs_build(spec: str, architecture: str) -> None:
     model = build_model(loaded)
     assert model.outputs[0].shape[-1] == 10
     np.testing.assert_allclose(
-        np.asarray(model(np.zeros((1, *model.inputs[0].shape[1:]), "float32"))).sum(), 1.0,
-        rtol=1e-5)
+        np.asarray(model(np.zeros((1, *model.inputs[0].shape[1:]), "float32"))).sum(),
+        1.0,
+        rtol=1e-5,
+    )

@@ -25,18 +25,44 @@ SPECS = ROOT / "specs"
 ROWS = {row.name: row for row in BACKBONES}
 # One small model per family: the default run.
 # inceptionresnetv2 and nasnetmobile (their families' smallest) take ~20 s each: long.
-FAST = {"vgg16_transfer", "resnet50_transfer", "resnet50v2", "inceptionv3", "xception",
-        "mobilenet", "mobilenetv2", "mobilenetv3small", "densenet121", "efficientnetb0",
-        "efficientnetv2b0", "convnexttiny"}
-KERAS_FAMILIES = {"vgg", "resnet", "resnetv2", "inception", "inceptionresnet", "xception",
-                  "mobilenet", "mobilenetv2", "mobilenetv3", "densenet", "nasnet", "efficientnet",
-                  "efficientnetv2", "convnext"}
+FAST = {
+    "vgg16_transfer",
+    "resnet50_transfer",
+    "resnet50v2",
+    "inceptionv3",
+    "xception",
+    "mobilenet",
+    "mobilenetv2",
+    "mobilenetv3small",
+    "densenet121",
+    "efficientnetb0",
+    "efficientnetv2b0",
+    "convnexttiny",
+}
+KERAS_FAMILIES = {
+    "vgg",
+    "resnet",
+    "resnetv2",
+    "inception",
+    "inceptionresnet",
+    "xception",
+    "mobilenet",
+    "mobilenetv2",
+    "mobilenetv3",
+    "densenet",
+    "nasnet",
+    "efficientnet",
+    "efficientnetv2",
+    "convnext",
+}
 
 
 def build(name: str, shape: tuple[int, ...], classes: int = 3, **params: object):
     entry = zoo.get(name, "architecture")
-    return entry.factory(entry.params.model_validate({"weights": None, **params}),
-                         ModelContext(shape, classes, name="m"))
+    return entry.factory(
+        entry.params.model_validate({"weights": None, **params}),
+        ModelContext(shape, classes, name="m"),
+    )
 
 
 def base_of(model):
@@ -49,7 +75,8 @@ def keras_base(row, size: int, channels: int = 3):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         return getattr(keras.applications, row.constructor)(
-            include_top=False, weights=None, input_shape=(size, size, channels))
+            include_top=False, weights=None, input_shape=(size, size, channels)
+        )
 
 
 def cheap_size(row) -> int:
@@ -72,14 +99,22 @@ def test_every_keras_family_is_registered_from_the_table() -> None:
         assert entry.counted_at.input_shape == (row.default_size, row.default_size, 3)
         assert entry.counted_at.num_classes == 10 and entry.counted_at.count == entry.param_count
         assert entry.capabilities.smallest_input(entry.params(weights=None)) == (
-            row.min_size, row.min_size)
+            row.min_size,
+            row.min_size,
+        )
         caps = entry.capabilities
         assert caps.set_trainable and caps.fetch and caps.required_scaling and caps.check_spec
         assert caps.required_scaling(entry.params()) == row.scaling
         assert caps.required_scaling(entry.params(weights="none")) is None
     assert [e.name for e in zoo.list_plugins("architectures", family="efficientnetv2")] == [
-        "efficientnetv2b0", "efficientnetv2b1", "efficientnetv2b2", "efficientnetv2b3",
-        "efficientnetv2l", "efficientnetv2m", "efficientnetv2s"]
+        "efficientnetv2b0",
+        "efficientnetv2b1",
+        "efficientnetv2b2",
+        "efficientnetv2b3",
+        "efficientnetv2l",
+        "efficientnetv2m",
+        "efficientnetv2s",
+    ]
 
 
 def test_declared_param_count_is_the_default_model() -> None:
@@ -90,8 +125,9 @@ def test_declared_param_count_is_the_default_model() -> None:
     assert model.count_params() == entry.param_count
 
 
-@pytest.mark.parametrize("name", [
-    n if n in FAST else pytest.param(n, marks=pytest.mark.long) for n in ROWS])
+@pytest.mark.parametrize(
+    "name", [n if n in FAST else pytest.param(n, marks=pytest.mark.long) for n in ROWS]
+)
 def test_base_has_keras_applications_parameters(name: str) -> None:
     row = ROWS[name]
     size = cheap_size(row)
@@ -122,11 +158,16 @@ def save_legacy_h5(model, path: Path) -> None:
         legacy_h5_format.save_weights_to_hdf5_group(f, model)
 
 
-@pytest.mark.parametrize("name, suffix", [
-    ("mobilenetv3small", ".weights.h5"), ("efficientnetv2b0", ".h5"), ("resnet50v2", ".h5"),
-    pytest.param("densenet121", ".weights.h5", marks=pytest.mark.long),
-    pytest.param("convnexttiny", ".h5", marks=pytest.mark.long),
-])
+@pytest.mark.parametrize(
+    "name, suffix",
+    [
+        ("mobilenetv3small", ".weights.h5"),
+        ("efficientnetv2b0", ".h5"),
+        ("resnet50v2", ".h5"),
+        pytest.param("densenet121", ".weights.h5", marks=pytest.mark.long),
+        pytest.param("convnexttiny", ".h5", marks=pytest.mark.long),
+    ],
+)
 def test_local_weights_file_gives_keras_outputs(name: str, suffix: str, tmp_path: Path) -> None:
     row = ROWS[name]
     size = 64
@@ -143,8 +184,9 @@ def test_local_weights_file_gives_keras_outputs(name: str, suffix: str, tmp_path
         reference.save_weights(path)
     model = build(name, (size, size, 3), weights=str(path))
     x = rng.uniform(0, 255, (2, size, size, 3)).astype("float32")
-    np.testing.assert_allclose(np.asarray(base_of(model)(x)), np.asarray(reference(x)),
-                               rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(
+        np.asarray(base_of(model)(x)), np.asarray(reference(x)), rtol=1e-5, atol=1e-5
+    )
 
 
 def test_gray_images_are_repeated_inside_the_model(tmp_path: Path) -> None:
@@ -155,9 +197,12 @@ def test_gray_images_are_repeated_inside_the_model(tmp_path: Path) -> None:
     model = build("mobilenetv3small", (32, 32, 1), weights=str(path))
     assert model.get_layer("gray_to_rgb") and model.inputs[0].shape[-1] == 1
     x = np.random.default_rng(1).uniform(0, 255, (2, 32, 32, 1)).astype("float32")
-    np.testing.assert_allclose(np.asarray(base_of(model)(x)),
-                               np.asarray(reference(np.repeat(x, 3, axis=-1))),
-                               rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(
+        np.asarray(base_of(model)(x)),
+        np.asarray(reference(np.repeat(x, 3, axis=-1))),
+        rtol=1e-5,
+        atol=1e-5,
+    )
     saved = tmp_path / "gray.keras"
     model.save(saved)
     loaded = keras.saving.load_model(saved, safe_mode=True)
@@ -198,7 +243,8 @@ def test_fetch_resolves_a_relative_path_against_the_spec_folder(tmp_path: Path) 
     entry = zoo.get("mobilenetv3small", "architecture")
     ctx = zoo.plugin.FetchContext(spec_dir=tmp_path)
     assert entry.capabilities.fetch(entry.params(weights="w.weights.h5"), ctx) == [
-        tmp_path / "w.weights.h5"]
+        tmp_path / "w.weights.h5"
+    ]
 
 
 # ---------------------------------------------------------------- scaling
@@ -210,14 +256,22 @@ def write_spec(tmp_path: Path, architecture: str, weights: str, scaling: str) ->
         "name: t\ndata: {source: digits, image_size: [32, 32], channels: 3}\n"
         f"scaling: {{recipe: {scaling}}}\n"
         f"model: {{architecture: {architecture}, params: {{weights: {weights}}}}}\n"
-        "training: {epochs: 1}\n")
+        "training: {epochs: 1}\n"
+    )
     return spec
 
 
-@pytest.mark.parametrize("name, wanted", [
-    ("efficientnetv2b0", "raw"), ("densenet121", "torch"), ("resnet50v2", "tf"),
-    ("vgg19_transfer", "caffe"), ("convnexttiny", "raw"), ("mobilenetv3large", "raw"),
-])
+@pytest.mark.parametrize(
+    "name, wanted",
+    [
+        ("efficientnetv2b0", "raw"),
+        ("densenet121", "torch"),
+        ("resnet50v2", "tf"),
+        ("vgg19_transfer", "caffe"),
+        ("convnexttiny", "raw"),
+        ("mobilenetv3large", "raw"),
+    ],
+)
 def test_pretrained_weights_require_their_scaling(name: str, wanted: str, tmp_path: Path) -> None:
     wrong = "caffe" if wanted == "unit" else "unit"
     with pytest.raises(UserError) as err:
@@ -255,8 +309,11 @@ def test_set_trainable_by_count_and_by_layer_name() -> None:
     head = sum(int(np.prod(w.shape)) for w in model.trainable_weights)
     assert head == ROWS["mobilenetv3small"].features * 3 + 3
     assert set_trainable(model, 2) == 2
-    counted = [layer.name for layer in base_of(model).layers if layer.weights
-               and type(layer).__name__ not in ("BatchNormalization", "Normalization")]
+    counted = [
+        layer.name
+        for layer in base_of(model).layers
+        if layer.weights and type(layer).__name__ not in ("BatchNormalization", "Normalization")
+    ]
     assert trainable(model) == counted[-2:]
     names = [layer.name for layer in base_of(model).layers]
     start = "expanded_conv_10_project"
@@ -298,8 +355,9 @@ def test_folder_spec_validates_and_builds_without_weights() -> None:
     loaded = zoo.load_spec(SPECS / "folder_efficientnetv2b0.yaml")
     assert loaded.spec.model.architecture == "efficientnetv2b0"
     assert loaded.spec.scaling.recipe == "raw" and len(loaded.spec.training.phases) == 1
-    random = zoo.load_spec(SPECS / "folder_efficientnetv2b0.yaml",
-                           ["model.params.weights=none", "model.num_classes=4"])
+    random = zoo.load_spec(
+        SPECS / "folder_efficientnetv2b0.yaml", ["model.params.weights=none", "model.num_classes=4"]
+    )
     model = build_model(random)
     assert model.inputs[0].shape[1:] == (224, 224, 3) and model.outputs[0].shape[-1] == 4
 

@@ -43,8 +43,14 @@ def python(code: str, env: dict[str, str] | None = None, timeout: float = 600) -
     """Run ``code`` in a fresh interpreter; it prints one JSON line last, returned here."""
     full = {k: v for k, v in os.environ.items() if k != "KERAS_BACKEND"}
     full.update(TF_CPP_MIN_LOG_LEVEL="3", **(env or {}))
-    proc = subprocess.run([sys.executable, "-c", textwrap.dedent(code)], capture_output=True,
-                          text=True, env=full, cwd=ROOT, timeout=timeout)
+    proc = subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(code)],
+        capture_output=True,
+        text=True,
+        env=full,
+        cwd=ROOT,
+        timeout=timeout,
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
@@ -106,15 +112,22 @@ def test_digits_train_to_the_same_accuracy_band_on_every_backend(trained, name):
 @pytest.mark.slow
 @pytest.mark.skipif(len(BACKENDS) < 2, reason="needs a second backend")
 def test_a_run_predicts_identically_on_every_backend(trained, digits_images):
-    runs = {f"{b}:{n}": trained[b][n]["run"]
-            for b in BACKENDS for n in ("digits_mlp", "digits_cnn")}
-    probs = {b: python(PREDICT.format(images=digits_images, runs=runs),
-                       env={"KERAS_BACKEND": b}) for b in BACKENDS}
+    runs = {
+        f"{b}:{n}": trained[b][n]["run"] for b in BACKENDS for n in ("digits_mlp", "digits_cnn")
+    }
+    probs = {
+        b: python(PREDICT.format(images=digits_images, runs=runs), env={"KERAS_BACKEND": b})
+        for b in BACKENDS
+    }
     for backend, got in probs.items():
         assert got["backend"] == backend
         for run in runs:
-            np.testing.assert_allclose(got[run], probs["tensorflow"][run], atol=1e-5,
-                                       err_msg=f"{run} predicted on {backend}")
+            np.testing.assert_allclose(
+                got[run],
+                probs["tensorflow"][run],
+                atol=1e-5,
+                err_msg=f"{run} predicted on {backend}",
+            )
 
 
 def _batches(spec: str, overrides: list[str], steps: int) -> dict[str, list]:
@@ -138,14 +151,31 @@ def _batches(spec: str, overrides: list[str], steps: int) -> dict[str, list]:
     return out
 
 
-@pytest.mark.parametrize("spec, overrides", [
-    ("specs/digits_mlp.yaml", ["training.shuffle_buffer=100"]),  # a buffered shuffle
-    ("specs/digits_cnn.yaml", ["augmentation={recipe: light}", "augmentation.path=python",
-                               "training.sampler=balanced"]),
-    ("specs/folder_efficientnetv2b0.yaml", ["data.cache=false", "data.image_size=[32,32]",
-                                            "augmentation.path=python", "training.batch_size=8"]),
-    # (decoded from the class folders every epoch)
-], ids=["buffered-shuffle", "augmented-balanced", "files"])
+@pytest.mark.parametrize(
+    "spec, overrides",
+    [
+        ("specs/digits_mlp.yaml", ["training.shuffle_buffer=100"]),  # a buffered shuffle
+        (
+            "specs/digits_cnn.yaml",
+            [
+                "augmentation={recipe: light}",
+                "augmentation.path=python",
+                "training.sampler=balanced",
+            ],
+        ),
+        (
+            "specs/folder_efficientnetv2b0.yaml",
+            [
+                "data.cache=false",
+                "data.image_size=[32,32]",
+                "augmentation.path=python",
+                "training.batch_size=8",
+            ],
+        ),
+        # (decoded from the class folders every epoch)
+    ],
+    ids=["buffered-shuffle", "augmented-balanced", "files"],
+)
 def test_both_input_paths_give_the_same_batches(spec, overrides):
     got = _batches(spec, overrides, steps=2)
     for split in ("", ":test"):
@@ -157,19 +187,37 @@ def test_both_input_paths_give_the_same_batches(spec, overrides):
             np.testing.assert_array_equal(xa, xb)
 
 
-@pytest.mark.parametrize("overrides, key_path, words", [
-    (["runtime.backend=jax", "training.distribute.strategy=mirrored"],
-     "training.distribute.strategy", "use runtime.distribution: data_parallel"),
-    (["runtime.backend=torch", "training.distribute.devices=['/cpu:0']"],
-     "training.distribute.devices", "need the tensorflow backend"),
-    (["runtime.distribution=data_parallel"], "runtime.distribution",
-     "training.distribute.strategy: mirrored"),
-    (["runtime.backend=torch", "runtime.distribution=data_parallel"], "runtime.distribution",
-     "use backend: jax"),
-    (["runtime.input=py_dataset", "augmentation={recipe: light, path: graph}"],
-     "augmentation.path", "use path: auto or python"),
-    (["runtime.backend=tensorflow2"], "runtime.backend", "tensorflow"),
-])
+@pytest.mark.parametrize(
+    "overrides, key_path, words",
+    [
+        (
+            ["runtime.backend=jax", "training.distribute.strategy=mirrored"],
+            "training.distribute.strategy",
+            "use runtime.distribution: data_parallel",
+        ),
+        (
+            ["runtime.backend=torch", "training.distribute.devices=['/cpu:0']"],
+            "training.distribute.devices",
+            "need the tensorflow backend",
+        ),
+        (
+            ["runtime.distribution=data_parallel"],
+            "runtime.distribution",
+            "training.distribute.strategy: mirrored",
+        ),
+        (
+            ["runtime.backend=torch", "runtime.distribution=data_parallel"],
+            "runtime.distribution",
+            "use backend: jax",
+        ),
+        (
+            ["runtime.input=py_dataset", "augmentation={recipe: light, path: graph}"],
+            "augmentation.path",
+            "use path: auto or python",
+        ),
+        (["runtime.backend=tensorflow2"], "runtime.backend", "tensorflow"),
+    ],
+)
 def test_backend_specific_options_are_located_errors(overrides, key_path, words):
     with pytest.raises(UserError) as err:
         zoo.load_spec("specs/digits_mlp.yaml", overrides)
@@ -179,24 +227,31 @@ def test_backend_specific_options_are_located_errors(overrides, key_path, words)
 
 
 def test_validate_names_a_backend_that_is_not_installed():
-    out = python(WITHOUT_TENSORFLOW + """
+    out = python(
+        WITHOUT_TENSORFLOW
+        + """
 import io, json, contextlib
 from zoo.cli.main import main
 err = io.StringIO()
 with contextlib.redirect_stderr(err):
     code = main(["validate", "specs/digits_mlp.yaml", "--set", "callbacks=[{type: tensorboard}]"])
 print(json.dumps({"code": code, "err": err.getvalue()}))
-""")
+"""
+    )
     assert out["code"] == 2
-    assert "runtime.backend: backend 'tensorflow' ($KERAS_BACKEND or the default) is not " \
+    assert (
+        "runtime.backend: backend 'tensorflow' ($KERAS_BACKEND or the default) is not "
         "installed; pip install 'zoo[tensorflow]'" in out["err"]
+    )
     assert "callbacks[0].type: the tensorboard callback writes with TensorFlow" in out["err"]
 
 
 @needs_jax
 @pytest.mark.slow
 def test_trains_on_jax_without_tensorflow(tmp_path):
-    out = python(WITHOUT_TENSORFLOW + f"""
+    out = python(
+        WITHOUT_TENSORFLOW
+        + f"""
 import json, sys
 from zoo.cli.main import main
 code = main(["train", "specs/digits_cnn.yaml", "--out", "{tmp_path}", "--epochs", "2",
@@ -213,7 +268,9 @@ with contextlib.redirect_stdout(stdout), contextlib.redirect_stderr(stderr):
 print(json.dumps({{"code": code, "tf": "tensorflow" in sys.modules, "info": info,
                   "predicted": predicted, "prediction": stdout.getvalue(),
                   "exported": exported, "err": stderr.getvalue()}}))
-""", env={"KERAS_BACKEND": "jax"})
+""",
+        env={"KERAS_BACKEND": "jax"},
+    )
     assert out["code"] == 0 and not out["tf"]
     info = out["info"]
     assert info["status"] == "finished" and info["backend"] == "jax"
@@ -222,15 +279,18 @@ print(json.dumps({{"code": code, "tf": "tensorflow" in sys.modules, "info": info
     [prediction] = json.loads(out["prediction"])["predictions"]
     assert prediction["class"] in [str(d) for d in range(10)]
     assert out["exported"] == 2
-    assert "zoo export writes SavedModel, TFLite and ONNX files with TensorFlow, which is " \
+    assert (
+        "zoo export writes SavedModel, TFLite and ONNX files with TensorFlow, which is "
         "not installed: pip install 'zoo[tensorflow]'" in out["err"]
+    )
 
 
 @needs_jax
 @pytest.mark.slow
 @pytest.mark.parametrize("path", ["tf_data"])  # py_dataset: the two-host test below
 def test_data_parallel_on_two_virtual_jax_devices(tmp_path, path):
-    out = python(f"""
+    out = python(
+        f"""
 import json, zoo
 r = zoo.train("specs/digits_mlp.yaml", out="{tmp_path}", verbose=0,
               overrides=["training.epochs=3", "runtime.backend=jax", "training.batch_size=32",
@@ -238,9 +298,15 @@ r = zoo.train("specs/digits_mlp.yaml", out="{tmp_path}", verbose=0,
                          "training.class_weight=balanced"])
 info = json.load(open(r.run_dir / "run.json"))
 print(json.dumps({{"strategy": info["strategy"], "metrics": r.metrics}}))
-""", env={"XLA_FLAGS": "--xla_force_host_platform_device_count=2", "KERAS_BACKEND": "jax"})
-    assert out["strategy"] == {"name": "data_parallel", "replicas": 2, "hosts": 1,
-                               "mixed_precision": False}
+""",
+        env={"XLA_FLAGS": "--xla_force_host_platform_device_count=2", "KERAS_BACKEND": "jax"},
+    )
+    assert out["strategy"] == {
+        "name": "data_parallel",
+        "replicas": 2,
+        "hosts": 1,
+        "mixed_precision": False,
+    }
     # 360 test images in batches of 32: the last (8) splits evenly; none is dropped
     assert out["metrics"]["count"] == 360
     assert out["metrics"]["test"]["accuracy"] >= 0.85
@@ -255,15 +321,42 @@ def _free_port() -> int:
 @needs_jax
 @pytest.mark.slow
 def test_two_jax_processes_train_one_model_on_localhost(tmp_path):
-    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", KERAS_DISTRIBUTION_NUM_PROCESSES="2",
-               KERAS_DISTRIBUTION_JOB_ADDRESSES=f"127.0.0.1:{_free_port()}")
-    args = [sys.executable, "-m", "zoo", "train", "specs/digits_mlp.yaml", "--out",
-            str(tmp_path), "--epochs", "2", "--set", "runtime.backend=jax", "--set",
-            "runtime.distribution=data_parallel", "--set", "runtime.input=py_dataset",
-            "--format", "json"]
-    procs = [subprocess.Popen(args, env={**env, "KERAS_DISTRIBUTION_PROCESS_ID": str(i)},
-                              cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                              text=True) for i in (0, 1)]
+    env = dict(
+        os.environ,
+        TF_CPP_MIN_LOG_LEVEL="3",
+        KERAS_DISTRIBUTION_NUM_PROCESSES="2",
+        KERAS_DISTRIBUTION_JOB_ADDRESSES=f"127.0.0.1:{_free_port()}",
+    )
+    args = [
+        sys.executable,
+        "-m",
+        "zoo",
+        "train",
+        "specs/digits_mlp.yaml",
+        "--out",
+        str(tmp_path),
+        "--epochs",
+        "2",
+        "--set",
+        "runtime.backend=jax",
+        "--set",
+        "runtime.distribution=data_parallel",
+        "--set",
+        "runtime.input=py_dataset",
+        "--format",
+        "json",
+    ]
+    procs = [
+        subprocess.Popen(
+            args,
+            env={**env, "KERAS_DISTRIBUTION_PROCESS_ID": str(i)},
+            cwd=ROOT,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for i in (0, 1)
+    ]
     results = [p.communicate(timeout=600) for p in procs]
     assert all(p.returncode == 0 for p in procs), [err[-2000:] for _, err in results]
     first, second = (json.loads(out) for out, _ in results)
@@ -285,12 +378,29 @@ def test_a_killed_jax_run_resumes_on_jax_bit_identical(tmp_path, trained):
     env["TF_CPP_MIN_LOG_LEVEL"] = "3"
 
     def zoo_cli(*more: str, **extra: str) -> subprocess.CompletedProcess:
-        return subprocess.run([sys.executable, "-m", "zoo", *more], cwd=ROOT, text=True,
-                              capture_output=True, env={**env, **extra}, timeout=600)
+        return subprocess.run(
+            [sys.executable, "-m", "zoo", *more],
+            cwd=ROOT,
+            text=True,
+            capture_output=True,
+            env={**env, **extra},
+            timeout=600,
+        )
 
-    killed = zoo_cli("train", "specs/digits_mlp.yaml", "--epochs", "3", "--quiet", "--set",
-                     "runtime.backend=jax", "--set", "training.backup.every_epochs=1",
-                     "--out", str(tmp_path), ZOO_FAULT="mid_epoch@3")
+    killed = zoo_cli(
+        "train",
+        "specs/digits_mlp.yaml",
+        "--epochs",
+        "3",
+        "--quiet",
+        "--set",
+        "runtime.backend=jax",
+        "--set",
+        "training.backup.every_epochs=1",
+        "--out",
+        str(tmp_path),
+        ZOO_FAULT="mid_epoch@3",
+    )
     assert killed.returncode == -9, killed.stderr[-2000:]
     [run] = list(tmp_path.iterdir())
     resumed = zoo_cli("train", "--resume", str(run), KERAS_BACKEND="tensorflow")
@@ -312,10 +422,23 @@ def test_zoo_build_builds_on_the_specs_backend():
     other = BACKENDS[-1]  # torch, else jax
     env = {k: v for k, v in os.environ.items() if k != "KERAS_BACKEND"}
     proc = subprocess.run(
-        [sys.executable, "-m", "zoo", "build", "specs/digits_cnn.yaml", "--set",
-         f"runtime.backend={other}", "--format", "json"],
-        cwd=ROOT, env={**env, "TF_CPP_MIN_LOG_LEVEL": "3"}, capture_output=True, text=True,
-        timeout=300)
+        [
+            sys.executable,
+            "-m",
+            "zoo",
+            "build",
+            "specs/digits_cnn.yaml",
+            "--set",
+            f"runtime.backend={other}",
+            "--format",
+            "json",
+        ],
+        cwd=ROOT,
+        env={**env, "TF_CPP_MIN_LOG_LEVEL": "3"},
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert proc.returncode == 0, proc.stderr[-2000:]
     info = json.loads(proc.stdout)
     assert info["backend"] == other and info["params"]["total"] == 157_696

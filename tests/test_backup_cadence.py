@@ -23,10 +23,10 @@ from conftest import ROOT, fixture_pythonpath
 import zoo
 from zoo.cli.main import main
 from zoo.io import is_temp_file
-from zoo.runner import backup as cbs
 from zoo.record.folder import run_state
 from zoo.record.history import history_epochs
 from zoo.record.writing import FAULT_ENV
+from zoo.runner import backup as cbs
 
 TINY = {
     "name": "tiny",
@@ -84,8 +84,12 @@ def test_background_write_is_atomic(tmp_path):
     backup = cbs.Backup(tmp_path / "backup")
     writer = cbs.BackgroundWriter()
     for value in (1.0, 2.0):
-        arrays = {"w0": np.full((1000, 1000), value), "meta": np.array(json.dumps(
-            {"phase": 0, "phase_start": 0, "next_epoch": int(value), "history": []}))}
+        arrays = {
+            "w0": np.full((1000, 1000), value),
+            "meta": np.array(
+                json.dumps({"phase": 0, "phase_start": 0, "next_epoch": int(value), "history": []})
+            ),
+        }
         writer.submit(lambda arrays=arrays: backup.write(arrays, None))
     writer.join()
     meta, arrays = backup.load()
@@ -106,8 +110,21 @@ def test_kill_during_a_write_keeps_the_previous_backup_and_resume_says_so(tmp_pa
     reference = zoo.train(path, out=tmp_path / "straight").run_dir / "history.csv"
     env = {**fixture_pythonpath(), FAULT_ENV: "during_backup@2"}
     proc = subprocess.run(
-        [sys.executable, "-m", "zoo", "train", str(path), "--out", str(tmp_path / "runs"),
-         "--quiet"], env=env, cwd=ROOT, capture_output=True, text=True, timeout=300,
+        [
+            sys.executable,
+            "-m",
+            "zoo",
+            "train",
+            str(path),
+            "--out",
+            str(tmp_path / "runs"),
+            "--quiet",
+        ],
+        env=env,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert proc.returncode == -signal.SIGKILL, proc.stderr
     run = only_run(tmp_path / "runs")

@@ -27,21 +27,41 @@ def test_data_and_preview_share_samples_with_defaults_for_out(tmp_path):
     done = zoo_cli("data", str(SPECS / "digits_mlp.yaml"), "--samples", "3", cwd=tmp_path)
     assert done.returncode == 0, done.stderr
     assert (tmp_path / "digits-mlp-samples.png").is_file()
-    done = zoo_cli("preview", str(SPECS / "folder_efficientnetv2b0.yaml"), "--image", str(IMAGE),
-                   "--samples", "2", "--format", "json", cwd=tmp_path)
+    done = zoo_cli(
+        "preview",
+        str(SPECS / "folder_efficientnetv2b0.yaml"),
+        "--image",
+        str(IMAGE),
+        "--samples",
+        "2",
+        "--format",
+        "json",
+        cwd=tmp_path,
+    )
     assert done.returncode == 0, done.stderr
     report = json.loads(done.stdout)
     assert report["augmented"] == 2 and report["out"] == "folder-efficientnetv2b0-preview.png"
     assert (tmp_path / report["out"]).is_file()
     # the old names still work, hidden
-    done = zoo_cli("preview", str(SPECS / "folder_efficientnetv2b0.yaml"), "--image", str(IMAGE),
-                   "-n", "1", "--out", str(tmp_path / "p.png"), "--format", "json")
+    done = zoo_cli(
+        "preview",
+        str(SPECS / "folder_efficientnetv2b0.yaml"),
+        "--image",
+        str(IMAGE),
+        "-n",
+        "1",
+        "--out",
+        str(tmp_path / "p.png"),
+        "--format",
+        "json",
+    )
     assert json.loads(done.stdout)["augmented"] == 1
 
 
 def test_zero_samples_is_honoured_and_negative_refused(tmp_path):
-    done = zoo_cli("data", str(SPECS / "digits_mlp.yaml"), "--samples", "0", "--format", "json",
-                   cwd=tmp_path)
+    done = zoo_cli(
+        "data", str(SPECS / "digits_mlp.yaml"), "--samples", "0", "--format", "json", cwd=tmp_path
+    )
     assert done.returncode == 0 and json.loads(done.stdout)["grid"] is None
     assert not list(tmp_path.glob("*.png"))
     done = zoo_cli("data", str(SPECS / "digits_mlp.yaml"), "--samples", "-1")
@@ -69,8 +89,13 @@ def test_tables_fit_the_terminal(args):
 def test_info_expands_nested_parameter_models():
     done = zoo_cli("info", "simple_cnn", "--format", "text", columns=120)
     names = {line.split()[0] for line in done.stdout.splitlines() if line[:1].isalpha()}
-    assert {"head", "head.pooling", "head.dense_units", "blocks[].convs",
-            "blocks[].convs[].filters"} <= names
+    assert {
+        "head",
+        "head.pooling",
+        "head.dense_units",
+        "blocks[].convs",
+        "blocks[].convs[].filters",
+    } <= names
 
 
 def test_user_facing_text_has_no_private_wording():
@@ -79,8 +104,9 @@ def test_user_facing_text_has_no_private_wording():
     for name in ("simple_cnn", "resnet50", "vgg", "googlenet", "mlp", "unit", "keras_style"):
         info = json.loads(zoo_cli("info", name, "--format", "json").stdout)
         texts += [p["description"] for p in info["parameters"]]
-    helps = subprocess.run([sys.executable, "-m", "zoo", "--help"], capture_output=True,
-                           text=True, cwd=ROOT).stdout
+    helps = subprocess.run(
+        [sys.executable, "-m", "zoo", "--help"], capture_output=True, text=True, cwd=ROOT
+    ).stdout
     for text in [*texts, helps]:
         assert not re.search(r"\bthe note\b|DIGEST", text), text
 

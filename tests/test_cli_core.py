@@ -102,8 +102,13 @@ def test_schema_is_json_with_plugin_params(tmp_path):
 
 @pytest.mark.parametrize(
     "argv",
-    [["list"], ["info", "mlp"], ["plugins"], ["schema"],
-     ["validate", str(ROOT / "specs" / "digits_mlp.yaml")]],
+    [
+        ["list"],
+        ["info", "mlp"],
+        ["plugins"],
+        ["schema"],
+        ["validate", str(ROOT / "specs" / "digits_mlp.yaml")],
+    ],
     ids=lambda a: a[0],
 )
 def test_lookup_verbs_do_not_import_tensorflow(argv):
@@ -114,6 +119,12 @@ def test_lookup_verbs_do_not_import_tensorflow(argv):
         "heavy = sorted(m for m in ('tensorflow', 'keras') if m in sys.modules)\n"
         "print('HEAVY', heavy, 'RC', rc)\n"
     )
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                            env=fixture_pythonpath(), cwd=ROOT, timeout=120)
+    result = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        env=fixture_pythonpath(),
+        cwd=ROOT,
+        timeout=120,
+    )
     assert "HEAVY [] RC 0" in result.stdout, result.stdout[-500:] + result.stderr[-2000:]

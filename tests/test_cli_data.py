@@ -15,8 +15,9 @@ from zoo.cli.main import main
 
 def write_spec(tmp_path: Path, data: dict, name: str = "digits_mlp") -> Path:
     spec = tmp_path / "spec.yaml"
-    spec.write_text(yaml.safe_dump({"name": name, "seed": 124, "data": data,
-                                    "model": {"architecture": "mlp"}}))
+    spec.write_text(
+        yaml.safe_dump({"name": name, "seed": 124, "data": data, "model": {"architecture": "mlp"}})
+    )
     return spec
 
 
@@ -30,8 +31,7 @@ def test_zoo_data_prints_splits_and_class_counts_and_saves_a_grid(tmp_path, monk
     assert any(line.split()[:2] == ["train", "1149"] for line in lines)
     assert any(line.split()[:2] == ["validation", "288"] for line in lines)
     assert any(line.split()[:2] == ["test", "360"] for line in lines)
-    assert any(line.split() == ["CLASS", "TRAIN", "VALIDATION", "TEST"]
-               for line in lines)
+    assert any(line.split() == ["CLASS", "TRAIN", "VALIDATION", "TEST"] for line in lines)
     grid = tmp_path / "digits_mlp-samples.png"
     assert f"sample grid: {grid.name}" in out
     image = cv2.imread(str(grid))
@@ -42,8 +42,23 @@ def test_zoo_data_prints_splits_and_class_counts_and_saves_a_grid(tmp_path, monk
 def test_zoo_data_json(tmp_path, capsys):
     spec = write_spec(tmp_path, {"source": "digits", "split": {"test": 100, "validation": 0.1}})
     out_png = tmp_path / "out" / "grid.png"
-    assert main(["data", str(spec), "--format", "json", "--out", str(out_png),
-                 "--set", "data.channels=3", "--samples", "4"]) == 0
+    assert (
+        main(
+            [
+                "data",
+                str(spec),
+                "--format",
+                "json",
+                "--out",
+                str(out_png),
+                "--set",
+                "data.channels=3",
+                "--samples",
+                "4",
+            ]
+        )
+        == 0
+    )
     report = json.loads(capsys.readouterr().out)
     assert report["image_shape"] == [8, 8, 3] and report["num_classes"] == 10
     sizes = {k: v["size"] for k, v in report["splits"].items()}
@@ -66,8 +81,10 @@ def _folder(tmp_path: Path) -> None:
     for cls in ("cat", "dog"):
         (tmp_path / "img" / cls).mkdir(parents=True)
         for i in range(6):
-            cv2.imwrite(str(tmp_path / "img" / cls / f"{cls}{i + 1}.png"),
-                        rng.integers(0, 256, (9, 9, 3), dtype=np.uint8))
+            cv2.imwrite(
+                str(tmp_path / "img" / cls / f"{cls}{i + 1}.png"),
+                rng.integers(0, 256, (9, 9, 3), dtype=np.uint8),
+            )
     (tmp_path / "img" / "dog" / "dog7.png").write_bytes(b"not a png")
 
 
@@ -82,9 +99,16 @@ def test_zoo_data_bad_file_exits_2_naming_the_file(tmp_path, capsys):
 
 def test_zoo_data_skip_mode_lists_what_was_skipped(tmp_path, capsys):
     _folder(tmp_path)
-    spec = write_spec(tmp_path, {"source": "directory", "params": {"path": "img"},
-                                 "on_bad_file": "skip", "cache": False,
-                                 "split": {"test": 2, "validation": 2}})
+    spec = write_spec(
+        tmp_path,
+        {
+            "source": "directory",
+            "params": {"path": "img"},
+            "on_bad_file": "skip",
+            "cache": False,
+            "split": {"test": 2, "validation": 2},
+        },
+    )
     out_png = tmp_path / "grid.png"
     assert main(["data", str(spec), "--out", str(out_png)]) == 0
     out = capsys.readouterr().out

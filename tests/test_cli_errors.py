@@ -35,8 +35,9 @@ def run(tmp_path_factory) -> Path:
     """One tiny digits run, trained once through `zoo train`, shared read-only."""
     tmp = tmp_path_factory.mktemp("errors")
     (tmp / "tiny.yaml").write_text(yaml.safe_dump(TINY))
-    result = run_zoo("train", str(tmp / "tiny.yaml"), "--out", str(tmp / "runs"),
-                     "--format", "json")
+    result = run_zoo(
+        "train", str(tmp / "tiny.yaml"), "--out", str(tmp / "runs"), "--format", "json"
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     return Path(json.loads(result.stdout)["run_dir"])
 
@@ -64,9 +65,14 @@ def save_model(layers_after_input, input_shape=(8, 8, 1), classes=10):
     def write(path: Path) -> None:
         import keras
 
-        model = keras.Sequential([keras.Input(input_shape), keras.layers.Flatten(),
-                                  *layers_after_input(keras),
-                                  keras.layers.Dense(classes, activation="softmax")])
+        model = keras.Sequential(
+            [
+                keras.Input(input_shape),
+                keras.layers.Flatten(),
+                *layers_after_input(keras),
+                keras.layers.Dense(classes, activation="softmax"),
+            ]
+        )
         model.save(str(path))
 
     return write
@@ -74,8 +80,10 @@ def save_model(layers_after_input, input_shape=(8, 8, 1), classes=10):
 
 def test_schema_out_a_folder(tmp_path):
     line = one_line_error(run_zoo("schema", "--out", str(tmp_path)))
-    assert line == f"{tmp_path}: is a folder; --out takes a file name, e.g. " \
-                   f"{tmp_path / 'zoo.schema.json'}"
+    assert (
+        line == f"{tmp_path}: is a folder; --out takes a file name, e.g. "
+        f"{tmp_path / 'zoo.schema.json'}"
+    )
     (tmp_path / "file").write_text("")
     line = one_line_error(run_zoo("schema", "--out", str(tmp_path / "file" / "x.json")))
     assert line.endswith(f"{tmp_path / 'file'} is a file, not a folder")
@@ -83,8 +91,9 @@ def test_schema_out_a_folder(tmp_path):
 
 def test_evaluate_with_a_negative_batch_size(run):
     line = one_line_error(run_zoo("evaluate", str(run), "--batch-size", "-5"))
-    assert line == "zoo evaluate: error: argument --batch-size: must be a positive integer " \
-                   "(got '-5')"
+    assert (
+        line == "zoo evaluate: error: argument --batch-size: must be a positive integer (got '-5')"
+    )
     import zoo
     from zoo.errors import UserError
 
@@ -95,8 +104,9 @@ def test_evaluate_with_a_negative_batch_size(run):
 def test_a_lambda_layer_is_never_loaded(run, digit, tmp_path):
     bad = with_model(run, tmp_path, save_model(lambda k: [k.layers.Lambda(lambda x: x * 2)]))
     line = one_line_error(run_zoo("predict", str(bad), str(digit)))
-    assert line == (f"{bad / 'model.keras'}: contains a Lambda layer, which zoo never loads "
-                    "(arbitrary code)")
+    assert line == (
+        f"{bad / 'model.keras'}: contains a Lambda layer, which zoo never loads (arbitrary code)"
+    )
 
 
 def test_a_truncated_model_file(run, tmp_path):
@@ -109,8 +119,9 @@ def test_a_truncated_model_file(run, tmp_path):
 def test_a_model_of_the_wrong_shape(run, digit, tmp_path):
     bad = with_model(run, tmp_path, save_model(lambda k: [], input_shape=(32, 32, 3)))
     line = one_line_error(run_zoo("predict", str(bad), str(digit)))
-    assert line == (f"{bad / 'model.keras'}: takes input (32,32,3) but the run's images "
-                    "are (8,8,1)")
+    assert line == (
+        f"{bad / 'model.keras'}: takes input (32,32,3) but the run's images are (8,8,1)"
+    )
 
 
 def test_the_loader_checks_classes_and_takes_the_runs_own_model(run, digit, tmp_path):

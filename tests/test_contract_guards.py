@@ -9,14 +9,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import run_zoo
 from pydantic import Field
 
 import zoo
 from zoo.plugin import NoParams, PluginContractError, PluginParams, hookimpl
 from zoo.plugin.manager import build_registry
 from zoo.spec import load_spec_text
-
-from conftest import run_zoo
 
 
 class Shift(PluginParams):
@@ -40,45 +39,74 @@ class BadRecipes:
 
     @hookimpl
     def zoo_register_recipes(self, registry):
-        registry.add_augmentation("floaty", params=Shift, factory=self.float_augmenter,
-                                  description="Returns float pixels (wrong).")
-        registry.add_augmentation("cropper", params=Shift, factory=self.cropping_augmenter,
-                                  description="Returns a smaller image (wrong).")
-        registry.add_scaling("stateless", params=NoParams, factory=self.stateless_scaling,
-                             description="A plain function: no fit(), no state() (wrong).")
+        registry.add_augmentation(
+            "floaty",
+            params=Shift,
+            factory=self.float_augmenter,
+            description="Returns float pixels (wrong).",
+        )
+        registry.add_augmentation(
+            "cropper",
+            params=Shift,
+            factory=self.cropping_augmenter,
+            description="Returns a smaller image (wrong).",
+        )
+        registry.add_scaling(
+            "stateless",
+            params=NoParams,
+            factory=self.stateless_scaling,
+            description="A plain function: no fit(), no state() (wrong).",
+        )
 
 
 class BadSource:
     @staticmethod
     def empty(params, ctx):
-        return zoo.plugin.SourceData(class_names=["a", "b"], splits={
-            "all": zoo.plugin.ImageSet(np.zeros(0), images=np.zeros((0, 8, 8, 1), np.uint8))})
+        return zoo.plugin.SourceData(
+            class_names=["a", "b"],
+            splits={
+                "all": zoo.plugin.ImageSet(np.zeros(0), images=np.zeros((0, 8, 8, 1), np.uint8))
+            },
+        )
 
     @hookimpl
     def zoo_register_data_sources(self, registry):
-        registry.add_data_source("empty", params=NoParams, factory=self.empty,
-                                 description="Returns no images (wrong).")
+        registry.add_data_source(
+            "empty", params=NoParams, factory=self.empty, description="Returns no images (wrong)."
+        )
 
 
 @pytest.fixture(scope="module")
 def registry():
-    return build_registry(extra_plugins=[("bad_recipes", BadRecipes()), ("bad_source", BadSource())])
+    return build_registry(
+        extra_plugins=[("bad_recipes", BadRecipes()), ("bad_source", BadSource())]
+    )
 
 
 def spec(registry, **sections: str):
-    body = {"data": "{source: digits, params: {limit: 100}}", "model": "{architecture: mlp}",
-            **sections}
+    body = {
+        "data": "{source: digits, params: {limit: 100}}",
+        "model": "{architecture: mlp}",
+        **sections,
+    }
     text = "name: guard\n" + "".join(f"{k}: {v}\n" for k, v in body.items())
     return load_spec_text(text, "guard.yaml", registry=registry)
 
 
-@pytest.mark.parametrize("recipe, expected", [
-    ("floaty", r"augmentation recipe 'floaty' of plugin 'bad_recipes' broke the contract.*"
-               r"uint8.*got \(8, 8, 1\) float32"),
-    ("cropper", r"augmentation recipe 'cropper' of plugin 'bad_recipes'.*got \(7, 7, 1\)"),
-])
-def test_an_augmenter_returning_wrong_pixels_is_named_before_any_run(registry, tmp_path, recipe,
-                                                                     expected):
+@pytest.mark.parametrize(
+    "recipe, expected",
+    [
+        (
+            "floaty",
+            r"augmentation recipe 'floaty' of plugin 'bad_recipes' broke the contract.*"
+            r"uint8.*got \(8, 8, 1\) float32",
+        ),
+        ("cropper", r"augmentation recipe 'cropper' of plugin 'bad_recipes'.*got \(7, 7, 1\)"),
+    ],
+)
+def test_an_augmenter_returning_wrong_pixels_is_named_before_any_run(
+    registry, tmp_path, recipe, expected
+):
     loaded = spec(registry, augmentation=f"{{recipe: {recipe}}}")
     with pytest.raises(PluginContractError, match=expected):
         zoo.train(loaded, out=tmp_path, registry=registry)
@@ -87,32 +115,41 @@ def test_an_augmenter_returning_wrong_pixels_is_named_before_any_run(registry, t
 
 def test_a_scaling_without_state_is_named(registry, tmp_path):
     loaded = spec(registry, scaling="{recipe: stateless}")
-    with pytest.raises(PluginContractError, match=r"scaling recipe 'stateless' of plugin "
-                                                  r"'bad_recipes'.*lacks fit, state"):
+    with pytest.raises(
+        PluginContractError,
+        match=r"scaling recipe 'stateless' of plugin "
+        r"'bad_recipes'.*lacks fit, state",
+    ):
         zoo.train(loaded, out=tmp_path, registry=registry)
     assert not any(tmp_path.iterdir())
 
 
 def test_a_source_with_no_images_is_named(registry, tmp_path):
     loaded = spec(registry, data="{source: empty}")
-    with pytest.raises(PluginContractError, match=r"data source 'empty' of plugin 'bad_source'"
-                                                  r".*returned no images"):
+    with pytest.raises(
+        PluginContractError,
+        match=r"data source 'empty' of plugin 'bad_source'"
+        r".*returned no images",
+    ):
         zoo.train(loaded, out=tmp_path, registry=registry)
 
 
 def test_the_cli_reports_a_broken_contract_in_one_line(tmp_path):
     path = tmp_path / "s.yaml"
     path.write_text("data: {source: digits}\nmodel: {architecture: mlp}\n")
-    result = run_zoo("train", str(path), "--out", str(tmp_path / "runs"),
-                     "--set", "model.num_classes=3")
+    result = run_zoo(
+        "train", str(path), "--out", str(tmp_path / "runs"), "--set", "model.num_classes=3"
+    )
     assert result.returncode == 2
     assert "Traceback" not in result.stderr
 
 
 def test_zoo_plugins_typo_warns_with_a_suggestion():
     result = run_zoo("list", "architectures", extra_env={"ZOO_PLUGINS": "mpl,digits"})
-    assert "ZOO_PLUGINS names 'mpl', which is no installed plugin or package; did you mean " \
-           "'mlp'?" in result.stderr
+    assert (
+        "ZOO_PLUGINS names 'mpl', which is no installed plugin or package; did you mean "
+        "'mlp'?" in result.stderr
+    )
     assert result.returncode == 0
 
 

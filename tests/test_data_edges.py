@@ -17,9 +17,9 @@ import pytest
 import yaml
 
 import zoo
-from zoo.images import read_image
 from zoo.data.prepare import prepare_data
 from zoo.errors import UserError
+from zoo.images import read_image
 
 COUNTS = {"a": 6, "b": 6, "c": 6}
 
@@ -44,8 +44,13 @@ def make_classes(root: Path, counts: dict[str, int] = COUNTS) -> Path:
 
 
 def directory(path: str = "d", follow_links: bool = False, **data: Any) -> dict:
-    return {"source": "directory", "params": {"path": path, "follow_links": follow_links},
-            "cache": False, "split": {"test": 0.25, "validation": 0.25}, **data}
+    return {
+        "source": "directory",
+        "params": {"path": path, "follow_links": follow_links},
+        "cache": False,
+        "split": {"test": 0.25, "validation": 0.25},
+        **data,
+    }
 
 
 def all_files(prepared: Any) -> list[str]:
@@ -85,11 +90,14 @@ def finishes(fn: Callable[[], Any], fifo: Path, seconds: float = 30) -> Any:
 # ---------------------------------------------------------------- links
 
 
-@pytest.mark.parametrize("link,target", [
-    ("a/up", ".."),  # back to the data folder: the 36 images became 516
-    ("b/deep/again", "../.."),
-    ("c/here", "."),
-])
+@pytest.mark.parametrize(
+    "link,target",
+    [
+        ("a/up", ".."),  # back to the data folder: the 36 images became 516
+        ("b/deep/again", "../.."),
+        ("c/here", "."),
+    ],
+)
 def test_link_to_an_ancestor_neither_loops_nor_copies_images(tmp_path, link, target):
     root = make_classes(tmp_path / "d")
     (root / link).parent.mkdir(exist_ok=True)
@@ -104,8 +112,10 @@ def test_link_to_another_class_or_split_never_puts_a_file_in_two(tmp_path):
     (root / "a" / "b_too").symlink_to("../b")  # a class folder: not walked again under a
     prepared = prepare(tmp_path, directory(follow_links=True))
     assert_each_file_once(prepared, 18)
-    assert Counter(prepared.class_names[i] for s in prepared.splits().values()
-                   for i in s.labels) == COUNTS
+    assert (
+        Counter(prepared.class_names[i] for s in prepared.splits().values() for i in s.labels)
+        == COUNTS
+    )
     (root / "a" / "stolen.png").symlink_to(root / "c" / "c0.png")  # one file, two classes
     with pytest.raises(UserError) as err:
         prepare(tmp_path, directory(follow_links=True))
@@ -154,8 +164,7 @@ def test_a_fifo_named_like_an_image_is_a_bad_file_and_never_opened(tmp_path, cac
     with pytest.raises(UserError) as err:
         finishes(lambda: prepare(tmp_path, directory(cache=cache)), fifo)
     assert err.value.problems[0].file == str(fifo) and "FIFO" in str(err.value)
-    prepared = finishes(lambda: prepare(tmp_path, directory(cache=cache, on_bad_file="skip")),
-                        fifo)
+    prepared = finishes(lambda: prepare(tmp_path, directory(cache=cache, on_bad_file="skip")), fifo)
     assert prepared.skipped == [f"{fifo}: is a FIFO (named pipe), not an image file"]
     with pytest.raises(UserError, match="FIFO"):
         finishes(lambda: read_image(fifo), fifo)
@@ -188,16 +197,33 @@ def test_a_truncated_file_is_found_before_training_without_cache(tmp_path):
 # ---------------------------------------------------------------- empty data
 
 
-@pytest.mark.parametrize("arrays,message", [
-    ({"x": np.zeros((0, 8, 8), np.uint8), "y": np.zeros(0, np.int64)},
-     "'x' holds no images (shape (0, 8, 8, 1)): there is nothing to train on"),
-    ({"x_train": np.zeros((0, 8, 8), np.uint8), "y_train": np.zeros(0, np.int64),
-      "x_test": np.zeros((4, 8, 8), np.uint8), "y_test": np.arange(4)},
-     "'x_train' holds no images"),
-    ({"x_train": np.zeros((4, 8, 8), np.uint8), "y_train": np.arange(4),
-      "x_test": np.zeros((0, 8, 8), np.uint8), "y_test": np.zeros(0, np.int64)},
-     "'x_test' holds no images (shape (0, 8, 8, 1)); leave it out of the file"),
-])
+@pytest.mark.parametrize(
+    "arrays,message",
+    [
+        (
+            {"x": np.zeros((0, 8, 8), np.uint8), "y": np.zeros(0, np.int64)},
+            "'x' holds no images (shape (0, 8, 8, 1)): there is nothing to train on",
+        ),
+        (
+            {
+                "x_train": np.zeros((0, 8, 8), np.uint8),
+                "y_train": np.zeros(0, np.int64),
+                "x_test": np.zeros((4, 8, 8), np.uint8),
+                "y_test": np.arange(4),
+            },
+            "'x_train' holds no images",
+        ),
+        (
+            {
+                "x_train": np.zeros((4, 8, 8), np.uint8),
+                "y_train": np.arange(4),
+                "x_test": np.zeros((0, 8, 8), np.uint8),
+                "y_test": np.zeros(0, np.int64),
+            },
+            "'x_test' holds no images (shape (0, 8, 8, 1)); leave it out of the file",
+        ),
+    ],
+)
 def test_an_npz_with_no_images_is_a_located_message(tmp_path, arrays, message):
     np.savez(tmp_path / "e.npz", **arrays)
     with pytest.raises(UserError) as err:
@@ -214,5 +240,6 @@ def test_a_source_with_no_training_images_is_a_clear_message(tmp_path):
     data = {"source": "directory", "params": {"path": "d"}, "on_bad_file": "skip"}
     with pytest.raises(UserError) as err:
         prepare(tmp_path, data)
-    assert str(err.value) == ("data.params: data source 'directory' found no images for the "
-                              "training set")
+    assert str(err.value) == (
+        "data.params: data source 'directory' found no images for the training set"
+    )

@@ -14,16 +14,17 @@ import yaml
 
 import zoo
 from zoo.data.export import MARKER, folder_names
-from zoo.images import load_images, probe_images, read_image, resize_image
 from zoo.data.prepare import prepare_data
 from zoo.data.split import plan_splits, split_indices
 from zoo.errors import UserError
+from zoo.images import load_images, probe_images, read_image, resize_image
 from zoo.spec.sections import SplitSpec
 
 
 def load_spec(tmp_path: Path, data: dict, seed: int = 42):
-    text = yaml.safe_dump({"name": "t", "seed": seed, "data": data,
-                           "model": {"architecture": "mlp"}})
+    text = yaml.safe_dump(
+        {"name": "t", "seed": seed, "data": data, "model": {"architecture": "mlp"}}
+    )
     return zoo.load_spec_text(text, str(tmp_path / "spec.yaml"))
 
 
@@ -42,8 +43,9 @@ def write_image(path: Path, size=(12, 10), colour=True, seed=0) -> Path:
 def make_classes(root: Path, counts: dict[str, int], size=(12, 10)) -> Path:
     for c, (name, n) in enumerate(counts.items()):
         for i in range(n):
-            write_image(root / name / f"{name}{i + 1}.png", size, colour=i % 2 == 0,
-                        seed=c * 100 + i)
+            write_image(
+                root / name / f"{name}{i + 1}.png", size, colour=i % 2 == 0, seed=c * 100 + i
+            )
     return root
 
 
@@ -78,11 +80,14 @@ def test_resize_stretch_and_keep_aspect_with_padding():
     assert gray.shape == (6, 6, 1)
 
 
-@pytest.mark.parametrize("content,reason", [
-    (b"", "empty file"),
-    (b"\x89PNG\r\n\x1a\n this is not really a png", "cannot decode"),
-    (b"hello", "cannot decode"),
-])
+@pytest.mark.parametrize(
+    "content,reason",
+    [
+        (b"", "empty file"),
+        (b"\x89PNG\r\n\x1a\n this is not really a png", "cannot decode"),
+        (b"hello", "cannot decode"),
+    ],
+)
 def test_read_image_names_the_bad_file(tmp_path, content, reason):
     bad = tmp_path / "bad.png"
     bad.write_bytes(content)
@@ -105,7 +110,8 @@ def test_load_images_reports_every_bad_file_at_once_or_skips_them(tmp_path):
     with pytest.raises(UserError) as err:
         load_images(paths, (8, 8), 3, workers=4)
     assert [p.file for p in err.value.problems] == [
-        str(tmp_path / n) for n in ("bad1.jpg", "bad2.png", "gone.bmp")]
+        str(tmp_path / n) for n in ("bad1.jpg", "bad2.png", "gone.bmp")
+    ]
     images, kept, skipped = load_images(paths, (8, 8), 3, on_bad_file="skip", workers=4)
     assert images.shape == (100, 8, 8, 3) and len(skipped) == 3
     assert [paths[i].name for i in kept] == [f"ok{i}.png" for i in range(100)]
@@ -149,8 +155,9 @@ def test_split_matches_the_notes_train_test_split():
 
     labels = np.repeat(np.arange(5), 40)
     kept, taken = split_indices(labels, 0.2, stratify=True, seed=124)
-    want_kept, want_taken = train_test_split(np.arange(200), test_size=0.2, random_state=124,
-                                             stratify=labels)
+    want_kept, want_taken = train_test_split(
+        np.arange(200), test_size=0.2, random_state=124, stratify=labels
+    )
     assert kept.tolist() == list(want_kept) and taken.tolist() == list(want_taken)
 
 
@@ -207,16 +214,30 @@ def test_prepare_digits_default_split_and_determinism(tmp_path):
 
 
 def test_prepare_converts_in_memory_images_to_the_spec(tmp_path):
-    prepared = prepare(tmp_path, {"source": "digits", "image_size": [16, 12], "channels": 3,
-                                  "split": {"validation": 0, "test": 100}})
+    prepared = prepare(
+        tmp_path,
+        {
+            "source": "digits",
+            "image_size": [16, 12],
+            "channels": 3,
+            "split": {"validation": 0, "test": 100},
+        },
+    )
     assert prepared.image_shape == (16, 12, 3) and prepared.train.images.shape[1:] == (16, 12, 3)
     assert prepared.validation is None and len(prepared.test) == 100
 
 
 def test_prepare_directory_decodes_up_front_when_cached(tmp_path):
     make_classes(tmp_path / "d", {"a": 10, "b": 10, "c": 10}, size=(12, 10))
-    prepared = prepare(tmp_path, {"source": "directory", "params": {"path": "d"},
-                                  "split": {"test": 0.2, "validation": 0.25}}, workers=3)
+    prepared = prepare(
+        tmp_path,
+        {
+            "source": "directory",
+            "params": {"path": "d"},
+            "split": {"test": 0.2, "validation": 0.25},
+        },
+        workers=3,
+    )
     assert prepared.image_shape == (12, 10, 3)  # file images are RGB unless channels says
     assert [len(s) for s in (prepared.train, prepared.validation, prepared.test)] == [18, 6, 6]
     assert np.bincount(prepared.test.labels).tolist() == [2, 2, 2]
@@ -225,22 +246,35 @@ def test_prepare_directory_decodes_up_front_when_cached(tmp_path):
 
 def test_prepare_directory_keeps_paths_without_cache(tmp_path):
     make_classes(tmp_path / "d", {"a": 5, "b": 5})
-    data = {"source": "directory", "params": {"path": "d"}, "cache": False, "channels": 1,
-            "split": {"test": 2, "validation": 2}}
+    data = {
+        "source": "directory",
+        "params": {"path": "d"},
+        "cache": False,
+        "channels": 1,
+        "split": {"test": 2, "validation": 2},
+    }
     prepared = prepare(tmp_path, data)
     assert prepared.train.paths is not None and prepared.train.images is None
     assert prepared.image_shape == (12, 10, 1)
     cached = prepare(tmp_path, {**data, "cache": True})
     assert [p.name for p in prepared.train.paths] == [
-        p.name for p in prepare(tmp_path, data).train.paths]
+        p.name for p in prepare(tmp_path, data).train.paths
+    ]
     assert (cached.train.labels == prepared.train.labels).all()  # same split either way
 
 
 def test_prepare_resizes_files_keep_aspect(tmp_path):
     make_classes(tmp_path / "d", {"a": 4, "b": 4}, size=(20, 10))
-    prepared = prepare(tmp_path, {"source": "directory", "params": {"path": "d"},
-                                  "image_size": [8, 8], "resize": "keep_aspect",
-                                  "split": {"test": 0, "validation": 0}})
+    prepared = prepare(
+        tmp_path,
+        {
+            "source": "directory",
+            "params": {"path": "d"},
+            "image_size": [8, 8],
+            "resize": "keep_aspect",
+            "split": {"test": 0, "validation": 0},
+        },
+    )
     assert prepared.image_shape == (8, 8, 3)
     images = prepared.train.images
     assert (images[:, :, 0] == 0).all() and (images[:, :, 7] == 0).all()
@@ -281,8 +315,11 @@ def test_prepare_every_file_bad_is_an_error_even_when_skipping(tmp_path):
 
 
 def test_export_in_memory_split_writes_pngs_and_reads_back(tmp_path):
-    data = {"source": "digits", "params": {"limit": 200},
-            "split": {"test": 0.2, "validation": 0.2, "export_to": "exported"}}
+    data = {
+        "source": "digits",
+        "params": {"limit": 200},
+        "split": {"test": 0.2, "validation": 0.2, "export_to": "exported"},
+    }
     prepared = prepare(tmp_path, data)
     root = tmp_path / "exported"
     assert json.loads((root / "label_map.json").read_text())["0"] == "0"
@@ -296,14 +333,21 @@ def test_export_in_memory_split_writes_pngs_and_reads_back(tmp_path):
     assert len(back.train) == len(prepared.train) and len(back.test) == len(prepared.test)
     assert back.image_shape == (8, 8, 1)
     assert sorted(back.test.images.reshape(len(back.test), -1).sum(1).tolist()) == sorted(
-        prepared.test.images.reshape(len(prepared.test), -1).sum(1).tolist())  # lossless PNG
+        prepared.test.images.reshape(len(prepared.test), -1).sum(1).tolist()
+    )  # lossless PNG
     prepare(tmp_path, data)  # a second export replaces the first
 
 
 def test_export_copies_files_like_the_note(tmp_path):
     make_classes(tmp_path / "original", {"cat": 5, "dog": 5})
-    prepare(tmp_path, {"source": "directory", "params": {"path": "original"},
-                       "split": {"test": 2, "validation": 2, "export_to": "animals"}})
+    prepare(
+        tmp_path,
+        {
+            "source": "directory",
+            "params": {"path": "original"},
+            "split": {"test": 2, "validation": 2, "export_to": "animals"},
+        },
+    )
     copied = sorted((tmp_path / "animals").rglob("*.png"))
     assert len(copied) == 10
     assert {p.parts[-3] for p in copied} == {"train", "validation", "test"}
@@ -315,8 +359,9 @@ def test_export_never_overwrites_a_foreign_folder(tmp_path):
     (tmp_path / "mine").mkdir()
     (tmp_path / "mine" / "thesis.docx").write_text("precious")
     with pytest.raises(UserError, match="not empty and was not written by zoo"):
-        prepare(tmp_path, {"source": "digits", "params": {"limit": 100},
-                           "split": {"export_to": "mine"}})
+        prepare(
+            tmp_path, {"source": "digits", "params": {"limit": 100}, "split": {"export_to": "mine"}}
+        )
     assert (tmp_path / "mine" / "thesis.docx").read_text() == "precious"
 
 
@@ -338,6 +383,7 @@ def test_data_preparation_never_imports_tensorflow(tmp_path):
         "import zoo.cli.cmd_data\n"
         "assert 'tensorflow' not in sys.modules and 'keras' not in sys.modules, 'TF imported'\n"
     )
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                            timeout=300, cwd=tmp_path)
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=300, cwd=tmp_path
+    )
     assert result.returncode == 0, result.stderr

@@ -28,8 +28,13 @@ def entry(name):
 
 def load(name, params, tmp_path=Path("."), **ctx):
     e = entry(name)
-    ctx = DataContext(image_size=ctx.pop("image_size", None), channels=ctx.pop("channels", None),
-                      seed=0, spec_dir=tmp_path, **ctx)
+    ctx = DataContext(
+        image_size=ctx.pop("image_size", None),
+        channels=ctx.pop("channels", None),
+        seed=0,
+        spec_dir=tmp_path,
+        **ctx,
+    )
     return e.factory(e.params.model_validate(params), ctx)
 
 
@@ -222,7 +227,8 @@ def test_directory_shape_hint_counts_folders_without_opening_images(tmp_path):
     got = hint(params, ctx(image_size=(64, 64), spec_dir=tmp_path))
     assert got == ShapeHint(image_size=(64, 64), channels=3, num_classes=3)
     assert hint(params, ctx(channels=1, spec_dir=tmp_path / "x")) == ShapeHint(
-        image_size=None, channels=1, num_classes=None)
+        image_size=None, channels=1, num_classes=None
+    )
 
 
 # ---------------------------------------------------------------- csv
@@ -236,8 +242,10 @@ def write_csv(path: Path, rows, header=("file_paths", "target_names")) -> Path:
 
 def test_csv_table_like_flow_from_dataframe(tmp_path):
     make_classes(tmp_path / "img", {"cat": 3, "dog": 3})
-    rows = [(f"img/{p.parent.name}/{p.name}", p.parent.name)
-            for p in sorted((tmp_path / "img").rglob("*.*"))]
+    rows = [
+        (f"img/{p.parent.name}/{p.name}", p.parent.name)
+        for p in sorted((tmp_path / "img").rglob("*.*"))
+    ]
     write_csv(tmp_path / "table.csv", rows)
     src = load("csv", {"path": "table.csv"}, tmp_path)
     assert src.class_names == ["cat", "dog"]
@@ -247,9 +255,14 @@ def test_csv_table_like_flow_from_dataframe(tmp_path):
 
 def test_csv_paths_relative_to_the_csv_folder_and_columns_configurable(tmp_path):
     make_classes(tmp_path / "data" / "img", {"1": 2, "10": 2, "2": 2})
-    rows = [(f"img/{p.parent.name}/{p.name}", p.parent.name,
-             "test" if p.stem.endswith("2") else "train")
-            for p in sorted((tmp_path / "data" / "img").rglob("*.*"))]
+    rows = [
+        (
+            f"img/{p.parent.name}/{p.name}",
+            p.parent.name,
+            "test" if p.stem.endswith("2") else "train",
+        )
+        for p in sorted((tmp_path / "data" / "img").rglob("*.*"))
+    ]
     write_csv(tmp_path / "data" / "t.csv", rows, header=("file", "label", "split"))
     params = {"path": "data/t.csv", "x_col": "file", "y_col": "label", "split_col": "split"}
     src = load("csv", params, tmp_path)
@@ -259,8 +272,12 @@ def test_csv_paths_relative_to_the_csv_folder_and_columns_configurable(tmp_path)
 
 def test_csv_missing_files_each_named_with_their_line(tmp_path):
     make_classes(tmp_path / "img", {"a": 2})
-    rows = [("img/a/a1.png", "a"), ("img/a/gone.png", "a"), ("img/a/a2.jpg", "a"),
-            ("missing.jpg", "b")]
+    rows = [
+        ("img/a/a1.png", "a"),
+        ("img/a/gone.png", "a"),
+        ("img/a/a2.jpg", "a"),
+        ("missing.jpg", "b"),
+    ]
     write_csv(tmp_path / "t.csv", rows)
     with pytest.raises(UserError) as err:
         load("csv", {"path": "t.csv"}, tmp_path)
@@ -280,8 +297,10 @@ def test_csv_missing_column_lists_the_columns(tmp_path):
 
 def test_csv_labels_checked_against_classes_and_label_map(tmp_path):
     make_classes(tmp_path / "img", {"a": 2, "b": 2})
-    rows = [(f"img/{p.parent.name}/{p.name}", p.parent.name)
-            for p in sorted((tmp_path / "img").rglob("*.*"))]
+    rows = [
+        (f"img/{p.parent.name}/{p.name}", p.parent.name)
+        for p in sorted((tmp_path / "img").rglob("*.*"))
+    ]
     write_csv(tmp_path / "t.csv", rows)
     with pytest.raises(UserError) as err:
         load("csv", {"path": "t.csv", "classes": ["a"]}, tmp_path)
@@ -291,7 +310,9 @@ def test_csv_labels_checked_against_classes_and_label_map(tmp_path):
         load("csv", {"path": "t.csv", "label_map": "m.json"}, tmp_path)
     (tmp_path / "m.json").write_text('{"a": "apple", "b": "banana"}')
     assert load("csv", {"path": "t.csv", "label_map": "m.json"}, tmp_path).class_names == [
-        "apple", "banana"]
+        "apple",
+        "banana",
+    ]
 
 
 def test_csv_shape_hint_counts_labels(tmp_path):
@@ -312,16 +333,18 @@ def test_npz_pool_with_class_names(tmp_path):
     src = load("numpy", {"path": "d.npz"}, tmp_path)
     assert src.class_names == ["r", "g", "b"]
     assert src.splits["all"].images.shape == (30, 6, 5, 1)
-    hint = entry("numpy").capabilities.shape_hint(entry("numpy").params(path="d.npz"),
-                                                  ctx(spec_dir=tmp_path))
+    hint = entry("numpy").capabilities.shape_hint(
+        entry("numpy").params(path="d.npz"), ctx(spec_dir=tmp_path)
+    )
     assert hint == ShapeHint(image_size=(6, 5), channels=1, num_classes=3)
 
 
 def test_npz_keras_style_split_one_hot_and_float_images(tmp_path):
     x = np.random.default_rng(1).random((20, 4, 4, 3)).astype(np.float32)  # 0..1 floats
     y = np.eye(4)[np.arange(20) % 4]
-    np.savez(tmp_path / "d.npz", images_train=x, labels_train=y, images_test=x[:8],
-             labels_test=y[:8])
+    np.savez(
+        tmp_path / "d.npz", images_train=x, labels_train=y, images_test=x[:8], labels_test=y[:8]
+    )
     src = load("numpy", {"path": "d.npz", "x_key": "images", "y_key": "labels"}, tmp_path)
     assert set(src.splits) == {"train", "test"} and src.class_names == ["0", "1", "2", "3"]
     train = src.splits["train"]
@@ -335,13 +358,16 @@ def test_npz_string_labels(tmp_path):
     assert src.class_names == ["a", "b"] and src.splits["all"].labels.tolist() == [1, 0, 1, 0]
 
 
-@pytest.mark.parametrize("arrays,message", [
-    ({"x": np.zeros((4, 3, 8, 8), np.uint8), "y": np.zeros(4)}, "channels first"),
-    ({"x": np.zeros((4, 2, 2), np.uint8), "y": np.array([0, 1, 2, 7])}, "outside 0..2"),
-    ({"x": np.zeros((4, 2, 2), np.uint8), "y": np.zeros(3)}, "3 labels for 4 images"),
-    ({"x": np.full((4, 2, 2), 300.0), "y": np.zeros(4)}, "values from 300"),
-    ({"images": np.zeros((4, 2, 2))}, "no images found"),
-])
+@pytest.mark.parametrize(
+    "arrays,message",
+    [
+        ({"x": np.zeros((4, 3, 8, 8), np.uint8), "y": np.zeros(4)}, "channels first"),
+        ({"x": np.zeros((4, 2, 2), np.uint8), "y": np.array([0, 1, 2, 7])}, "outside 0..2"),
+        ({"x": np.zeros((4, 2, 2), np.uint8), "y": np.zeros(3)}, "3 labels for 4 images"),
+        ({"x": np.full((4, 2, 2), 300.0), "y": np.zeros(4)}, "values from 300"),
+        ({"images": np.zeros((4, 2, 2))}, "no images found"),
+    ],
+)
 def test_npz_bad_arrays_are_explained(tmp_path, arrays, message):
     np.savez(tmp_path / "d.npz", **arrays)
     params = {"path": "d.npz"}
@@ -386,8 +412,7 @@ def test_keras_offline_says_what_to_put_where(keras_cache):
 def test_keras_zoo_offline_never_downloads(keras_cache, monkeypatch):
     monkeypatch.setenv("ZOO_OFFLINE", "1")
     with pytest.raises(OfflineError, match="ZOO_OFFLINE is set") as err:
-        entry("keras").capabilities.fetch(entry("keras").params(dataset="cifar10"),
-                                          FetchContext())
+        entry("keras").capabilities.fetch(entry("keras").params(dataset="cifar10"), FetchContext())
     assert str(keras_cache / "cifar-10-python.tar.gz") in messages(err)
 
 
@@ -424,13 +449,16 @@ def test_keras_fashion_mnist_downloads_from_a_mirror(local_mirror, keras_cache):
     rng = np.random.default_rng(0)
     x_train, y_train = rng.integers(0, 256, (30, 28, 28)), np.arange(30) % 10
     x_test, y_test = rng.integers(0, 256, (10, 28, 28)), np.arange(10) % 10
-    for name, data in (("train-labels-idx1-ubyte.gz", _idx(y_train, 8)),
-                       ("train-images-idx3-ubyte.gz", _idx(x_train, 16)),
-                       ("t10k-labels-idx1-ubyte.gz", _idx(y_test, 8)),
-                       ("t10k-images-idx3-ubyte.gz", _idx(x_test, 16))):
+    for name, data in (
+        ("train-labels-idx1-ubyte.gz", _idx(y_train, 8)),
+        ("train-images-idx3-ubyte.gz", _idx(x_train, 16)),
+        ("t10k-labels-idx1-ubyte.gz", _idx(y_test, 8)),
+        ("t10k-images-idx3-ubyte.gz", _idx(x_test, 16)),
+    ):
         (local_mirror / name).write_bytes(data)
-    files = entry("keras").capabilities.fetch(entry("keras").params(dataset="fashion_mnist"),
-                                              FetchContext())
+    files = entry("keras").capabilities.fetch(
+        entry("keras").params(dataset="fashion_mnist"), FetchContext()
+    )
     assert [Path(f).parent for f in files] == [keras_cache / "fashion-mnist"] * 4
     src = load("keras", {"dataset": "fashion_mnist"})
     assert src.class_names[0] == "T-shirt/top" and src.class_names[9] == "Ankle boot"
@@ -441,8 +469,13 @@ def test_keras_fashion_mnist_downloads_from_a_mirror(local_mirror, keras_cache):
 
 def test_keras_download_with_wrong_checksum_is_refused(local_mirror, keras_cache):
     buf = io.BytesIO()
-    np.savez(buf, x_train=np.zeros((2, 28, 28)), y_train=np.zeros(2), x_test=np.zeros((1, 28, 28)),
-             y_test=np.zeros(1))
+    np.savez(
+        buf,
+        x_train=np.zeros((2, 28, 28)),
+        y_train=np.zeros(2),
+        x_test=np.zeros((1, 28, 28)),
+        y_test=np.zeros(1),
+    )
     (local_mirror / "mnist.npz").write_bytes(buf.getvalue())
     with pytest.raises(UserError, match="hash does not match"):
         load("keras", {"dataset": "mnist"})
@@ -464,7 +497,9 @@ def test_keras_cifar10_read_from_the_cached_archive(keras_cache):
     members = {}
     for name in [f"data_batch_{i}" for i in range(1, 6)] + ["test_batch"]:
         members[f"cifar-10-batches-py/{name}"] = {
-            "data": rng.integers(0, 256, (4, 3072), dtype=np.uint8), "labels": [0, 1, 2, 9]}
+            "data": rng.integers(0, 256, (4, 3072), dtype=np.uint8),
+            "labels": [0, 1, 2, 9],
+        }
     _cifar_tar(keras_cache / "cifar-10-python.tar.gz", members)
     src = load("keras", {"dataset": "cifar10"})
     assert src.splits["train"].images.shape == (20, 32, 32, 3)
@@ -477,12 +512,17 @@ def test_keras_cifar100_coarse_labels_from_keras_extracted_folder(keras_cache):
     folder = keras_cache / "cifar-100-python-target" / "cifar-100-python"
     folder.mkdir(parents=True)
     for name in ("train", "test"):
-        content = {"data": np.zeros((3, 3072), np.uint8), "fine_labels": [0, 5, 99],
-                   "coarse_labels": [0, 3, 19]}
+        content = {
+            "data": np.zeros((3, 3072), np.uint8),
+            "fine_labels": [0, 5, 99],
+            "coarse_labels": [0, 3, 19],
+        }
         (folder / name).write_bytes(pickle.dumps({k.encode(): v for k, v in content.items()}))
     names = entry("keras").factory.__globals__
-    meta = {"fine_label_names": [n.encode() for n in names["CIFAR100_FINE"]],
-            "coarse_label_names": [n.encode() for n in names["CIFAR100_COARSE"]]}
+    meta = {
+        "fine_label_names": [n.encode() for n in names["CIFAR100_FINE"]],
+        "coarse_label_names": [n.encode() for n in names["CIFAR100_COARSE"]],
+    }
     (folder / "meta").write_bytes(pickle.dumps({k.encode(): v for k, v in meta.items()}))
     src = load("keras", {"dataset": "cifar100", "label_mode": "coarse"})
     assert len(src.class_names) == 20 and src.splits["train"].labels.tolist() == [0, 3, 19]
@@ -513,6 +553,7 @@ def test_keras_params_and_shape_hints():
         params(dataset="mnist", label_mode="coarse")
     hint = entry("keras").capabilities.shape_hint
     assert hint(params(dataset="fashion_mnist"), ctx()) == ShapeHint(
-        image_size=(28, 28), channels=1, num_classes=10)
+        image_size=(28, 28), channels=1, num_classes=10
+    )
     assert hint(params(dataset="cifar100", label_mode="coarse"), ctx()).num_classes == 20
     assert hint(params(dataset="cifar10"), ctx(channels=1)).channels == 1

@@ -129,11 +129,19 @@ assert not any(m == "zoo" or m.startswith("zoo.") for m in sys.modules)
 np.savez({str(tmp_path / "out.npz")!r}, **out)
 """
     if importlib.util.find_spec("ai_edge_litert") is None:
-        script = script.replace("from ai_edge_litert.interpreter import Interpreter",
-                                "Interpreter = tf.lite.Interpreter")
+        script = script.replace(
+            "from ai_edge_litert.interpreter import Interpreter",
+            "Interpreter = tf.lite.Interpreter",
+        )
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
-    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
-                          env=env, cwd=tmp_path, timeout=300)
+    done = subprocess.run(
+        [sys.executable, "-c", script],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+        timeout=300,
+    )
     assert done.returncode == 0, done.stderr[-2000:]
     results = np.load(tmp_path / "out.npz")
     assert set(results.files) == {"savedmodel", "tflite"} | ({"onnx"} if HAS_ONNX else set())
@@ -212,11 +220,18 @@ def _answers(capsys, target: str | Path, images: list[str]) -> list[tuple[str, f
 
 @pytest.mark.parametrize(
     "where",
-    ["savedmodel", "savedmodel/model", "tflite", "tflite/model.tflite", "tflite-int8",
-     pytest.param("onnx/model.onnx", marks=pytest.mark.skipif(not HAS_ONNX, reason=NO_ONNX))],
+    [
+        "savedmodel",
+        "savedmodel/model",
+        "tflite",
+        "tflite/model.tflite",
+        "tflite-int8",
+        pytest.param("onnx/model.onnx", marks=pytest.mark.skipif(not HAS_ONNX, reason=NO_ONNX)),
+    ],
 )
-def test_zoo_predict_on_an_export_gives_the_runs_answers(where, exports, run_dir, image_files,
-                                                         capsys):
+def test_zoo_predict_on_an_export_gives_the_runs_answers(
+    where, exports, run_dir, image_files, capsys
+):
     expected = _answers(capsys, run_dir, image_files)
     got = _answers(capsys, run_dir / "exports" / where, image_files)
     assert [c for c, _ in got] == [c for c, _ in expected]
@@ -232,8 +247,9 @@ def test_a_bare_artifact_predicts_without_its_manifest(exports, image_files, tmp
     assert all(c in {str(d) for d in range(10)} for c, _ in answers)  # numbered classes
 
 
-def test_predict_needs_neither_the_data_nor_the_scaling_plugin(run_dir, image_files, capsys,
-                                                               monkeypatch):
+def test_predict_needs_neither_the_data_nor_the_scaling_plugin(
+    run_dir, image_files, capsys, monkeypatch
+):
     expected = _answers(capsys, run_dir, image_files)
     monkeypatch.setenv("ZOO_DISABLE_PLUGINS", "digits,scaling")
     reset_registry()
@@ -255,8 +271,9 @@ def test_zoo_evaluate_on_an_export_repeats_the_runs_accuracy(key, exports, run_d
     slack = 0.01 if key[1] else 1 / metrics["count"]  # near-ties may fall either way
     assert abs(result["metrics"]["accuracy"] - metrics["test"]["accuracy"]) <= slack + 1e-9
     if key[1] is None:  # int8 probabilities are coarse: their logarithms differ more
-        assert result["metrics"]["cross_entropy"] == pytest.approx(metrics["test"]["loss"],
-                                                                   rel=0.01)
+        assert result["metrics"]["cross_entropy"] == pytest.approx(
+            metrics["test"]["loss"], rel=0.01
+        )
 
 
 # ---- bad input: one line, exit 2 ----------------------------------------------------------
@@ -306,14 +323,18 @@ def test_a_missing_run_and_a_missing_model(tmp_path, copied_run, capsys):
 
 def test_onnx_without_its_packages_names_the_extra(run_dir, capsys, monkeypatch):
     monkeypatch.setitem(sys.modules, "tf2onnx", None)  # find_spec: not installed
-    line = one_line_error(*cli(capsys, "export", str(run_dir), "--format", "onnx",
-                               "--out", str(run_dir / "elsewhere")))
+    line = one_line_error(
+        *cli(
+            capsys, "export", str(run_dir), "--format", "onnx", "--out", str(run_dir / "elsewhere")
+        )
+    )
     assert "tf2onnx" in line and "pip install 'zoo[onnx]'" in line
 
 
 @pytest.mark.skipif(not HAS_ONNX, reason=NO_ONNX)
-def test_predict_on_onnx_without_onnxruntime_names_the_extra(exports, image_files, capsys,
-                                                             monkeypatch):
+def test_predict_on_onnx_without_onnxruntime_names_the_extra(
+    exports, image_files, capsys, monkeypatch
+):
     monkeypatch.setitem(sys.modules, "onnxruntime", None)
     line = one_line_error(*cli(capsys, "predict", str(exports[("onnx", None)]), image_files[0]))
     assert "onnxruntime" in line and "pip install 'zoo[onnx]'" in line
@@ -321,14 +342,16 @@ def test_predict_on_onnx_without_onnxruntime_names_the_extra(exports, image_file
 
 def test_force_replaces_an_export_but_never_a_foreign_folder(run_dir, tmp_path, capsys):
     out = tmp_path / "served"
-    code, stdout, err = cli(capsys, "export", str(run_dir), "--format", "tflite",
-                            "--out", str(out), "--json")
+    code, stdout, err = cli(
+        capsys, "export", str(run_dir), "--format", "tflite", "--out", str(out), "--json"
+    )
     assert code == 0, err
     first = json.loads(stdout)
     assert first["ok"] and Path(first["artifact"]).is_file() and err == ""
     (out / "stale.txt").write_text("from the first export")
-    code, _, err = cli(capsys, "export", str(run_dir), "--format", "tflite", "--out", str(out),
-                       "--force")
+    code, _, err = cli(
+        capsys, "export", str(run_dir), "--format", "tflite", "--out", str(out), "--force"
+    )
     assert code == 0, err
     assert not (out / "stale.txt").exists() and (out / "manifest.json").is_file()
     assert not list(tmp_path.glob(".served*"))  # no temporary folders left behind
@@ -336,8 +359,9 @@ def test_force_replaces_an_export_but_never_a_foreign_folder(run_dir, tmp_path, 
     foreign = tmp_path / "mine"
     foreign.mkdir()
     (foreign / "notes.txt").write_text("keep me")
-    line = one_line_error(*cli(capsys, "export", str(run_dir), "--format", "tflite",
-                               "--out", str(foreign), "--force"))
+    line = one_line_error(
+        *cli(capsys, "export", str(run_dir), "--format", "tflite", "--out", str(foreign), "--force")
+    )
     assert "not a zoo export" in line and (foreign / "notes.txt").exists()
 
 
@@ -346,6 +370,5 @@ def test_predict_on_something_else_is_one_line(tmp_path, capsys, image_files):
     assert "no such run folder or exported model" in line
     (tmp_path / "model.onnx").write_bytes(b"not onnx")
     if HAS_ONNX:
-        line = one_line_error(*cli(capsys, "predict", str(tmp_path / "model.onnx"),
-                                   image_files[0]))
+        line = one_line_error(*cli(capsys, "predict", str(tmp_path / "model.onnx"), image_files[0]))
         assert "cannot load the onnx model" in line

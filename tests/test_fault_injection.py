@@ -64,7 +64,11 @@ def killed_at(step: str, *args: str) -> None:
     env = {**fixture_pythonpath(), FAULT_ENV: step}
     proc = subprocess.run(
         [sys.executable, "-m", "zoo", "train", *args, "--quiet"],
-        env=env, cwd=ROOT, capture_output=True, text=True, timeout=600,
+        env=env,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
     )
     assert proc.returncode == -signal.SIGKILL, f"{step}: exit {proc.returncode}\n{proc.stderr}"
 

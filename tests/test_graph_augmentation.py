@@ -15,10 +15,10 @@ import pytest
 
 import zoo
 from zoo.data.pipeline import build_pipelines
-from zoo.data.recipes import augmentation_path, make_graph_augment
 from zoo.data.prepared import PreparedData
-from zoo.plugin.source import ImageSet
+from zoo.data.recipes import augmentation_path, make_graph_augment
 from zoo.errors import UserError
+from zoo.plugin.source import ImageSet
 from zoo.spec import load_spec_text
 
 SIZE = (24, 20)
@@ -144,9 +144,11 @@ def test_a_graph_function_that_breaks_the_contract_is_named(monkeypatch):
 
     def swap(graph):
         new = dataclasses.replace(
-            entry, capabilities=dataclasses.replace(entry.capabilities, graph=graph))
-        monkeypatch.setattr(registry, "get", lambda name, *a, **k: (
-            new if name == "light" else get(name, *a, **k)))
+            entry, capabilities=dataclasses.replace(entry.capabilities, graph=graph)
+        )
+        monkeypatch.setattr(
+            registry, "get", lambda name, *a, **k: new if name == "light" else get(name, *a, **k)
+        )
 
     swap(lambda params, ctx: lambda images, seed: images[:, :4])  # specs resolved from now on
     with pytest.raises(PluginContractError, match="augmentation recipe 'light'.*float32 pixels"):
@@ -169,9 +171,17 @@ def test_a_graph_function_that_breaks_the_contract_is_named(monkeypatch):
         ("keras_style", {}),
         ("keras_style", {"zoom_range": 0.3, "fill_mode": "constant", "cval": 255}),
         ("keras_style", {"fill_mode": "wrap", "brightness_range": [0.1, 3.0]}),
-        ("keras_style", {"rotation_range": 0, "width_shift_range": 0, "height_shift_range": 0,
-                         "horizontal_flip": False, "vertical_flip": False,
-                         "brightness_range": None}),
+        (
+            "keras_style",
+            {
+                "rotation_range": 0,
+                "width_shift_range": 0,
+                "height_shift_range": 0,
+                "horizontal_flip": False,
+                "vertical_flip": False,
+                "brightness_range": None,
+            },
+        ),
     ],
 )
 def test_graph_output_is_float_pixels_of_the_same_shape(name, params, channels):
@@ -193,8 +203,12 @@ N = 400  # images per statistic; proportions within ~0.08 at 3 sigma
 
 def both(name, params, images):
     """(graph output, albumentations output) of the same recipe on the same images."""
-    graph = np.concatenate([run_graph(graph_fn(name, params), images[i : i + 100], seed=i)
-                            for i in range(0, len(images), 100)])
+    graph = np.concatenate(
+        [
+            run_graph(graph_fn(name, params), images[i : i + 100], seed=i)
+            for i in range(0, len(images), 100)
+        ]
+    )
     aug = albu(name, params)
     python = aug.augment_batch(images.astype(np.uint8), 3).astype(np.float32)
     return graph, python
@@ -215,8 +229,13 @@ def centroids(images):
 
 
 def test_flip_rate_matches_albumentations():
-    params = {"rotation_range": 0, "width_shift_range": 0, "height_shift_range": 0,
-              "vertical_flip": False, "brightness_range": None}
+    params = {
+        "rotation_range": 0,
+        "width_shift_range": 0,
+        "height_shift_range": 0,
+        "vertical_flip": False,
+        "brightness_range": None,
+    }
     graph, python = both("keras_style", params, marker())
     for out in (graph, python):
         _, cx = centroids(out)
@@ -238,8 +257,14 @@ def test_light_probability_and_brightness_range_match_albumentations():
 
 
 def test_keras_brightness_factor_matches_albumentations():
-    params = {"rotation_range": 0, "width_shift_range": 0, "height_shift_range": 0,
-              "horizontal_flip": False, "vertical_flip": False, "brightness_range": [0.5, 1.5]}
+    params = {
+        "rotation_range": 0,
+        "width_shift_range": 0,
+        "height_shift_range": 0,
+        "horizontal_flip": False,
+        "vertical_flip": False,
+        "brightness_range": [0.5, 1.5],
+    }
     graph, python = both("keras_style", params, np.full((N, *SIZE, 3), 100, np.float32))
     g, p = graph[:, 0, 0, 0] / 100, python[:, 0, 0, 0] / 100
     assert 0.5 - 0.01 <= g.min() and g.max() <= 1.5 + 0.01
@@ -248,9 +273,15 @@ def test_keras_brightness_factor_matches_albumentations():
 
 
 def test_shift_and_rotation_match_albumentations():
-    shift = {"rotation_range": 0, "width_shift_range": 0.2, "height_shift_range": 0.1,
-             "horizontal_flip": False, "vertical_flip": False, "brightness_range": None,
-             "fill_mode": "constant"}
+    shift = {
+        "rotation_range": 0,
+        "width_shift_range": 0.2,
+        "height_shift_range": 0.1,
+        "horizontal_flip": False,
+        "vertical_flip": False,
+        "brightness_range": None,
+        "fill_mode": "constant",
+    }
     graph, python = both("keras_style", shift, marker())
     (gy, gx), (py, px) = centroids(graph), centroids(python)
     x0, y0 = 15, 11
@@ -265,8 +296,10 @@ def test_shift_and_rotation_match_albumentations():
     rotate = {**shift, "width_shift_range": 0, "height_shift_range": 0, "rotation_range": 30}
     graph, python = both("keras_style", rotate, marker())
     cy, cx = (SIZE[0] - 1) / 2, (SIZE[1] - 1) / 2
-    angles = [np.degrees(np.arctan2(y - cy, x - cx)) - np.degrees(np.arctan2(y0 - cy, x0 - cx))
-              for y, x in (centroids(graph), centroids(python))]
+    angles = [
+        np.degrees(np.arctan2(y - cy, x - cx)) - np.degrees(np.arctan2(y0 - cy, x0 - cx))
+        for y, x in (centroids(graph), centroids(python))
+    ]
     assert np.abs(angles[0]).max() <= 31
     assert abs(np.std(angles[0]) - np.std(angles[1])) < 0.15 * np.std(angles[1])
 

@@ -12,9 +12,9 @@ import numpy as np
 import pytest
 
 from zoo.data.pipeline import build_pipelines
+from zoo.data.prepared import PreparedData
 from zoo.data.recipes import make_augmenter
 from zoo.data.workers import WorkerPool
-from zoo.data.prepared import PreparedData
 from zoo.plugin.source import ImageSet
 from zoo.record.run import ObjectiveRecord, RunRecord, ScalingRecord
 from zoo.record.scaling import run_scaling
@@ -165,10 +165,16 @@ def test_predict_time_scaling_from_the_record_matches_training_scaling():
     state = json.loads(json.dumps(pipes.scaling.state()))  # as run.json keeps it
     x, _ = epoch(pipes.validation)
     record = RunRecord(
-        name="pipe", status="finished", created="2026-01-01", class_names=data.class_names,
-        image_shape=SHAPE, scaling=ScalingRecord(recipe="dataset", state=state),
-        objective=ObjectiveRecord(loss="sparse_categorical_crossentropy", targets="sparse",
-                                  label_smoothing=0.0))
+        name="pipe",
+        status="finished",
+        created="2026-01-01",
+        class_names=data.class_names,
+        image_shape=SHAPE,
+        scaling=ScalingRecord(recipe="dataset", state=state),
+        objective=ObjectiveRecord(
+            loss="sparse_categorical_crossentropy", targets="sparse", label_smoothing=0.0
+        ),
+    )
     scaling = run_scaling(record, loaded.resolved()["scaling"], loaded.registry, "run")
     images = data.validation.images.astype(np.float32)
     np.testing.assert_allclose(scaling(images), x, atol=1e-6)

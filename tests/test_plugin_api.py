@@ -32,8 +32,11 @@ def _zoo_imports(path: Path) -> list[tuple[int, str]]:
             names = [a.name for a in node.names]
         elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
             # "from zoo import plugin" imports zoo.plugin; "from zoo import X" imports from zoo
-            names = [node.module] if node.module != "zoo" else [
-                f"zoo.{a.name}" if a.name == "plugin" else "zoo" for a in node.names]
+            names = (
+                [node.module]
+                if node.module != "zoo"
+                else [f"zoo.{a.name}" if a.name == "plugin" else "zoo" for a in node.names]
+            )
         else:
             continue
         found += [(node.lineno, n) for n in names if n == "zoo" or n.startswith("zoo.")]
@@ -43,24 +46,34 @@ def _zoo_imports(path: Path) -> list[tuple[int, str]]:
 def test_builtin_plugins_import_only_the_public_surface():
     files = sorted(PLUGINS.rglob("*.py"))
     assert len(files) > 10
-    bad = [f"{p.relative_to(ROOT)}:{line}: imports {mod}"
-           for p in files for line, mod in _zoo_imports(p) if mod not in ALLOWED]
+    bad = [
+        f"{p.relative_to(ROOT)}:{line}: imports {mod}"
+        for p in files
+        for line, mod in _zoo_imports(p)
+        if mod not in ALLOWED
+    ]
     assert not bad, "plugins may import only zoo and zoo.plugin:\n" + "\n".join(bad)
 
 
 def test_the_import_check_sees_imports_inside_functions(tmp_path):
     src = tmp_path / "p.py"
-    src.write_text("import zoo\nfrom zoo.plugin import X\ndef f():\n    from zoo.data import y\n"
-                   "    import zoo.plugin.registry\nfrom zoo import plugin\n")
-    assert [m for _, m in _zoo_imports(src) if m not in ALLOWED] == ["zoo.data", "zoo.plugin.registry"]
+    src.write_text(
+        "import zoo\nfrom zoo.plugin import X\ndef f():\n    from zoo.data import y\n"
+        "    import zoo.plugin.registry\nfrom zoo import plugin\n"
+    )
+    assert [m for _, m in _zoo_imports(src) if m not in ALLOWED] == [
+        "zoo.data",
+        "zoo.plugin.registry",
+    ]
 
 
 def _capability_keywords() -> dict[str, list[str]]:
     out = {}
     for method in ("add_architecture", "add_scaling", "add_augmentation", "add_data_source"):
         sig = inspect.signature(getattr(PluginRegistrar, method))
-        out[method] = [n for n, p in sig.parameters.items()
-                       if p.kind is inspect.Parameter.KEYWORD_ONLY]
+        out[method] = [
+            n for n, p in sig.parameters.items() if p.kind is inspect.Parameter.KEYWORD_ONLY
+        ]
     return out
 
 
@@ -73,8 +86,11 @@ def test_guide_documents_every_keyword_capability_and_public_name():
             missing.append(method)
         missing += [f"{method}({k}=)" for k in keywords if k not in code_words]
     for kind, caps in CAPABILITIES_BY_KIND.items():
-        missing += [f"{kind} capability {c}" for c in caps
-                    if not re.search(rf"^\|\s*`{c}`\s*\|", guide, re.M)]
+        missing += [
+            f"{kind} capability {c}"
+            for c in caps
+            if not re.search(rf"^\|\s*`{c}`\s*\|", guide, re.M)
+        ]
     missing += [f"zoo.plugin.{n}" for n in zoo.plugin.__all__ if n not in code_words]
     assert not missing, "docs/plugins.md does not document: " + ", ".join(missing)
 
@@ -87,22 +103,26 @@ class P(zoo.PluginParams):
 
 
 def _source(params, ctx):
-    return zoo.plugin.SourceData(["a", "b"], {"all": zoo.plugin.ImageSet(
-        np.array([0, 1] * 4), images=np.zeros((8, 4, 4, 1), np.uint8))})
+    return zoo.plugin.SourceData(
+        ["a", "b"],
+        {"all": zoo.plugin.ImageSet(np.array([0, 1] * 4), images=np.zeros((8, 4, 4, 1), np.uint8))},
+    )
 
 
 class Typo:
     @zoo.hookimpl
     def zoo_register_data_sources(self, registry):
-        registry.add_data_source("typo_src", params=P, factory=_source, description="d",
-                                 sahpe_hint=lambda p, c: None)
+        registry.add_data_source(
+            "typo_src", params=P, factory=_source, description="d", sahpe_hint=lambda p, c: None
+        )
 
 
 class NotCallable:
     @zoo.hookimpl
     def zoo_register_architectures(self, registry):
-        registry.add_architecture("nc_arch", params=P, factory=print, description="d",
-                                  loss_weights={"aux": 0.3})
+        registry.add_architecture(
+            "nc_arch", params=P, factory=print, description="d", loss_weights={"aux": 0.3}
+        )
 
 
 def test_unknown_capability_keyword_breaks_the_plugin_with_a_hint():
@@ -133,14 +153,14 @@ def _package(root: Path, name: str, body: str) -> Path:
     return root
 
 
-TYPO_PLUGIN = '''
+TYPO_PLUGIN = """
 from zoo.plugin import NoParams, hookimpl
 
 @hookimpl
 def zoo_register_data_sources(registry):
     registry.add_data_source("capsrc", params=NoParams, factory=print, description="d",
                              sahpe_hint=print)
-'''
+"""
 
 
 def test_zoo_info_on_a_broken_plugin_says_why(tmp_path):
@@ -176,8 +196,9 @@ def _wrong_shape(params, ctx):
 
 
 def _empty(params, ctx):
-    return zoo.plugin.SourceData(["a"], {"all": zoo.plugin.ImageSet(
-        np.zeros(0), images=np.zeros((0, 4, 4, 1), np.uint8))})
+    return zoo.plugin.SourceData(
+        ["a"], {"all": zoo.plugin.ImageSet(np.zeros(0), images=np.zeros((0, 4, 4, 1), np.uint8))}
+    )
 
 
 class Liar:
@@ -187,8 +208,13 @@ class Liar:
 
     @zoo.hookimpl
     def zoo_register_data_sources(self, registry):
-        registry.add_data_source("liar_src", params=P, factory=_empty, description="d",
-                                 shape_hint=lambda p, c: zoo.plugin.ShapeHint((4, 4), 1, 2))
+        registry.add_data_source(
+            "liar_src",
+            params=P,
+            factory=_empty,
+            description="d",
+            shape_hint=lambda p, c: zoo.plugin.ShapeHint((4, 4), 1, 2),
+        )
 
 
 SPEC = """name: liar
@@ -203,8 +229,9 @@ def liar_registry():
 
 
 def test_wrong_output_shape_is_a_contract_error_naming_the_plugin(liar_registry):
-    spec = zoo.load_spec_text(SPEC.format(source="liar_src", arch="liar_net"),
-                              registry=liar_registry)
+    spec = zoo.load_spec_text(
+        SPEC.format(source="liar_src", arch="liar_net"), registry=liar_registry
+    )
     with pytest.raises(zoo.PluginContractError) as err:
         build_model(spec, liar_registry)
     assert "architecture 'liar_net' of plugin 'liarpkg'" in str(err.value)

@@ -36,8 +36,11 @@ def weighted(tmp_path_factory):
     out = tmp_path_factory.mktemp("runs")
     # a learning rate so high the validation loss rises after the first epoch: best != last
     return zoo.train(
-        spec(class_weight="balanced", metrics=["accuracy", "auc", "precision"],
-             optimizer={"name": "sgd", "learning_rate": 5.0}),
+        spec(
+            class_weight="balanced",
+            metrics=["accuracy", "auc", "precision"],
+            optimizer={"name": "sgd", "learning_rate": 5.0},
+        ),
         out=out,
     )
 
@@ -59,8 +62,10 @@ def test_unknown_class_names_are_a_located_error(tmp_path):
         zoo.train(path, out=tmp_path / "runs")
     text = str(info.value)
     assert f"{path}:" in text and "training.class_weight.cat: unknown class 'cat'" in text
-    assert "0, 1, 2" in text and not (tmp_path / "runs").exists() or not any(
-        (tmp_path / "runs").iterdir()
+    assert (
+        "0, 1, 2" in text
+        and not (tmp_path / "runs").exists()
+        or not any((tmp_path / "runs").iterdir())
     )
 
 

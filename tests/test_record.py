@@ -20,39 +20,92 @@ from zoo.record.run import RunRecord, read_run_record
 
 # What zoo 0.1.0 (run format 1) wrote.
 V1_RUN = {
-    "format": 1, "name": "digits-mlp", "status": "finished",
-    "created": "2026-11-20T10:00:00+00:00", "spec_version": 1, "seed": 42,
-    "deterministic": True, "spec_dir": "/tmp", "versions": {"zoo": "0.1.0"},
-    "plugins": {"model": {"name": "mlp", "plugin": "mlp", "distribution": "zoo",
-                          "version": "0.1.0", "module": "zoo_builtins.architectures.mlp"}},
-    "class_names": ["0", "1"], "image_shape": [8, 8, 1], "resize": "stretch",
-    "sizes": {"train": 10}, "skipped_files": [],
+    "format": 1,
+    "name": "digits-mlp",
+    "status": "finished",
+    "created": "2026-11-20T10:00:00+00:00",
+    "spec_version": 1,
+    "seed": 42,
+    "deterministic": True,
+    "spec_dir": "/tmp",
+    "versions": {"zoo": "0.1.0"},
+    "plugins": {
+        "model": {
+            "name": "mlp",
+            "plugin": "mlp",
+            "distribution": "zoo",
+            "version": "0.1.0",
+            "module": "zoo_builtins.architectures.mlp",
+        }
+    },
+    "class_names": ["0", "1"],
+    "image_shape": [8, 8, 1],
+    "resize": "stretch",
+    "sizes": {"train": 10},
+    "skipped_files": [],
     "scaling": {"recipe": "unit", "state": {"recipe": "unit", "divisor": 255.0}},
-    "objective": {"loss": "sparse_categorical_crossentropy", "targets": "sparse",
-                  "label_smoothing": 0.0},
-    "backend": "tensorflow", "input": "tf_data",
+    "objective": {
+        "loss": "sparse_categorical_crossentropy",
+        "targets": "sparse",
+        "label_smoothing": 0.0,
+    },
+    "backend": "tensorflow",
+    "input": "tf_data",
     "strategy": {"name": "default", "replicas": 1, "hosts": 1, "mixed_precision": False},
-    "class_weight": None, "epochs_done": 8, "best_checkpoint": "checkpoints/best.weights.h5",
-    "backup_dir": "backup", "train_seconds": 3.2, "finished": "2026-11-20T10:01:00+00:00",
+    "class_weight": None,
+    "epochs_done": 8,
+    "best_checkpoint": "checkpoints/best.weights.h5",
+    "backup_dir": "backup",
+    "train_seconds": 3.2,
+    "finished": "2026-11-20T10:01:00+00:00",
 }
 V1_METRICS = {
-    "split": "test", "count": 40, "test": {"accuracy": 0.9, "loss": 0.3},
-    "per_class": {"0": {"precision": 1.0, "recall": 0.8, "f1": 0.9, "support": 20},
-                  "1": {"precision": 0.8, "recall": 1.0, "f1": 0.9, "support": 20}},
-    "confusion_matrix": [[16, 4], [0, 20]], "class_names": ["0", "1"],
-    "weights": {"used": "best", "epoch": 4, "monitor": "val_loss", "value": 0.25,
-                "checkpoint": "checkpoints/best.weights.h5", "last_epoch": 8,
-                "last_weights": "checkpoints/last.weights.h5", "setting": "auto"},
-    "final_epoch": {"loss": 0.1, "val_loss": 0.4, "accuracy": 0.97}, "epochs": 8,
+    "split": "test",
+    "count": 40,
+    "test": {"accuracy": 0.9, "loss": 0.3},
+    "per_class": {
+        "0": {"precision": 1.0, "recall": 0.8, "f1": 0.9, "support": 20},
+        "1": {"precision": 0.8, "recall": 1.0, "f1": 0.9, "support": 20},
+    },
+    "confusion_matrix": [[16, 4], [0, 20]],
+    "class_names": ["0", "1"],
+    "weights": {
+        "used": "best",
+        "epoch": 4,
+        "monitor": "val_loss",
+        "value": 0.25,
+        "checkpoint": "checkpoints/best.weights.h5",
+        "last_epoch": 8,
+        "last_weights": "checkpoints/last.weights.h5",
+        "setting": "auto",
+    },
+    "final_epoch": {"loss": 0.1, "val_loss": 0.4, "accuracy": 0.97},
+    "epochs": 8,
 }
 V1_MANIFEST = {
-    "kind": "zoo-export", "manifest_version": 1, "format": "tflite", "quantization": None,
-    "artifact": "model.tflite", "runtime": "tflite", "class_names": ["0", "1"],
-    "input": {"name": "pixels", "shape": [None, 8, 8, 1], "dtype": "float32", "layout": "NHWC",
-              "range": [0, 255], "resize": "stretch", "note": "raw pixels"},
+    "kind": "zoo-export",
+    "manifest_version": 1,
+    "format": "tflite",
+    "quantization": None,
+    "artifact": "model.tflite",
+    "runtime": "tflite",
+    "class_names": ["0", "1"],
+    "input": {
+        "name": "pixels",
+        "shape": [None, 8, 8, 1],
+        "dtype": "float32",
+        "layout": "NHWC",
+        "range": [0, 255],
+        "resize": "stretch",
+        "note": "raw pixels",
+    },
     "output": {"name": "probs", "shape": [None, 2], "dtype": "float32", "note": "probs"},
-    "scaling": {"inside_graph": True, "recipe": "unit"}, "calibration": None, "metrics": {},
-    "check": {}, "source_run": {"path": "/tmp/run", "name": "x"}, "versions": {},
+    "scaling": {"inside_graph": True, "recipe": "unit"},
+    "calibration": None,
+    "metrics": {},
+    "check": {},
+    "source_run": {"path": "/tmp/run", "name": "x"},
+    "versions": {},
     "created": "2026-11-20T10:02:00+00:00",
 }
 
@@ -105,8 +158,10 @@ def test_a_damaged_record_is_one_located_problem(tmp_path):
     assert "(and 2 more)" in problem.message or "(and 1 more)" in problem.message
 
 
-@pytest.mark.parametrize("artifact", ["/etc/passwd", "../model.tflite", "a/../../x.onnx",
-                                      "~/model.tflite", "C:\\model.onnx"])
+@pytest.mark.parametrize(
+    "artifact",
+    ["/etc/passwd", "../model.tflite", "a/../../x.onnx", "~/model.tflite", "C:\\model.onnx"],
+)
 def test_a_manifest_never_names_an_artifact_outside_its_folder(tmp_path, artifact):
     write(tmp_path, "manifest.json", {**V1_MANIFEST, "artifact": artifact})
     with pytest.raises(RecordError, match="inside the export folder"):

@@ -7,8 +7,8 @@ import inspect
 import pytest
 
 import zoo
-from zoo.plugin import hookspecs
 from zoo.errors import DuplicatePluginError, UnknownPluginError
+from zoo.plugin import hookspecs
 from zoo.plugin.manager import HOOK_NAMES, build_registry
 from zoo.plugin.registry import PluginRegistrar, Provenance
 
@@ -19,11 +19,15 @@ def test_builtin_plugins_all_load_through_entry_points():
     assert builtin_broken == []
     builtins = {p.plugin for p in registry.plugins if p.distribution == "zoo"}
     assert {"mlp", "scaling", "augmentation", "digits"} <= builtins
-    assert all(p.module.startswith("zoo_builtins.") for p in registry.plugins if p.distribution == "zoo")
+    assert all(
+        p.module.startswith("zoo_builtins.") for p in registry.plugins if p.distribution == "zoo"
+    )
 
 
 def test_every_hook_is_documented_and_implemented_by_a_builtin():
-    specs = {n for n, f in inspect.getmembers(hookspecs, inspect.isfunction) if n.startswith("zoo_")}
+    specs = {
+        n for n, f in inspect.getmembers(hookspecs, inspect.isfunction) if n.startswith("zoo_")
+    }
     assert specs == set(HOOK_NAMES)
     for name in specs:
         assert getattr(hookspecs, name).__doc__.strip()
@@ -81,7 +85,9 @@ def test_broken_plugins_are_reported_and_the_rest_still_works(plugin_path):
     assert "every parameter needs a description; missing for: depth" in reasons["bad_params"]
     assert "half_registered" not in registry and "undocumented" not in registry
     fixture_plugins = {"broken_import", "bad_hook", "raises", "bad_params"}
-    assert {b.distribution for b in registry.broken if b.plugin in fixture_plugins} == {"broken-zoo"}
+    assert {b.distribution for b in registry.broken if b.plugin in fixture_plugins} == {
+        "broken-zoo"
+    }
     assert registry.get("mlp").kind == "architecture"
 
 

@@ -121,8 +121,11 @@ def good_info(status: str, **extra) -> str:
         "created": "2030-01-01T00:00:00+00:00",
         "class_names": ["a", "b"],
         "image_shape": [8, 8, 1],
-        "objective": {"loss": "sparse_categorical_crossentropy", "targets": "sparse",
-                      "label_smoothing": 0.0},
+        "objective": {
+            "loss": "sparse_categorical_crossentropy",
+            "targets": "sparse",
+            "label_smoothing": 0.0,
+        },
         "scaling": {"recipe": "unit", "state": None},
         "plugins": {"model": {"name": "mlp"}},
     }
@@ -159,8 +162,10 @@ def test_zoo_runs_is_honest_and_one_bad_folder_hides_nothing(tmp_path, capsys):
     for name in ("list", "partial", "truncated"):
         with pytest.raises(UserError, match="unreadable run"):
             read_run_record(tmp_path / name)
-        for args in (("predict", str(tmp_path / name), "x.png"), ("train", "--resume",
-                                                                  str(tmp_path / name))):
+        for args in (
+            ("predict", str(tmp_path / name), "x.png"),
+            ("train", "--resume", str(tmp_path / name)),
+        ):
             code, _, err = cli(capsys, *args)
             assert code == 2 and len(err.strip().splitlines()) == 1, err
             assert "unreadable run" in err and "Traceback" not in err
@@ -176,7 +181,10 @@ def test_live_run_is_locked_and_a_killed_run_resumes_bit_for_bit(tmp_path, capsy
     env = {**fixture_pythonpath(), "ZOO_FAULT": "backup@1:stop"}  # a live process, paused
     proc = subprocess.Popen(
         [sys.executable, "-m", "zoo", "train", str(path), "--out", str(tmp_path / "runs")],
-        env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        env=env,
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
     try:
         _, status = os.waitpid(proc.pid, os.WUNTRACED)  # until it stops after epoch 1
@@ -213,12 +221,16 @@ def test_live_run_is_locked_and_a_killed_run_resumes_bit_for_bit(tmp_path, capsy
 def test_nan_loss_fails_the_run_with_the_reason(tmp_path, capsys, monkeypatch):
     real = zoo.train  # the command line, with a callback that makes epoch 2's loss NaN
     monkeypatch.setattr(zoo, "train", lambda *a, **k: real(*a, **k, callbacks=[Poison(2, "nan")]))
-    code, out, err = cli(capsys, "train", str(spec_file(tmp_path)), "--out", str(tmp_path),
-                         "--quiet")
+    code, out, err = cli(
+        capsys, "train", str(spec_file(tmp_path)), "--out", str(tmp_path), "--quiet"
+    )
     run = only_run(tmp_path)
     assert code == 1 and out == "" and "Traceback" not in err
-    assert err.strip().splitlines()[0].startswith("zoo: training failed: loss became NaN at "
-                                                  "epoch 2; try a lower learning rate")
+    assert (
+        err.strip()
+        .splitlines()[0]
+        .startswith("zoo: training failed: loss became NaN at epoch 2; try a lower learning rate")
+    )
     assert info(run)["status"] == "failed" and "NaN at epoch 2" in info(run)["reason"]
     assert history_epochs(run) == 1  # the NaN epoch reaches no file
     assert not (run / "model.keras").exists()
@@ -286,12 +298,16 @@ def test_out_as_a_file_and_unusable_checkpoint_names(tmp_path, capsys):
     path = spec_file(tmp_path)
     (tmp_path / "afile").write_text("x")
     code, _, err = cli(capsys, "train", str(path), "--out", str(tmp_path / "afile"))
-    assert code == 2 and err.strip() == f"{tmp_path / 'afile'}: is a file; give --out a folder " \
-                                        "to hold run folders"
+    assert (
+        code == 2
+        and err.strip()
+        == f"{tmp_path / 'afile'}: is a file; give --out a folder to hold run folders"
+    )
     for template in ("w.{epoch:0999999d}.weights.h5", "w.{val_loss:d}.weights.h5"):
         spec = {**TINY, "callbacks": [{"type": "model_checkpoint", "filepath": template}]}
-        code, _, err = cli(capsys, "train", str(spec_file(tmp_path, spec)), "--out",
-                           str(tmp_path / "runs"))
+        code, _, err = cli(
+            capsys, "train", str(spec_file(tmp_path, spec)), "--out", str(tmp_path / "runs")
+        )
         assert code == 2 and "Traceback" not in err and "callbacks" in err, err
         assert len(err.strip().splitlines()) == 1
     assert not (tmp_path / "runs").exists()
@@ -317,7 +333,10 @@ def test_lock_is_exclusive_and_dies_with_its_holder(tmp_path):
     )
     holder = subprocess.Popen(
         [sys.executable, "-c", code, str(run)],
-        stdout=subprocess.PIPE, text=True, env=fixture_pythonpath(), cwd=ROOT,
+        stdout=subprocess.PIPE,
+        text=True,
+        env=fixture_pythonpath(),
+        cwd=ROOT,
     )
     try:
         assert holder.stdout.readline().strip() == "held"
@@ -363,8 +382,14 @@ def test_a_real_full_disk(tmp_path, size, what):
         echo "second=$?"
         cat {disk}/runs/*/run.json
     """
-    proc = subprocess.run(["unshare", "-r", "-m", "bash", "-c", script], capture_output=True,
-                          text=True, env=fixture_pythonpath(), cwd=ROOT, timeout=600)
+    proc = subprocess.run(
+        ["unshare", "-r", "-m", "bash", "-c", script],
+        capture_output=True,
+        text=True,
+        env=fixture_pythonpath(),
+        cwd=ROOT,
+        timeout=600,
+    )
     if proc.returncode == 99:
         pytest.skip("cannot mount a tmpfs here")
     assert "first=2" in proc.stdout and "second=0" in proc.stdout, proc.stderr[-2000:]

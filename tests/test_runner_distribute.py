@@ -56,8 +56,12 @@ def test_mirrored_strategy_on_two_logical_cpus_with_mixed_precision(tmp_path):
     assert proc.returncode == 0, proc.stderr[-3000:]
     out = json.loads(proc.stdout.strip().splitlines()[-1])
     info = json.loads((tmp_path / out["run_dir"].split("/")[-1] / "run.json").read_text())
-    assert info["strategy"] == {"name": "mirrored", "replicas": 2, "hosts": 1,
-                                "mixed_precision": True}
+    assert info["strategy"] == {
+        "name": "mirrored",
+        "replicas": 2,
+        "hosts": 1,
+        "mixed_precision": True,
+    }
     assert out["epochs"] == 2 and 0 <= out["test"]["accuracy"] <= 1
     assert out["output_dtype"] == "float32"  # softmax kept in float32 under mixed_float16
     assert out["policy"] == "float32"  # the global policy is put back after building

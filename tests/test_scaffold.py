@@ -37,9 +37,14 @@ def test_new_plugin_package_passes_its_own_tests(tmp_path):
         assert name in listed.stdout
     assert "demo_kit" not in run_zoo("list", extra_env=env).stderr  # not broken
 
-    tests = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"],
-                           cwd=pkg, capture_output=True, text=True, timeout=300,
-                           env={**os.environ, **env, "TF_CPP_MIN_LOG_LEVEL": "3"})
+    tests = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"],
+        cwd=pkg,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, **env, "TF_CPP_MIN_LOG_LEVEL": "3"},
+    )
     assert tests.returncode == 0, tests.stdout[-3000:] + tests.stderr[-2000:]
     assert "6 passed" in tests.stdout
 
@@ -60,19 +65,39 @@ EXAMPLE = ROOT / "examples" / "zoo-example-plugin"
 def test_example_package_installs_and_registers(tmp_path):
     """pip installs the example (no deps, into a folder) and zoo list sees its entries."""
     src = tmp_path / "src"
-    shutil.copytree(EXAMPLE, src, ignore=shutil.ignore_patterns("build", "*.egg-info",
-                                                                "__pycache__"))
+    shutil.copytree(
+        EXAMPLE, src, ignore=shutil.ignore_patterns("build", "*.egg-info", "__pycache__")
+    )
     target = tmp_path / "site"
-    pip = subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-deps",
-                          "--no-build-isolation", "--no-index", "--target", str(target), str(src)],
-                         capture_output=True, text=True, timeout=300)
+    pip = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "install",
+            "-q",
+            "--no-deps",
+            "--no-build-isolation",
+            "--no-index",
+            "--target",
+            str(target),
+            str(src),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert pip.returncode == 0, pip.stderr[-2000:]
     listed = run_zoo("plugins", extra_env={"PYTHONPATH": str(target)})
     assert listed.returncode == 0, listed.stderr
     assert "zoo-example-plugin" in listed.stdout
     listed = run_zoo("list", "--tag", "example_plugin", extra_env={"PYTHONPATH": str(target)})
-    for name in ("example_plugin_net", "example_plugin_scaling", "example_plugin_jitter",
-                 "example_plugin_shapes"):
+    for name in (
+        "example_plugin_net",
+        "example_plugin_scaling",
+        "example_plugin_jitter",
+        "example_plugin_shapes",
+    ):
         assert name in listed.stdout
 
 

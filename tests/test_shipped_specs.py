@@ -20,9 +20,12 @@ from zoo.errors import UserError
 
 def _specs() -> list[Path]:
     """Spec files (sweep files, which name a spec and a search space, are not specs)."""
-    return [p for p in sorted(SPECS.glob("*.yaml"))
-            if isinstance(yaml.safe_load(p.read_text()), dict)
-            and "model" in yaml.safe_load(p.read_text())]
+    return [
+        p
+        for p in sorted(SPECS.glob("*.yaml"))
+        if isinstance(yaml.safe_load(p.read_text()), dict)
+        and "model" in yaml.safe_load(p.read_text())
+    ]
 
 
 def _raw(path: Path) -> dict:
@@ -50,8 +53,10 @@ def header(path: Path) -> str:
 def smoke_overrides(path: Path) -> list[str]:
     raw = _raw(path)
     out = ["training.epochs=1", "training.batch_size=8", "training.verbose=0"]
-    out += [f"training.phases[{i}].epochs=1"
-            for i in range(len(raw.get("training", {}).get("phases", [])))]
+    out += [
+        f"training.phases[{i}].epochs=1"
+        for i in range(len(raw.get("training", {}).get("phases", [])))
+    ]
     if raw["data"]["source"] == "digits":
         out.append("data.params.limit=200")
     elif raw["data"].get("image_size"):

@@ -67,7 +67,7 @@ def test_every_mistake_reported_at_once_with_file_line_column_and_key_path():
     assert lines == [
         "spec.yaml:2:1: seeed: unknown key 'seeed'; did you mean 'seed'? (expected one of: "
         "spec_version, name, description, seed, data, model, scaling, augmentation, training, callbacks, "
-            "evaluation, runtime)",
+        "evaluation, runtime)",
         "spec.yaml:5:23: data.split.validation: expected a fraction between 0 and 1 or a whole count (got 1.5)",
         "spec.yaml:5:28: data.split.tset: unknown key 'tset'; did you mean 'test'? "
         "(expected one of: validation, test, stratify, export_to)",
@@ -84,15 +84,21 @@ def test_every_mistake_reported_at_once_with_file_line_column_and_key_path():
 
 def test_unknown_plugin_name_lists_close_matches():
     [line] = problems_of(MINIMAL.replace("architecture: mlp", "architecture: mpl"))
-    assert line.startswith("spec.yaml:5:17: model.architecture: unknown architecture 'mpl'; did you mean 'mlp'?")
+    assert line.startswith(
+        "spec.yaml:5:17: model.architecture: unknown architecture 'mpl'; did you mean 'mlp'?"
+    )
     [line] = problems_of(MINIMAL.replace("source: digits", "source: digit"))
-    assert line.startswith("spec.yaml:3:11: data.source: unknown data source 'digit'; did you mean 'digits'?")
+    assert line.startswith(
+        "spec.yaml:3:11: data.source: unknown data source 'digit'; did you mean 'digits'?"
+    )
 
 
 def test_missing_plugin_key_and_section():
     lines = problems_of("name: x\ndata: {}\n")
     assert lines[0] == "spec.yaml:1:1: model: missing required key 'model'"
-    assert lines[1].startswith("spec.yaml:2:7: data.source: missing required key 'source' (known data sources: ")
+    assert lines[1].startswith(
+        "spec.yaml:2:7: data.source: missing required key 'source' (known data sources: "
+    )
 
 
 def test_spec_cannot_name_an_import_path_or_python_object():
@@ -113,16 +119,22 @@ def test_yaml_problems_are_located():
 
 def test_spec_version_is_checked():
     [line] = problems_of("spec_version: 99\n" + MINIMAL)
-    assert line == ("spec.yaml: spec_version: spec_version 99 is newer than this zoo understands "
-                    f"({CURRENT_SPEC_VERSION}); upgrade zoo")
+    assert line == (
+        "spec.yaml: spec_version: spec_version 99 is newer than this zoo understands "
+        f"({CURRENT_SPEC_VERSION}); upgrade zoo"
+    )
 
 
 def test_overrides_are_validated_like_the_file():
-    loaded = load_spec_text(MINIMAL, "spec.yaml", ["training.epochs=3", "model.params.hidden_units=[4]"])
+    loaded = load_spec_text(
+        MINIMAL, "spec.yaml", ["training.epochs=3", "model.params.hidden_units=[4]"]
+    )
     assert loaded.spec.training.epochs == 3
     assert loaded.spec.model.params.hidden_units == [4]
     [line] = problems_of(MINIMAL, ["training.epoch=3"])
-    assert line.startswith("--set training.epoch=3: training.epoch: unknown key 'epoch'; did you mean 'epochs'?")
+    assert line.startswith(
+        "--set training.epoch=3: training.epoch: unknown key 'epoch'; did you mean 'epochs'?"
+    )
     [line] = problems_of(MINIMAL, ["training.epochs"])
     assert line == "--set: override must look like key.path=value, got 'training.epochs'"
 
@@ -138,7 +150,9 @@ def test_third_party_plugin_validates_in_a_spec(plugin_path):
     loaded = load_spec_text(text + "  params: {units: 4}\n", "spec.yaml", registry=registry)
     assert loaded.spec.model.params.units == 4
     lines = problems_of(text + "  params: {unit: 4}\n", registry=registry)
-    assert lines[0].startswith("spec.yaml:6:12: model.params.unit: unknown key 'unit'; did you mean 'units'?")
+    assert lines[0].startswith(
+        "spec.yaml:6:12: model.params.unit: unknown key 'unit'; did you mean 'units'?"
+    )
 
 
 def test_duplicate_plugin_name_in_a_spec_is_an_error(plugin_path):
@@ -181,6 +195,9 @@ def test_schema_rejects_what_validation_rejects():
 
 def test_optimizer_options_that_would_be_ignored_are_errors():
     [line] = problems_of(MINIMAL + "training:\n  optimizer: {name: adam, momentum: 0.9}\n")
-    assert line == "spec.yaml:7:37: training.optimizer.momentum: momentum applies to sgd and rmsprop, not adam"
+    assert (
+        line
+        == "spec.yaml:7:37: training.optimizer.momentum: momentum applies to sgd and rmsprop, not adam"
+    )
     [line] = problems_of(MINIMAL + "training:\n  optimizer: {name: sgd, nesterov: true}\n")
     assert line == "spec.yaml:7:36: training.optimizer.nesterov: nesterov needs momentum > 0"

@@ -36,9 +36,16 @@ from zoo.spec import load_spec_text  # noqa: E402
 
 TIME_LIMIT = 2.0  # seconds of CPU time for one load, however hostile the input
 HANG_SECONDS = 30.0  # wall time after which a load counts as hung
-COMMON = dict(deadline=None, database=None, print_blob=True,
-              suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large,
-                                     HealthCheck.filter_too_much])
+COMMON = dict(
+    deadline=None,
+    database=None,
+    print_blob=True,
+    suppress_health_check=[
+        HealthCheck.too_slow,
+        HealthCheck.data_too_large,
+        HealthCheck.filter_too_much,
+    ],
+)
 settings.register_profile("ci", max_examples=150, derandomize=True, **COMMON)
 settings.register_profile("dev", max_examples=150, **COMMON)
 settings.register_profile("long", max_examples=3000, **COMMON)
@@ -122,22 +129,74 @@ def _keys(data: Any) -> Iterator[str]:
 
 KEYS = sorted({k for base in BASES for k in _keys(base)})
 NASTY_STRINGS = [
-    "", ".", "..", "./", "/", "/etc/passwd", "../x", "a/../../b", "~", "C:/x", "a\\b", "spec.yaml",
-    "run.json", "model.keras", "checkpoints", "backup", "exports", "{epoch:0999999d}.weights.h5",
-    "c/{epoch.__class__}.weights.h5", "{}.keras", "{", "}", "w.{val_loss:.4f}.weights.h5",
-    "1e400", "-1e400", "nan", ".inf", "0x" + "f" * 120, "9" * 300, "\x00", "a\nb", "é" * 50,
-    "unit", "light", "mlp", "digits", "auto", "all", "none", "adam", "sgd", "val_loss", "step",
-    "model_checkpoint", "csv_logger", "backup_and_restore", "tensorboard", "early_stopping",
-    "&a", "*a", "<<", "!!python/object/apply:os.system", "2001-13-45", "yes", "null", "~/x",
+    "",
+    ".",
+    "..",
+    "./",
+    "/",
+    "/etc/passwd",
+    "../x",
+    "a/../../b",
+    "~",
+    "C:/x",
+    "a\\b",
+    "spec.yaml",
+    "run.json",
+    "model.keras",
+    "checkpoints",
+    "backup",
+    "exports",
+    "{epoch:0999999d}.weights.h5",
+    "c/{epoch.__class__}.weights.h5",
+    "{}.keras",
+    "{",
+    "}",
+    "w.{val_loss:.4f}.weights.h5",
+    "1e400",
+    "-1e400",
+    "nan",
+    ".inf",
+    "0x" + "f" * 120,
+    "9" * 300,
+    "\x00",
+    "a\nb",
+    "é" * 50,
+    "unit",
+    "light",
+    "mlp",
+    "digits",
+    "auto",
+    "all",
+    "none",
+    "adam",
+    "sgd",
+    "val_loss",
+    "step",
+    "model_checkpoint",
+    "csv_logger",
+    "backup_and_restore",
+    "tensorboard",
+    "early_stopping",
+    "&a",
+    "*a",
+    "<<",
+    "!!python/object/apply:os.system",
+    "2001-13-45",
+    "yes",
+    "null",
+    "~/x",
 ]
 
 scalars = st.one_of(
-    st.none(), st.booleans(),
+    st.none(),
+    st.booleans(),
     st.integers(min_value=-(2**70), max_value=2**70),
     st.sampled_from([0, 1, -1, 2**31, 2**32 - 1, 2**32, 2**63, 10**30, 65536, 65537, 100001]),
     st.floats(allow_nan=True, allow_infinity=True),
     st.sampled_from([math.inf, -math.inf, math.nan, 1e-300, 1e300, 0.5, -0.5, 1.0, 2.5]),
-    st.text(max_size=20), st.sampled_from(NASTY_STRINGS), st.sampled_from(KEYS),
+    st.text(max_size=20),
+    st.sampled_from(NASTY_STRINGS),
+    st.sampled_from(KEYS),
     st.text(min_size=200, max_size=3000),
 )
 values = st.recursive(
@@ -199,7 +258,9 @@ def mutated_data(draw: st.DrawFn) -> Any:
             elif isinstance(target, list):
                 target.append(draw(values))
         elif op == "wrap":
-            parent[key] = draw(st.sampled_from([[parent[key]], {"recipe": parent[key]}, str(parent[key])]))
+            parent[key] = draw(
+                st.sampled_from([[parent[key]], {"recipe": parent[key]}, str(parent[key])])
+            )
         elif op == "share":  # the same object twice: safe_dump writes an anchor and an alias
             shared = _get(data, draw(st.sampled_from(paths)))
             if not _reaches(shared, parent):  # no cycles
@@ -215,9 +276,12 @@ def spec_texts(draw: st.DrawFn) -> str:
     """YAML text of a mutated spec, sometimes edited as text."""
     data = draw(mutated_data())
     try:
-        text = yaml.safe_dump(data, sort_keys=draw(st.booleans()),
-                              default_flow_style=draw(st.sampled_from([None, True, False])),
-                              allow_unicode=True)
+        text = yaml.safe_dump(
+            data,
+            sort_keys=draw(st.booleans()),
+            default_flow_style=draw(st.sampled_from([None, True, False])),
+            allow_unicode=True,
+        )
     except (yaml.YAMLError, RecursionError):
         text = yaml.safe_dump(draw(st.sampled_from(BASES)))
     for _ in range(draw(st.integers(0, 3))):
@@ -226,18 +290,40 @@ def spec_texts(draw: st.DrawFn) -> str:
         edit = draw(st.sampled_from(TEXT_EDITS))
         if edit == "insert":
             pos = draw(st.integers(0, len(text)))
-            text = text[:pos] + draw(st.sampled_from(["[", "]", "{", "}", ":", "-", "&x ", "*x",
-                                                      "!!int ", "<<: ", "\t", "'", '"', "#"])) + text[pos:]
+            text = (
+                text[:pos]
+                + draw(
+                    st.sampled_from(
+                        [
+                            "[",
+                            "]",
+                            "{",
+                            "}",
+                            ":",
+                            "-",
+                            "&x ",
+                            "*x",
+                            "!!int ",
+                            "<<: ",
+                            "\t",
+                            "'",
+                            '"',
+                            "#",
+                        ]
+                    )
+                )
+                + text[pos:]
+            )
         elif edit == "delete_line":
-            text = "".join(lines[:i] + lines[i + 1:])
+            text = "".join(lines[:i] + lines[i + 1 :])
         elif edit == "duplicate_line":
             text = "".join(lines[: i + 1] + lines[i:])
         elif edit == "anchor":
-            text = "".join(lines[:i] + [lines[i].replace(": ", ": &x ", 1)] + lines[i + 1:])
+            text = "".join(lines[:i] + [lines[i].replace(": ", ": &x ", 1)] + lines[i + 1 :])
         elif edit == "alias":
-            text = "".join(lines[:i] + [lines[i].split(":")[0] + ": *x\n"] + lines[i + 1:])
+            text = "".join(lines[:i] + [lines[i].split(":")[0] + ": *x\n"] + lines[i + 1 :])
         elif edit == "indent":
-            text = "".join(lines[:i] + ["  " + lines[i]] + lines[i + 1:])
+            text = "".join(lines[:i] + ["  " + lines[i]] + lines[i + 1 :])
     return text
 
 
@@ -251,9 +337,18 @@ def overrides(draw: st.DrawFn) -> list[str]:
         dotted = draw(st.booleans())
         key = ""
         for step in path:
-            key += (f".{step}" if dotted or not isinstance(step, int) else f"[{step}]") if key else str(step)
-        value = draw(st.one_of(st.sampled_from(NASTY_STRINGS), st.text(max_size=30),
-                               values.map(lambda v: yaml.safe_dump(v, default_flow_style=True).strip())))
+            key += (
+                (f".{step}" if dotted or not isinstance(step, int) else f"[{step}]")
+                if key
+                else str(step)
+            )
+        value = draw(
+            st.one_of(
+                st.sampled_from(NASTY_STRINGS),
+                st.text(max_size=30),
+                values.map(lambda v: yaml.safe_dump(v, default_flow_style=True).strip()),
+            )
+        )
         out.append(f"{key}={value}")
     return out
 
@@ -262,6 +357,7 @@ def overrides(draw: st.DrawFn) -> list[str]:
 def time_limit(seconds: float) -> Iterator[None]:
     """At most ``seconds`` of CPU time (the machine may be busy with other work, so not wall
     time), and an alarm that stops a hang long before pytest would."""
+
     def _timeout(signum: int, frame: Any) -> None:
         raise TimeoutError(f"load still running after {HANG_SECONDS} s")
 

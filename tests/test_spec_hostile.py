@@ -115,7 +115,9 @@ def test_merge_key_bomb_is_refused():
 def test_depth_counts_through_aliases():
     chain = [f"d0: &d0 {'[' * 80}1{']' * 80}", f"d1: &d1 {'[' * 30}*d0{']' * 30}"]
     line = one_problem(MINIMAL + "\n".join(chain) + "\n")
-    assert line.startswith("spec.yaml:7:") and f"nests the spec more than {MAX_DEPTH} levels" in line
+    assert (
+        line.startswith("spec.yaml:7:") and f"nests the spec more than {MAX_DEPTH} levels" in line
+    )
 
 
 def test_shared_aliases_are_fine_and_duplicates_found_once():
@@ -141,46 +143,104 @@ def test_size_limit_counts_bytes():
 
 
 def test_control_characters_and_weird_keys_stay_on_one_line():
-    assert one_problem("name: a\x07b\n").startswith("spec.yaml:1:8: not valid YAML: character #x0007")
+    assert one_problem("name: a\x07b\n").startswith(
+        "spec.yaml:1:8: not valid YAML: character #x0007"
+    )
     line = one_problem(MINIMAL + '"a\\nb": 1\n')
     assert line.startswith("spec.yaml:6:1: a\\nb: unknown key 'a\\nb'")
     line = one_problem(MINIMAL + "description: " + "x" * 5000 + "\nseed: " + "y" * 5000 + "\n")
-    assert len(line) < 300 and line.startswith("spec.yaml:7:7: seed: Input should be a valid integer")
+    assert len(line) < 300 and line.startswith(
+        "spec.yaml:7:7: seed: Input should be a valid integer"
+    )
 
 
 # -- numbers ----------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("extra, where", [
-    ("training: {optimizer: {learning_rate: .inf}}", "training.optimizer.learning_rate: Input should be a finite"),
-    ("training: {optimizer: {learning_rate: 1e400}}", "training.optimizer.learning_rate: Input should be a finite"),
-    ("training: {optimizer: {learning_rate: 1.0e400}}", "training.optimizer.learning_rate: Input should be a finite"),
-    ("training: {optimizer: {learning_rate: .nan}}", "training.optimizer.learning_rate: Input should be a finite"),
-    ("training: {optimizer: {learning_rate: 1000}}", "training.optimizer.learning_rate: Input should be less than"),
-    ("training: {loss: {label_smoothing: .nan}}", "training.loss.label_smoothing: Input should be a finite"),
-    ("training: {schedule: {name: cosine, alpha: -.inf}}", "training.schedule.alpha: Input should be a finite"),
-    ("callbacks: [{type: early_stopping, min_delta: .inf}]", "callbacks[0].min_delta: Input should be a finite"),
-    ("seed: 4294967296", "seed: Input should be less than or equal to 4294967295"),
-    ("seed: -1", "seed: Input should be greater than or equal to 0"),
-    ("seed: 42.0", "seed: Input should be a valid integer"),
-    ("training: {batch_size: 1e20}", "training.batch_size: Input should be a valid integer"),
-    ("training: {batch_size: 1.0e20}", "training.batch_size: Input should be a valid integer"),
-    ("training: {batch_size: 65537}", "training.batch_size: Input should be less than or equal to 65536"),
-    ("training: {epochs: 100001}", "training.epochs: Input should be less than or equal to 100000"),
-    ("training: {epochs: true}", "training.epochs: Input should be a valid integer"),
-    ("training: {shuffle_buffer: 99999999999999999999}", "training.shuffle_buffer: Input should be less"),
-    ("training: {phases: [{epochs: 1, learning_rate: 0.1, unfreeze: -3}]}", "training.phases[0].unfreeze"),
-    ("callbacks: [{type: early_stopping, patience: 1e9}]", "callbacks[0].patience: Input should be a valid integer"),
-    ("data: {source: digits, split: {test: .inf}}", "data.split.test: a count of at most"),
-    ("data: {source: digits, split: {test: 1e12}}", "data.split.test: expected a fraction"),
-    ("data: {source: digits, image_size: [8, 100000]}", "data.image_size[1]: Input should be less than"),
-    ("model: {architecture: mlp, num_classes: 1.0e9}", "model.num_classes: Input should be a valid integer"),
-    ("model: {architecture: mlp, params: {dropout: .nan}}", "model.params.dropout: Input should be a finite"),
-])
+@pytest.mark.parametrize(
+    "extra, where",
+    [
+        (
+            "training: {optimizer: {learning_rate: .inf}}",
+            "training.optimizer.learning_rate: Input should be a finite",
+        ),
+        (
+            "training: {optimizer: {learning_rate: 1e400}}",
+            "training.optimizer.learning_rate: Input should be a finite",
+        ),
+        (
+            "training: {optimizer: {learning_rate: 1.0e400}}",
+            "training.optimizer.learning_rate: Input should be a finite",
+        ),
+        (
+            "training: {optimizer: {learning_rate: .nan}}",
+            "training.optimizer.learning_rate: Input should be a finite",
+        ),
+        (
+            "training: {optimizer: {learning_rate: 1000}}",
+            "training.optimizer.learning_rate: Input should be less than",
+        ),
+        (
+            "training: {loss: {label_smoothing: .nan}}",
+            "training.loss.label_smoothing: Input should be a finite",
+        ),
+        (
+            "training: {schedule: {name: cosine, alpha: -.inf}}",
+            "training.schedule.alpha: Input should be a finite",
+        ),
+        (
+            "callbacks: [{type: early_stopping, min_delta: .inf}]",
+            "callbacks[0].min_delta: Input should be a finite",
+        ),
+        ("seed: 4294967296", "seed: Input should be less than or equal to 4294967295"),
+        ("seed: -1", "seed: Input should be greater than or equal to 0"),
+        ("seed: 42.0", "seed: Input should be a valid integer"),
+        ("training: {batch_size: 1e20}", "training.batch_size: Input should be a valid integer"),
+        ("training: {batch_size: 1.0e20}", "training.batch_size: Input should be a valid integer"),
+        (
+            "training: {batch_size: 65537}",
+            "training.batch_size: Input should be less than or equal to 65536",
+        ),
+        (
+            "training: {epochs: 100001}",
+            "training.epochs: Input should be less than or equal to 100000",
+        ),
+        ("training: {epochs: true}", "training.epochs: Input should be a valid integer"),
+        (
+            "training: {shuffle_buffer: 99999999999999999999}",
+            "training.shuffle_buffer: Input should be less",
+        ),
+        (
+            "training: {phases: [{epochs: 1, learning_rate: 0.1, unfreeze: -3}]}",
+            "training.phases[0].unfreeze",
+        ),
+        (
+            "callbacks: [{type: early_stopping, patience: 1e9}]",
+            "callbacks[0].patience: Input should be a valid integer",
+        ),
+        ("data: {source: digits, split: {test: .inf}}", "data.split.test: a count of at most"),
+        ("data: {source: digits, split: {test: 1e12}}", "data.split.test: expected a fraction"),
+        (
+            "data: {source: digits, image_size: [8, 100000]}",
+            "data.image_size[1]: Input should be less than",
+        ),
+        (
+            "model: {architecture: mlp, num_classes: 1.0e9}",
+            "model.num_classes: Input should be a valid integer",
+        ),
+        (
+            "model: {architecture: mlp, params: {dropout: .nan}}",
+            "model.params.dropout: Input should be a finite",
+        ),
+    ],
+)
 def test_numbers_must_be_finite_and_sane(extra: str, where: str):
     section = extra.split(":")[0]
-    text = "\n".join(line for line in MINIMAL.splitlines()
-                     if not line.startswith(f"{section}:") and not (section == "model" and line.startswith("  ")))
+    text = "\n".join(
+        line
+        for line in MINIMAL.splitlines()
+        if not line.startswith(f"{section}:") and not (section == "model" and line.startswith("  "))
+    )
     assert where in one_problem(text + "\n" + extra + "\n")
 
 
@@ -193,58 +253,113 @@ def test_numbers_at_their_bounds_are_fine():
 # -- paths inside the run folder ------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("callback, message", [
-    ("{type: backup_and_restore, backup_dir: '.'}", "not the folder itself"),
-    ("{type: backup_and_restore, backup_dir: './'}", "not the folder itself"),
-    ("{type: backup_and_restore, backup_dir: checkpoints}", "'checkpoints/' is a folder zoo keeps"),
-    ("{type: backup_and_restore, backup_dir: exports/b}", "'exports/' is a folder zoo keeps"),
-    ("{type: backup_and_restore, backup_dir: ''}", "not be empty"),
-    ("{type: backup_and_restore, backup_dir: ../elsewhere}", "'..' leaves it"),
-    ("{type: backup_and_restore, backup_dir: a/../../b}", "'..' leaves it"),
-    ("{type: backup_and_restore, backup_dir: /tmp/b}", "not an absolute one"),
-    ("{type: backup_and_restore, backup_dir: 'C:/b'}", "not an absolute one"),
-    ("{type: backup_and_restore, backup_dir: '~/b'}", "not an absolute one"),
-    ("{type: backup_and_restore, backup_dir: 'a\\\\b'}", "separate folders with '/'"),
-    ("{type: backup_and_restore, backup_dir: \"a\\0b\"}", "must not contain control characters"),
-    ("{type: csv_logger, filename: spec.yaml}", "'spec.yaml' is a file zoo writes in every run"),
-    ("{type: csv_logger, filename: ./run.json}", "'run.json' is a file zoo writes in every run"),
-    ("{type: csv_logger, filename: History.CSV}", "'History.CSV' is a file zoo writes"),
-    ("{type: csv_logger, filename: model.keras/x.csv}", "'model.keras' is a file zoo writes"),
-    ("{type: csv_logger, filename: backup/log.csv}", "'backup/' is a folder zoo keeps"),
-    ("{type: csv_logger, filename: checkpoints/log.csv}", "'checkpoints/' is a folder zoo keeps"),
-    ("{type: tensorboard, log_dir: .}", "not the folder itself"),
-    ("{type: tensorboard, log_dir: /var/log}", "not an absolute one"),
-    ("{type: tensorboard, log_dir: exports}", "'exports/' is a folder zoo keeps"),
-    ("{type: model_checkpoint, filepath: ../w.weights.h5}", "'..' leaves it"),
-    ("{type: model_checkpoint, filepath: metrics.json/w.weights.h5}", "'metrics.json' is a file"),
-    ("{type: model_checkpoint, filepath: model.keras, save_weights_only: false}", "'model.keras' is a file"),
-    ("{type: model_checkpoint, filepath: 'c/w.{epoch:0999999d}.weights.h5'}", "format '{epoch:0999999d}' is not allowed"),
-    ("{type: model_checkpoint, filepath: 'c/w.{val_loss:.99f}.weights.h5'}", "format '{val_loss:.99f}' is not allowed"),
-    ("{type: model_checkpoint, filepath: 'c/w.{val_loss:d}.weights.h5'}", "format '{val_loss:d}' is not allowed"),
-    ("{type: model_checkpoint, filepath: 'c/w.{epoch.__class__}.weights.h5'}", "placeholder {epoch.__class__}"),
-    ("{type: model_checkpoint, filepath: 'c/w.{0}.weights.h5'}", "placeholder {0} is not allowed"),
-    ("{type: model_checkpoint, filepath: 'c/w.{epoch!r}.weights.h5'}", "placeholder {epoch!r} is not allowed"),
-    ("{type: model_checkpoint, filepath: 'c/w.{epoch.weights.h5'}", "bad filename template"),
-    ("{type: model_checkpoint, filepath: 'c/{epoch:{epoch}}.weights.h5'}", "is not allowed"),
-    ("{type: model_checkpoint, filepath: c/w.weights.h6}", "filepath must end in '.weights.h5'"),
-])
+@pytest.mark.parametrize(
+    "callback, message",
+    [
+        ("{type: backup_and_restore, backup_dir: '.'}", "not the folder itself"),
+        ("{type: backup_and_restore, backup_dir: './'}", "not the folder itself"),
+        (
+            "{type: backup_and_restore, backup_dir: checkpoints}",
+            "'checkpoints/' is a folder zoo keeps",
+        ),
+        ("{type: backup_and_restore, backup_dir: exports/b}", "'exports/' is a folder zoo keeps"),
+        ("{type: backup_and_restore, backup_dir: ''}", "not be empty"),
+        ("{type: backup_and_restore, backup_dir: ../elsewhere}", "'..' leaves it"),
+        ("{type: backup_and_restore, backup_dir: a/../../b}", "'..' leaves it"),
+        ("{type: backup_and_restore, backup_dir: /tmp/b}", "not an absolute one"),
+        ("{type: backup_and_restore, backup_dir: 'C:/b'}", "not an absolute one"),
+        ("{type: backup_and_restore, backup_dir: '~/b'}", "not an absolute one"),
+        ("{type: backup_and_restore, backup_dir: 'a\\\\b'}", "separate folders with '/'"),
+        ('{type: backup_and_restore, backup_dir: "a\\0b"}', "must not contain control characters"),
+        (
+            "{type: csv_logger, filename: spec.yaml}",
+            "'spec.yaml' is a file zoo writes in every run",
+        ),
+        (
+            "{type: csv_logger, filename: ./run.json}",
+            "'run.json' is a file zoo writes in every run",
+        ),
+        ("{type: csv_logger, filename: History.CSV}", "'History.CSV' is a file zoo writes"),
+        ("{type: csv_logger, filename: model.keras/x.csv}", "'model.keras' is a file zoo writes"),
+        ("{type: csv_logger, filename: backup/log.csv}", "'backup/' is a folder zoo keeps"),
+        (
+            "{type: csv_logger, filename: checkpoints/log.csv}",
+            "'checkpoints/' is a folder zoo keeps",
+        ),
+        ("{type: tensorboard, log_dir: .}", "not the folder itself"),
+        ("{type: tensorboard, log_dir: /var/log}", "not an absolute one"),
+        ("{type: tensorboard, log_dir: exports}", "'exports/' is a folder zoo keeps"),
+        ("{type: model_checkpoint, filepath: ../w.weights.h5}", "'..' leaves it"),
+        (
+            "{type: model_checkpoint, filepath: metrics.json/w.weights.h5}",
+            "'metrics.json' is a file",
+        ),
+        (
+            "{type: model_checkpoint, filepath: model.keras, save_weights_only: false}",
+            "'model.keras' is a file",
+        ),
+        (
+            "{type: model_checkpoint, filepath: 'c/w.{epoch:0999999d}.weights.h5'}",
+            "format '{epoch:0999999d}' is not allowed",
+        ),
+        (
+            "{type: model_checkpoint, filepath: 'c/w.{val_loss:.99f}.weights.h5'}",
+            "format '{val_loss:.99f}' is not allowed",
+        ),
+        (
+            "{type: model_checkpoint, filepath: 'c/w.{val_loss:d}.weights.h5'}",
+            "format '{val_loss:d}' is not allowed",
+        ),
+        (
+            "{type: model_checkpoint, filepath: 'c/w.{epoch.__class__}.weights.h5'}",
+            "placeholder {epoch.__class__}",
+        ),
+        (
+            "{type: model_checkpoint, filepath: 'c/w.{0}.weights.h5'}",
+            "placeholder {0} is not allowed",
+        ),
+        (
+            "{type: model_checkpoint, filepath: 'c/w.{epoch!r}.weights.h5'}",
+            "placeholder {epoch!r} is not allowed",
+        ),
+        ("{type: model_checkpoint, filepath: 'c/w.{epoch.weights.h5'}", "bad filename template"),
+        ("{type: model_checkpoint, filepath: 'c/{epoch:{epoch}}.weights.h5'}", "is not allowed"),
+        (
+            "{type: model_checkpoint, filepath: c/w.weights.h6}",
+            "filepath must end in '.weights.h5'",
+        ),
+    ],
+)
 def test_callback_paths_are_confined_to_the_run_folder(callback: str, message: str):
     line = one_problem(MINIMAL + f"callbacks:\n  - {callback}\n")
     assert line.startswith("spec.yaml:7:") and "callbacks[0]." in line and message in line, line
 
 
-@pytest.mark.parametrize("callbacks, message", [
-    ("[{type: csv_logger, filename: a.csv}, {type: csv_logger, filename: ./A.csv}]",
-     "callbacks[1].filename: './A.csv' overlaps callbacks[0].filename 'a.csv'"),
-    ("[{type: backup_and_restore, backup_dir: state}, {type: csv_logger, filename: state/log.csv}]",
-     "callbacks[1].filename: 'state/log.csv' overlaps callbacks[0].backup_dir 'state'"),
-    ("[{type: tensorboard, log_dir: logs/tb}, {type: backup_and_restore, backup_dir: logs}]",
-     "callbacks[1].backup_dir: 'logs' overlaps callbacks[0].log_dir 'logs/tb'"),
-    ("[{type: model_checkpoint, filepath: c/w.weights.h5}, {type: model_checkpoint, filepath: c/w.weights.h5}]",
-     "callbacks[1].filepath: 'c/w.weights.h5' overlaps callbacks[0].filepath"),
-    ("[{type: backup_and_restore}, {type: backup_and_restore, backup_dir: other}]",
-     "callbacks[1]: only one backup_and_restore entry is allowed"),
-])
+@pytest.mark.parametrize(
+    "callbacks, message",
+    [
+        (
+            "[{type: csv_logger, filename: a.csv}, {type: csv_logger, filename: ./A.csv}]",
+            "callbacks[1].filename: './A.csv' overlaps callbacks[0].filename 'a.csv'",
+        ),
+        (
+            "[{type: backup_and_restore, backup_dir: state}, {type: csv_logger, filename: state/log.csv}]",
+            "callbacks[1].filename: 'state/log.csv' overlaps callbacks[0].backup_dir 'state'",
+        ),
+        (
+            "[{type: tensorboard, log_dir: logs/tb}, {type: backup_and_restore, backup_dir: logs}]",
+            "callbacks[1].backup_dir: 'logs' overlaps callbacks[0].log_dir 'logs/tb'",
+        ),
+        (
+            "[{type: model_checkpoint, filepath: c/w.weights.h5}, {type: model_checkpoint, filepath: c/w.weights.h5}]",
+            "callbacks[1].filepath: 'c/w.weights.h5' overlaps callbacks[0].filepath",
+        ),
+        (
+            "[{type: backup_and_restore}, {type: backup_and_restore, backup_dir: other}]",
+            "callbacks[1]: only one backup_and_restore entry is allowed",
+        ),
+    ],
+)
 def test_two_callbacks_never_write_the_same_place(callbacks: str, message: str):
     line = one_problem(MINIMAL + f"callbacks: {callbacks}\n")
     assert line.startswith("spec.yaml:6:") and message in line, line
@@ -266,39 +381,60 @@ def test_sensible_callback_paths_are_accepted():
 # -- --set paths ----------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("override", ["model.params.hidden_units.0=abc", "model.params.hidden_units[0]=abc"])
+@pytest.mark.parametrize(
+    "override", ["model.params.hidden_units.0=abc", "model.params.hidden_units[0]=abc"]
+)
 def test_set_accepts_both_path_spellings_and_is_blamed(override: str):
     line = one_problem(MINIMAL, (override,))
-    assert line == (f"--set {override}: model.params.hidden_units[0]: Input should be a valid integer, "
-                    "unable to parse string as an integer (got 'abc')")
+    assert line == (
+        f"--set {override}: model.params.hidden_units[0]: Input should be a valid integer, "
+        "unable to parse string as an integer (got 'abc')"
+    )
 
 
 def test_set_is_blamed_for_problems_under_it_whichever_spelling():
     text = MINIMAL + "callbacks: [{type: early_stopping}]\n"
     line = one_problem(text, ("callbacks.0={type: early_stopping, patience: -1}",))
-    assert line.startswith("--set callbacks.0={type: early_stopping, patience: -1}: callbacks[0].patience:")
+    assert line.startswith(
+        "--set callbacks.0={type: early_stopping, patience: -1}: callbacks[0].patience:"
+    )
     line = one_problem(text, ("callbacks[0].patience=-1",))
-    assert line.startswith("--set callbacks[0].patience=-1: callbacks[0].patience: Input should be greater")
+    assert line.startswith(
+        "--set callbacks[0].patience=-1: callbacks[0].patience: Input should be greater"
+    )
     line = one_problem(MINIMAL, ("model.params.hidden_units=[1, abc]",))
-    assert line.startswith("--set model.params.hidden_units=[1, abc]: model.params.hidden_units[1]:")
+    assert line.startswith(
+        "--set model.params.hidden_units=[1, abc]: model.params.hidden_units[1]:"
+    )
     line = one_problem(MINIMAL, ("seed.x=1",))
     assert line.startswith("--set seed.x=1: seed: Input should be a valid integer")
-    spec = load_spec_text(text, "spec.yaml", ("callbacks[0].patience=3", "model.params.hidden_units.1=7"))
+    spec = load_spec_text(
+        text, "spec.yaml", ("callbacks[0].patience=3", "model.params.hidden_units.1=7")
+    )
     assert spec.spec.callbacks[0].patience == 3 and spec.spec.model.params.hidden_units == [64, 7]
 
 
-@pytest.mark.parametrize("override, message", [
-    ("a..b=1", "--set a..b=1: not a key path: 'a..b'"),
-    ("a[0=1", "--set a[0=1: not a key path"),
-    ("=1", "--set =1: override has an empty key path"),
-    ("callbacks.3.patience=1", "--set callbacks.3.patience=1: callbacks[3].patience: cannot set this: callbacks is not set"),
-    ("model.params.hidden_units.5=1", "cannot set this: model.params.hidden_units has 2 items"),
-    ("model.params.hidden_units.x=1", "cannot set this: model.params.hidden_units is a list: give an index"),
-    ("name.x.y=1", "cannot set this: name is 'mini', not a mapping"),
-    ("seed=" + "9" * 200, "number longer than 100 characters"),
-    ("seed=&a [*a]", "alias '*a' refers to a value that contains it"),
-    ("name=a\nb", "--set name=a\\nb: name: String should match pattern"),
-])
+@pytest.mark.parametrize(
+    "override, message",
+    [
+        ("a..b=1", "--set a..b=1: not a key path: 'a..b'"),
+        ("a[0=1", "--set a[0=1: not a key path"),
+        ("=1", "--set =1: override has an empty key path"),
+        (
+            "callbacks.3.patience=1",
+            "--set callbacks.3.patience=1: callbacks[3].patience: cannot set this: callbacks is not set",
+        ),
+        ("model.params.hidden_units.5=1", "cannot set this: model.params.hidden_units has 2 items"),
+        (
+            "model.params.hidden_units.x=1",
+            "cannot set this: model.params.hidden_units is a list: give an index",
+        ),
+        ("name.x.y=1", "cannot set this: name is 'mini', not a mapping"),
+        ("seed=" + "9" * 200, "number longer than 100 characters"),
+        ("seed=&a [*a]", "alias '*a' refers to a value that contains it"),
+        ("name=a\nb", "--set name=a\\nb: name: String should match pattern"),
+    ],
+)
 def test_bad_overrides_are_located_on_the_command_line(override: str, message: str):
     line = one_problem(MINIMAL, (override,))
     assert message in line, line
@@ -307,13 +443,22 @@ def test_bad_overrides_are_located_on_the_command_line(override: str, message: s
 # -- bare plugin names ------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("extra, message", [
-    ("scaling: unit", "spec.yaml:6:10: scaling: expected a mapping, not the bare name 'unit'; "
-                      "write scaling: {recipe: unit}"),
-    ("augmentation: light", "spec.yaml:6:15: augmentation: expected a mapping, not the bare name "
-                            "'light'; write augmentation: {recipe: light}"),
-    ("scaling: unti", "write scaling: {recipe: unit}"),
-])
+@pytest.mark.parametrize(
+    "extra, message",
+    [
+        (
+            "scaling: unit",
+            "spec.yaml:6:10: scaling: expected a mapping, not the bare name 'unit'; "
+            "write scaling: {recipe: unit}",
+        ),
+        (
+            "augmentation: light",
+            "spec.yaml:6:15: augmentation: expected a mapping, not the bare name "
+            "'light'; write augmentation: {recipe: light}",
+        ),
+        ("scaling: unti", "write scaling: {recipe: unit}"),
+    ],
+)
 def test_a_bare_plugin_name_gets_the_mapping_it_needs(extra: str, message: str):
     line = one_problem(MINIMAL + extra + "\n")
     assert line.startswith(message) or (extra.endswith("unti") and message in line), line

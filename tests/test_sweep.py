@@ -48,18 +48,26 @@ def test_check_reports_located_problems(tmp_path, capsys):
     text = SWEEP.replace("{trials}", "3").replace(
         "model.params.hidden_units[0]: {type: int, low: 16, high: 64, step: 16}",
         "model.params.hiden_units[0]: {type: int, low: 16, high: 64}\n"
-        "  model.params.dropout: {type: float, low: 0.0, high: 1.5}")
+        "  model.params.dropout: {type: float, low: 0.0, high: 1.5}",
+    )
     assert main(["sweep", str(write_sweep(tmp_path, text=text)), "--check"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
-    assert any(":5:3: space.model.params.hiden_units[0]: the spec has no key" in e
-               and "did you mean 'hidden_units'" in e for e in err), err
-    assert any(":6:3: space.model.params.dropout: the spec is not valid with "
-               "model.params.dropout=1.5" in e for e in err), err
+    assert any(
+        ":5:3: space.model.params.hiden_units[0]: the spec has no key" in e
+        and "did you mean 'hidden_units'" in e
+        for e in err
+    ), err
+    assert any(
+        ":6:3: space.model.params.dropout: the spec is not valid with model.params.dropout=1.5" in e
+        for e in err
+    ), err
 
 
 def test_sweep_file_schema_errors_are_located(tmp_path, capsys):
-    text = (f"spec: {SPEC}\nspace:\n  training.epochs: {{type: int, low: 5, high: 2}}\n"
-            "  seed: {type: flaot, low: 0, high: 1}\ntrials: 0\nsampler: {name: tpe, sed: 1}\n")
+    text = (
+        f"spec: {SPEC}\nspace:\n  training.epochs: {{type: int, low: 5, high: 2}}\n"
+        "  seed: {type: flaot, low: 0, high: 1}\ntrials: 0\nsampler: {name: tpe, sed: 1}\n"
+    )
     assert main(["sweep", str(write_sweep(tmp_path, text=text)), "--check"]) == 2
     err = capsys.readouterr().err
     assert ":3:" in err and "low (5) must not be above high (2)" in err
@@ -69,8 +77,16 @@ def test_sweep_file_schema_errors_are_located(tmp_path, capsys):
 
 
 def test_unreachable_storage_is_one_line(tmp_path, capsys):
-    code = main(["sweep", str(write_sweep(tmp_path)), "--out", str(tmp_path / "s"),
-                 "--storage", "sqlite:////no/such/folder/study.db"])
+    code = main(
+        [
+            "sweep",
+            str(write_sweep(tmp_path)),
+            "--out",
+            str(tmp_path / "s"),
+            "--storage",
+            "sqlite:////no/such/folder/study.db",
+        ]
+    )
     assert code == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "cannot use the study storage" in err[0], err
@@ -93,7 +109,8 @@ def test_sweep_writes_trials_best_spec_and_plots(tmp_path, capsys):
     spec = load_spec(out / "best_spec.yaml")  # ready to train
     assert spec.training.epochs == 2
     assert spec.training.optimizer.learning_rate == pytest.approx(
-        float(best["training.optimizer.learning_rate"]))
+        float(best["training.optimizer.learning_rate"])
+    )
     for name in ("optimization_history", "parallel_coordinate", "param_importances"):
         assert (out / f"{name}.png").stat().st_size > 1000
     # zoo runs --compare: the differing spec keys and metrics of the trials, and their curves
@@ -103,8 +120,19 @@ def test_sweep_writes_trials_best_spec_and_plots(tmp_path, capsys):
     assert "training.optimizer.learning_rate" in table and "BEST_VAL_ACCURACY" in table
     assert "training.epochs" not in table and table.count("trial-000") == 3
     assert (tmp_path / "c.png").stat().st_size > 1000
-    assert main(["runs", "--compare", str(out / "trials" / "trial-0000"),
-                 str(out / "trials" / "trial-0001"), "--format", "json"]) == 0
+    assert (
+        main(
+            [
+                "runs",
+                "--compare",
+                str(out / "trials" / "trial-0000"),
+                str(out / "trials" / "trial-0001"),
+                "--format",
+                "json",
+            ]
+        )
+        == 0
+    )
     import json
 
     data = json.loads(capsys.readouterr().out)
@@ -120,8 +148,10 @@ def test_two_workers_share_one_study(tmp_path):
     out = tmp_path / "s"
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
     cmd = [sys.executable, "-m", "zoo", "sweep", str(sweep), "--out", str(out), "--join"]
-    procs = [subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                              text=True) for _ in range(2)]
+    procs = [
+        subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        for _ in range(2)
+    ]
     outputs = [p.communicate(timeout=300) for p in procs]
     assert [p.returncode for p in procs] == [0, 0], outputs
     rows = read_csv(out / "trials.csv")
@@ -141,8 +171,9 @@ def test_dead_workers_trial_is_failed_and_requeued(tmp_path):
 
     storage, _ = open_storage(tmp_path, None)
     study = optuna.create_study(study_name="s", storage=storage)
-    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
-                          capture_output=True, text=True).stdout.strip()
+    dead = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True
+    ).stdout.strip()
     import socket
 
     t = study.ask({"x": optuna.distributions.FloatDistribution(0, 1)})
@@ -158,7 +189,8 @@ def test_dead_workers_trial_is_failed_and_requeued(tmp_path):
     assert trials[1].state.name == "RUNNING"
     assert trials[2].state.name == "WAITING" and trials[2].user_attrs["zoo_retry_of"] == 0
     assert trials[2].params == {} and study.get_trials()[2].system_attrs["fixed_params"] == {
-        "x": t.params["x"]}
+        "x": t.params["x"]
+    }
 
 
 def test_compare_rejects_non_runs(tmp_path, capsys):
@@ -180,23 +212,36 @@ def test_killed_worker_trial_is_failed_requeued_and_run_once(tmp_path):
     quick = write_sweep(tmp_path, text=text)
     out = tmp_path / "s"
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
-    proc = subprocess.Popen([sys.executable, "-m", "zoo", "sweep", str(long_sweep), "--out",
-                             str(out)], env=env, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "zoo", "sweep", str(long_sweep), "--out", str(out)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     history = out / "trials" / "trial-0000" / "history.csv"
     deadline = time.monotonic() + 120
     while not history.exists() and time.monotonic() < deadline:
         time.sleep(0.5)
     proc.send_signal(signal.SIGKILL)
     proc.wait()
-    done = subprocess.run([sys.executable, "-m", "zoo", "sweep", str(quick), "--out", str(out),
-                           "--join"], env=env, capture_output=True, text=True, timeout=300)
+    done = subprocess.run(
+        [sys.executable, "-m", "zoo", "sweep", str(quick), "--out", str(out), "--join"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert done.returncode == 0, done.stderr
     assert "trials 0: their worker died" in done.stdout
     rows = read_csv(out / "trials.csv")
     assert [(r["number"], r["state"]) for r in rows] == [
-        ("0", "FAIL"), ("1", "COMPLETE"), ("2", "COMPLETE")]
+        ("0", "FAIL"),
+        ("1", "COMPLETE"),
+        ("2", "COMPLETE"),
+    ]
     assert rows[0]["note"].startswith("interrupted") and "retry of 0" in rows[1]["note"]
-    assert rows[1]["training.optimizer.learning_rate"] == rows[0]["training.optimizer.learning_rate"]
+    assert (
+        rows[1]["training.optimizer.learning_rate"] == rows[0]["training.optimizer.learning_rate"]
+    )
     status = json.loads((out / "trials" / "trial-0000" / "run.json").read_text())["status"]
     assert status == "running"  # killed: zoo runs shows it interrupted, resumable

@@ -22,8 +22,11 @@ BIG_TAGS = {"transfer", "pretrained"}
 
 # Entries whose defaults cannot be built offline or need values: what the live checks pass.
 # Pretrained weights would be downloaded: every architecture with a `weights` param gets none.
-ARCH_PARAMS = {e.name: {"weights": None} for e in REGISTRY.list("architectures")
-               if "weights" in e.params.model_fields}
+ARCH_PARAMS = {
+    e.name: {"weights": None}
+    for e in REGISTRY.list("architectures")
+    if "weights" in e.params.model_fields
+}
 RECIPE_PARAMS = {"albumentations": {"transforms": [{"HorizontalFlip": {"p": 0.5}}]}}
 
 
@@ -50,8 +53,9 @@ def test_every_architecture_keeps_the_contract(name):
 
 @pytest.mark.parametrize("name", list(_count_cases()))
 def test_declared_param_counts_match_the_built_models(name):
-    report = check_architecture(name, REGISTRY, params=ARCH_PARAMS.get(name),
-                                count_params=ARCH_PARAMS.get(name))
+    report = check_architecture(
+        name, REGISTRY, params=ARCH_PARAMS.get(name), count_params=ARCH_PARAMS.get(name)
+    )
     assert any(c.startswith("param_count") for c in report.checked), str(report)
 
 
@@ -96,8 +100,11 @@ def _data_params(name, tmp_path):
         return {"path": "table.csv"}
     if name == "numpy":
         rng = np.random.default_rng(0)
-        np.savez(tmp_path / "set.npz", x=rng.integers(0, 255, (12, 7, 7, 1), dtype=np.uint8),
-                 y=np.arange(12) % 3)
+        np.savez(
+            tmp_path / "set.npz",
+            x=rng.integers(0, 255, (12, 7, 7, 1), dtype=np.uint8),
+            y=np.arange(12) % 3,
+        )
         return {"path": "set.npz"}
     if name == "keras":
         return {"dataset": "mnist"}
@@ -168,18 +175,23 @@ class _Unstated:
 
 
 def _no_images(params, ctx):
-    return zoo.plugin.SourceData(["a"], {"all": zoo.plugin.ImageSet(np.zeros(0), images=np.zeros(
-        (0, 4, 4, 1), np.uint8))})
+    return zoo.plugin.SourceData(
+        ["a"], {"all": zoo.plugin.ImageSet(np.zeros(0), images=np.zeros((0, 4, 4, 1), np.uint8))}
+    )
 
 
 def _bad_labels(params, ctx):
-    return zoo.plugin.SourceData(["a", "b"], {"all": zoo.plugin.ImageSet(
-        np.array([0, 5]), images=np.zeros((2, 4, 4, 1), np.uint8))})
+    return zoo.plugin.SourceData(
+        ["a", "b"],
+        {"all": zoo.plugin.ImageSet(np.array([0, 5]), images=np.zeros((2, 4, 4, 1), np.uint8))},
+    )
 
 
 def _lying_hint(params, ctx):
-    return zoo.plugin.SourceData(["a", "b"], {"all": zoo.plugin.ImageSet(
-        np.array([0, 1]), images=np.zeros((2, 4, 4, 1), np.uint8))})
+    return zoo.plugin.SourceData(
+        ["a", "b"],
+        {"all": zoo.plugin.ImageSet(np.array([0, 1]), images=np.zeros((2, 4, 4, 1), np.uint8))},
+    )
 
 
 class Bad:
@@ -190,20 +202,27 @@ class Bad:
 
     @zoo.hookimpl
     def zoo_register_recipes(self, registry):
-        registry.add_augmentation("bad_seed", params=P, factory=lambda p, c: _GlobalRandom(),
-                                  description="d")
-        registry.add_augmentation("bad_dtype", params=P, factory=lambda p, c: _Float(),
-                                  description="d")
-        registry.add_scaling("bad_state", params=P, factory=lambda p, s: _Unstated(),
-                             description="d")
+        registry.add_augmentation(
+            "bad_seed", params=P, factory=lambda p, c: _GlobalRandom(), description="d"
+        )
+        registry.add_augmentation(
+            "bad_dtype", params=P, factory=lambda p, c: _Float(), description="d"
+        )
+        registry.add_scaling(
+            "bad_state", params=P, factory=lambda p, s: _Unstated(), description="d"
+        )
 
     @zoo.hookimpl
     def zoo_register_data_sources(self, registry):
         registry.add_data_source("bad_empty", params=P, factory=_no_images, description="d")
         registry.add_data_source("bad_labels", params=P, factory=_bad_labels, description="d")
         registry.add_data_source(
-            "bad_hint", params=P, factory=_lying_hint, description="d",
-            shape_hint=lambda p, c: zoo.plugin.ShapeHint(image_size=(8, 8), num_classes=2))
+            "bad_hint",
+            params=P,
+            factory=_lying_hint,
+            description="d",
+            shape_hint=lambda p, c: zoo.plugin.ShapeHint(image_size=(8, 8), num_classes=2),
+        )
 
 
 @pytest.fixture(scope="module")
@@ -213,16 +232,19 @@ def bad_registry():
     return registry
 
 
-@pytest.mark.parametrize(("name", "message"), [
-    ("bad_out", "expected a first output of shape (None, 3)"),
-    ("bad_act", "softmax rows must sum to 1"),
-    ("bad_seed", "same seed give different images"),
-    ("bad_dtype", "must return uint8"),
-    ("bad_state", "rebuilt from its state() gives other values"),
-    ("bad_empty", "it returned no images"),
-    ("bad_labels", "labels outside 0..1"),
-    ("bad_hint", "shape_hint says image_size (8, 8), the data has [(4, 4)]"),
-])
+@pytest.mark.parametrize(
+    ("name", "message"),
+    [
+        ("bad_out", "expected a first output of shape (None, 3)"),
+        ("bad_act", "softmax rows must sum to 1"),
+        ("bad_seed", "same seed give different images"),
+        ("bad_dtype", "must return uint8"),
+        ("bad_state", "rebuilt from its state() gives other values"),
+        ("bad_empty", "it returned no images"),
+        ("bad_labels", "labels outside 0..1"),
+        ("bad_hint", "shape_hint says image_size (8, 8), the data has [(4, 4)]"),
+    ],
+)
 def test_checks_fail_with_a_message_naming_the_plugin(bad_registry, name, message):
     with pytest.raises(AssertionError) as err:
         check_plugin(name, bad_registry)

@@ -28,8 +28,15 @@ class Recorder:
         self.params = params
 
     def start(self, run_dir, resolved_spec, info):
-        CALLS.append(("start", Path(run_dir).name, resolved_spec["name"], self.params.tag,
-                      info["plugins"]["model"]["name"]))
+        CALLS.append(
+            (
+                "start",
+                Path(run_dir).name,
+                resolved_spec["name"],
+                self.params.tag,
+                info["plugins"]["model"]["name"],
+            )
+        )
 
     def log_epoch(self, epoch, metrics):
         CALLS.append(("epoch", epoch, sorted(metrics)))
@@ -63,10 +70,13 @@ def test_builtin_trackers_are_registered():
 def test_unknown_tracker_keyword_breaks_the_plugin():
     @hookimpl
     def zoo_register_trackers(registry):
-        registry.add_tracker("bad", params=RecParams, factory=Recorder, description="x",
-                             fetch=print)
+        registry.add_tracker(
+            "bad", params=RecParams, factory=Recorder, description="x", fetch=print
+        )
 
-    reg = build_registry([("bad", types.SimpleNamespace(zoo_register_trackers=zoo_register_trackers))])
+    reg = build_registry(
+        [("bad", types.SimpleNamespace(zoo_register_trackers=zoo_register_trackers))]
+    )
     assert "unknown tracker capability 'fetch'" in reg.broken_plugin("bad").reason
 
 
@@ -96,8 +106,10 @@ def test_trackers_see_the_run_and_a_broken_one_is_reported_once(tmp_path, monkey
     assert "the run goes on without it" in err
     starts = [c for c in CALLS if c[0] == "start"]
     name = result.run_dir.name
-    assert starts == [("start", name, "digits-mlp", "hello", "mlp"),  # ZOO_REC_TAG
-                      ("start", name, "digits-mlp", "x", "mlp")]
+    assert starts == [
+        ("start", name, "digits-mlp", "hello", "mlp"),  # ZOO_REC_TAG
+        ("start", name, "digits-mlp", "x", "mlp"),
+    ]
     epochs = [c[1] for c in CALLS if c[0] == "epoch"]
     assert epochs == [1, 2]  # only the recorder: boom broke at its first epoch
     assert "val_accuracy" in [c for c in CALLS if c[0] == "epoch"][0][2]

@@ -31,8 +31,7 @@ PATIENCE = 2
 def digest(weights: list[np.ndarray]) -> str:
     """A hash of a model's weights that does not depend on their order (a frozen layer's
     variables may come later in the list)."""
-    parts = sorted(hashlib.sha256(np.ascontiguousarray(w).tobytes()).hexdigest()
-                   for w in weights)
+    parts = sorted(hashlib.sha256(np.ascontiguousarray(w).tobytes()).hexdigest() for w in weights)
     return hashlib.sha256("".join(parts).encode()).hexdigest()
 
 
@@ -75,30 +74,54 @@ class TwoPhase:
 
     @zoo.hookimpl
     def zoo_register_architectures(self, registry):
-        registry.add_architecture("two_phase", params=zoo.NoParams, factory=self.build,
-                                  description="Test model with a base to unfreeze.",
-                                  set_trainable=self.set_trainable)
+        registry.add_architecture(
+            "two_phase",
+            params=zoo.NoParams,
+            factory=self.build,
+            description="Test model with a base to unfreeze.",
+            set_trainable=self.set_trainable,
+        )
 
 
 REGISTRY = build_registry([("two_phase", TwoPhase())])
 
 
 def spec(restore: bool, own_checkpoint: bool, setting: str, phases: bool) -> dict:
-    callbacks = [{"type": "early_stopping", "monitor": "val_accuracy", "mode": "min",
-                  "patience": PATIENCE, "restore_best_weights": restore}]
+    callbacks = [
+        {
+            "type": "early_stopping",
+            "monitor": "val_accuracy",
+            "mode": "min",
+            "patience": PATIENCE,
+            "restore_best_weights": restore,
+        }
+    ]
     if not own_checkpoint:
-        callbacks.append({"type": "model_checkpoint", "monitor": "val_accuracy", "mode": "min",
-                          "filepath": "checkpoints/kept.{epoch:02d}.weights.h5"})
-    training = {"epochs": EPOCHS, "batch_size": 32, "verbose": 0,
-                "optimizer": {"name": "adam", "learning_rate": 0.01}}
+        callbacks.append(
+            {
+                "type": "model_checkpoint",
+                "monitor": "val_accuracy",
+                "mode": "min",
+                "filepath": "checkpoints/kept.{epoch:02d}.weights.h5",
+            }
+        )
+    training = {
+        "epochs": EPOCHS,
+        "batch_size": 32,
+        "verbose": 0,
+        "optimizer": {"name": "adam", "learning_rate": 0.01},
+    }
     if phases:
         training["epochs"] = 2
         training["phases"] = [{"epochs": EPOCHS, "learning_rate": 0.005, "unfreeze": "all"}]
     return {
-        "name": "weights", "seed": 3,
+        "name": "weights",
+        "seed": 3,
         "data": {"source": "digits", "params": {"limit": 400}},
         "model": {"architecture": "two_phase" if phases else "mlp"},
-        "training": training, "callbacks": callbacks, "evaluation": {"weights": setting},
+        "training": training,
+        "callbacks": callbacks,
+        "evaluation": {"weights": setting},
     }
 
 
@@ -121,7 +144,9 @@ def expected_best(history: dict, monitor: str, mode: str) -> int:
 
 CASES = [
     pytest.param(restore, own, setting, False, id=f"restore={restore}-own={own}-{setting}")
-    for restore in (True, False) for own in (True, False) for setting in ("best", "last", "auto")
+    for restore in (True, False)
+    for own in (True, False)
+    for setting in ("best", "last", "auto")
 ] + [
     pytest.param(True, False, "auto", True, id="phases-spec-checkpoint"),
     pytest.param(True, True, "last", True, id="phases-own-checkpoint"),
@@ -129,13 +154,15 @@ CASES = [
 
 
 @pytest.mark.parametrize(("restore", "own", "setting", "phases"), CASES)
-def test_the_files_and_the_record_hold_the_epochs_they_name(tmp_path, restore, own, setting,
-                                                            phases):
+def test_the_files_and_the_record_hold_the_epochs_they_name(
+    tmp_path, restore, own, setting, phases
+):
     import keras
 
     capture = EpochWeights()
-    result = zoo.train(spec(restore, own, setting, phases), out=tmp_path, registry=REGISTRY,
-                       callbacks=[capture])
+    result = zoo.train(
+        spec(restore, own, setting, phases), out=tmp_path, registry=REGISTRY, callbacks=[capture]
+    )
     run = result.run_dir
     record = json.loads((run / "metrics.json").read_text())["weights"]
     history = result.history
@@ -154,7 +181,8 @@ def test_the_files_and_the_record_hold_the_epochs_they_name(tmp_path, restore, o
     best_epoch = expected_best(history, monitor, mode)
     assert record["best"]["epoch"] == best_epoch and record["monitor"] == monitor
     assert record["best"]["metrics"][monitor] == pytest.approx(
-        history[monitor][history["epoch"].index(best_epoch)])
+        history[monitor][history["epoch"].index(best_epoch)]
+    )
     assert file_digest(run, record["best"]["file"], model) == capture.by_epoch[best_epoch]
 
     # model.keras holds what the record says it kept
@@ -191,8 +219,9 @@ def test_a_sweep_scores_each_trial_by_the_weights_it_kept(tmp_path, weights):
     from zoo.sweep import load_sweep, run_sweep
 
     spec_path = tmp_path / "spec.yaml"
-    spec_path.write_text(yaml.safe_dump(spec(restore=True, own_checkpoint=False, setting="best",
-                                             phases=False)))
+    spec_path.write_text(
+        yaml.safe_dump(spec(restore=True, own_checkpoint=False, setting="best", phases=False))
+    )
     sweep_path = tmp_path / "sweep.yaml"
     sweep_path.write_text(SWEEP.format(spec=spec_path, weights=weights))
     result = run_sweep(load_sweep(sweep_path), tmp_path / "sweep")

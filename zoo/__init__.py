@@ -15,15 +15,6 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from zoo.version import __version__
-from zoo.plugin.contracts import (
-    AugmentContext,
-    DataContext,
-    ModelContext,
-    NoParams,
-    PluginParams,
-    Scaling,
-)
 from zoo.errors import (
     DuplicatePluginError,
     OfflineError,
@@ -33,13 +24,21 @@ from zoo.errors import (
     UserError,
     ZooError,
 )
+from zoo.plugin.contracts import (
+    AugmentContext,
+    DataContext,
+    ModelContext,
+    NoParams,
+    PluginParams,
+    Scaling,
+)
 from zoo.plugin.hookspecs import hookimpl
 from zoo.plugin.registry import BrokenPlugin, PluginEntry, Registry
 from zoo.spec import LoadedSpec, load_spec, load_spec_text, spec_json_schema, validate_spec
+from zoo.version import __version__
 
 if TYPE_CHECKING:
     from zoo.plugin.registry import PluginKind
-
 
 
 def registry() -> Registry:
@@ -79,10 +78,38 @@ def __getattr__(name: str) -> Any:
 
 
 __all__ = [
-    "AugmentContext", "BrokenPlugin", "DataContext", "DuplicatePluginError", "LoadedSpec",
-    "ModelContext", "NoParams", "OfflineError", "PluginContractError", "PluginEntry",
-    "PluginParams", "Problem", "Registry", "Scaling", "UnknownPluginError", "UserError",
-    "ZooError", "__version__", "build_model", "describe", "evaluate_run", "export", "get",
-    "hookimpl", "list_plugins", "load_export", "load_run", "load_spec", "load_spec_text",
-    "predict", "registry", "spec_json_schema", "train", "validate_spec",
+    "AugmentContext",
+    "BrokenPlugin",
+    "DataContext",
+    "DuplicatePluginError",
+    "LoadedSpec",
+    "ModelContext",
+    "NoParams",
+    "OfflineError",
+    "PluginContractError",
+    "PluginEntry",
+    "PluginParams",
+    "Problem",
+    "Registry",
+    "Scaling",
+    "UnknownPluginError",
+    "UserError",
+    "ZooError",
+    "__version__",
+    "build_model",
+    "describe",
+    "evaluate_run",
+    "export",
+    "get",
+    "hookimpl",
+    "list_plugins",
+    "load_export",
+    "load_run",
+    "load_spec",
+    "load_spec_text",
+    "predict",
+    "registry",
+    "spec_json_schema",
+    "train",
+    "validate_spec",
 ]

@@ -69,17 +69,27 @@ def active() -> str:
 def problems_for(backend: str, key_path: str = KEY_PATH) -> list[Problem]:
     """Why ``backend`` cannot run in this process (not installed, or Keras runs another)."""
     if backend not in BACKENDS:
-        return [Problem(f"unknown backend {backend!r}; expected one of {', '.join(BACKENDS)}",
-                        key_path=key_path)]
+        return [
+            Problem(
+                f"unknown backend {backend!r}; expected one of {', '.join(BACKENDS)}",
+                key_path=key_path,
+            )
+        ]
     if not installed(backend):
-        return [Problem(f"backend '{backend}' is not installed; {INSTALL_HINT[backend]}",
-                        key_path=key_path)]
+        return [
+            Problem(
+                f"backend '{backend}' is not installed; {INSTALL_HINT[backend]}", key_path=key_path
+            )
+        ]
     current = loaded()
     if current is not None and current != backend:
-        return [Problem(
-            f"this process already runs Keras on '{current}', and Keras cannot switch backends "
-            f"once imported; start a new process for '{backend}' (zoo train does this itself)",
-            key_path=key_path)]
+        return [
+            Problem(
+                f"this process already runs Keras on '{current}', and Keras cannot switch backends "
+                f"once imported; start a new process for '{backend}' (zoo train does this itself)",
+                key_path=key_path,
+            )
+        ]
     return []
 
 

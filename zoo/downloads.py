@@ -109,12 +109,16 @@ def _download(remote: RemoteFile) -> str | None:
     try:
         # Keras's progress bar goes to a terminal's stderr, never to stdout or a log file.
         with contextlib.ExitStack() as stack:
-            progress = (sys.stderr if sys.stderr.isatty()
-                        else stack.enter_context(open(os.devnull, "w")))
+            progress = (
+                sys.stderr if sys.stderr.isatty() else stack.enter_context(open(os.devnull, "w"))
+            )
             stack.enter_context(contextlib.redirect_stdout(progress))
             keras.utils.get_file(
-                fname=remote.fname, origin=remote.origin, file_hash=remote.file_hash,
-                cache_subdir=remote.cache_subdir, cache_dir=str(keras_home()),
+                fname=remote.fname,
+                origin=remote.origin,
+                file_hash=remote.file_hash,
+                cache_subdir=remote.cache_subdir,
+                cache_dir=str(keras_home()),
             )
     except Exception as exc:  # URL errors, timeouts, a hash mismatch: all one message
         with contextlib.suppress(OSError):

@@ -50,8 +50,12 @@ def default_workers() -> int:
     return max(1, min(16, cpus))
 
 
-_NOT_REGULAR = ((stat.S_ISFIFO, "a FIFO (named pipe)"), (stat.S_ISSOCK, "a socket"),
-                (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"))
+_NOT_REGULAR = (
+    (stat.S_ISFIFO, "a FIFO (named pipe)"),
+    (stat.S_ISSOCK, "a socket"),
+    (stat.S_ISCHR, "a character device"),
+    (stat.S_ISBLK, "a block device"),
+)
 
 
 def check_regular_file(path: str | Path) -> None:
@@ -121,8 +125,9 @@ def convert_channels(image: np.ndarray, channels: int | None) -> np.ndarray:
     raise ValueError(f"cannot convert {have} channels to {channels}")
 
 
-def resize_image(image: np.ndarray, image_size: tuple[int, int] | None,
-                 resize: ResizeMode = "stretch") -> np.ndarray:
+def resize_image(
+    image: np.ndarray, image_size: tuple[int, int] | None, resize: ResizeMode = "stretch"
+) -> np.ndarray:
     """One HWC image at ``(height, width)``: stretched, or scaled to fit and padded with black."""
     if image_size is None:
         return image
@@ -146,27 +151,36 @@ def resize_image(image: np.ndarray, image_size: tuple[int, int] | None,
         return out
     canvas = np.zeros((h, w, channels), dtype=np.uint8)
     top, left = (h - nh) // 2, (w - nw) // 2
-    canvas[top:top + nh, left:left + nw] = out
+    canvas[top : top + nh, left : left + nw] = out
     return canvas
 
 
-def read_image(path: str | Path, image_size: tuple[int, int] | None = None,
-               channels: int | None = None, resize: ResizeMode = "stretch") -> np.ndarray:
+def read_image(
+    path: str | Path,
+    image_size: tuple[int, int] | None = None,
+    channels: int | None = None,
+    resize: ResizeMode = "stretch",
+) -> np.ndarray:
     """Decode one file to uint8 HWC at ``image_size`` with ``channels``; errors name the file."""
     image = decode_image(path)
     image = convert_channels(image, channels)
     return resize_image(image, image_size, resize)
 
 
-def convert_images(images: np.ndarray, image_size: tuple[int, int] | None = None,
-                   channels: int | None = None, resize: ResizeMode = "stretch",
-                   workers: int | None = None) -> np.ndarray:
+def convert_images(
+    images: np.ndarray,
+    image_size: tuple[int, int] | None = None,
+    channels: int | None = None,
+    resize: ResizeMode = "stretch",
+    workers: int | None = None,
+) -> np.ndarray:
     """An in-memory NHWC uint8 batch converted to ``channels`` and resized to ``image_size``."""
     images = convert_channels(np.asarray(images, dtype=np.uint8), channels)
     if image_size is None or tuple(images.shape[1:3]) == tuple(image_size):
         return images
-    out = np.empty((len(images), int(image_size[0]), int(image_size[1]), images.shape[3]),
-                   dtype=np.uint8)
+    out = np.empty(
+        (len(images), int(image_size[0]), int(image_size[1]), images.shape[3]), dtype=np.uint8
+    )
 
     def work(i: int) -> None:
         out[i] = resize_image(images[i], image_size, resize)
@@ -208,9 +222,14 @@ def _run_parallel(fn: Callable[[int], None], n: int, workers: int | None) -> Non
             pass
 
 
-def load_images(paths: Sequence[str | Path], image_size: tuple[int, int] | None = None,
-                channels: int | None = None, resize: ResizeMode = "stretch",
-                on_bad_file: OnBadFile = "error", workers: int | None = None) -> LoadedImages:
+def load_images(
+    paths: Sequence[str | Path],
+    image_size: tuple[int, int] | None = None,
+    channels: int | None = None,
+    resize: ResizeMode = "stretch",
+    on_bad_file: OnBadFile = "error",
+    workers: int | None = None,
+) -> LoadedImages:
     """Decode ``paths`` in parallel into one uint8 NHWC array.
 
     Without ``image_size`` every image must have the same size; files of another size than
@@ -267,8 +286,9 @@ def load_images(paths: Sequence[str | Path], image_size: tuple[int, int] | None 
     return LoadedImages(images, kept, skipped)
 
 
-def _odd_sizes(paths: Sequence[str | Path],
-               sizes: dict[int, tuple[int, ...]]) -> dict[int, BadImage]:
+def _odd_sizes(
+    paths: Sequence[str | Path], sizes: dict[int, tuple[int, ...]]
+) -> dict[int, BadImage]:
     """Files whose size differs from the most common one (the first seen wins a tie)."""
     counts: dict[tuple[int, ...], int] = {}
     for size in sizes.values():
@@ -277,9 +297,13 @@ def _odd_sizes(paths: Sequence[str | Path],
         return {}
     common = max(counts, key=lambda s: counts[s])  # dicts keep first-seen order for ties
     return {
-        i: BadImage(paths[i], f"image is {s[0]}x{s[1]} but most images are "
-                              f"{common[0]}x{common[1]}; set data.image_size to resize them all")
-        for i, s in sizes.items() if s != common
+        i: BadImage(
+            paths[i],
+            f"image is {s[0]}x{s[1]} but most images are "
+            f"{common[0]}x{common[1]}; set data.image_size to resize them all",
+        )
+        for i, s in sizes.items()
+        if s != common
     }
 
 
@@ -292,8 +316,12 @@ class ProbedImages(NamedTuple):
     skipped: list[str]
 
 
-def probe_images(paths: Sequence[str | Path], image_size: tuple[int, int] | None = None,
-                 on_bad_file: OnBadFile = "error", workers: int | None = None) -> ProbedImages:
+def probe_images(
+    paths: Sequence[str | Path],
+    image_size: tuple[int, int] | None = None,
+    on_bad_file: OnBadFile = "error",
+    workers: int | None = None,
+) -> ProbedImages:
     """Decode every file once, in parallel, keeping only its shape (``data.cache: false``).
 
     A header is not enough: a truncated file has a valid header and would only fail when

@@ -71,6 +71,7 @@ def _safe_repr(value: Any, limit: int) -> str:
 def one_line(message: str, limit: int = MAX_MESSAGE) -> str:
     """A message on one line (control characters escaped), cut when absurdly long."""
     if not message.isprintable():
-        message = "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii")
-                          for c in message)
+        message = "".join(
+            c if c.isprintable() else c.encode("unicode_escape").decode("ascii") for c in message
+        )
     return message if len(message) <= limit else message[: limit - 3] + "..."

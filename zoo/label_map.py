@@ -51,18 +51,24 @@ def read_label_map(path: str | Path) -> dict[str, str]:
             start, end = text.find("{"), text.rfind("}")
             if start < 0 or end < start:
                 raise _bad(path, "no {...} mapping found; use a .yaml, .json or .csv file")
-            data = yaml.safe_load(text[start:end + 1])
+            data = yaml.safe_load(text[start : end + 1])
     except (yaml.YAMLError, json.JSONDecodeError) as exc:
         raise _bad(path, f"not valid {suffix.lstrip('.') or 'mapping'} data: {exc}") from None
     if not isinstance(data, dict):
-        raise _bad(path, "must be a mapping of folder name to class name, "
-                         f"got {type(data).__name__}")
+        raise _bad(
+            path, f"must be a mapping of folder name to class name, got {type(data).__name__}"
+        )
     out: dict[str, str] = {}
     problems = []
     for key, value in data.items():
         if not isinstance(value, (str, int)) or isinstance(value, bool) or value == "":
-            problems.append(Problem(f"label map: the class name for {key!r} must be a non-empty "
-                                    f"string, got {value!r}", str(path)))
+            problems.append(
+                Problem(
+                    f"label map: the class name for {key!r} must be a non-empty "
+                    f"string, got {value!r}",
+                    str(path),
+                )
+            )
             continue
         out[str(key)] = str(value)
     if problems:
@@ -82,8 +88,11 @@ def _read_csv(path: Path, text: str, delimiter: str) -> dict[str, str]:
     for line, row in enumerate(rows[1:], start=2):
         cells = [c.strip() for c in row]
         if len(cells) < 2 or not cells[0] or not cells[1]:
-            problems.append(Problem("label map: each row needs two cells: folder name, class name",
-                                    str(path), line))
+            problems.append(
+                Problem(
+                    "label map: each row needs two cells: folder name, class name", str(path), line
+                )
+            )
             continue
         out[cells[0]] = cells[1]
     if problems:
@@ -91,8 +100,14 @@ def _read_csv(path: Path, text: str, delimiter: str) -> dict[str, str]:
     return out
 
 
-def apply_label_map(names: Iterable[str], mapping: dict[str, str] | None, *, inverse: bool = False,
-                    source: str | Path | None = None, what: str = "folder") -> dict[str, str]:
+def apply_label_map(
+    names: Iterable[str],
+    mapping: dict[str, str] | None,
+    *,
+    inverse: bool = False,
+    source: str | Path | None = None,
+    what: str = "folder",
+) -> dict[str, str]:
     """``{name: class name}`` for each of ``names``; one problem per name the map lacks.
 
     Without a mapping each name is its own class name.
@@ -114,10 +129,16 @@ def apply_label_map(names: Iterable[str], mapping: dict[str, str] | None, *, inv
         else:
             hint = ""
             if not inverse and name in mapping.values():
-                hint = (" as a key; it is a value there: set label_map_inverse: true to read "
-                        "it backwards")
-            problems.append(Problem(f"{what} '{name}' is not in the label map{hint}",
-                                    str(source) if source else None))
+                hint = (
+                    " as a key; it is a value there: set label_map_inverse: true to read "
+                    "it backwards"
+                )
+            problems.append(
+                Problem(
+                    f"{what} '{name}' is not in the label map{hint}",
+                    str(source) if source else None,
+                )
+            )
     if problems:
         raise UserError(problems)
     return out

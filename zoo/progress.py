@@ -31,8 +31,13 @@ def progress(label: str, total: int | None = None) -> Progress:
 class Progress:
     """``label: done/total`` on one line of stderr, cleared at the end."""
 
-    def __init__(self, label: str, total: int | None = None, enabled: bool = True,
-                 stream: TextIO | None = None) -> None:
+    def __init__(
+        self,
+        label: str,
+        total: int | None = None,
+        enabled: bool = True,
+        stream: TextIO | None = None,
+    ) -> None:
         self.stream = stream or sys.stderr
         self.label, self.total, self.done = label, total, 0
         self.enabled = enabled and _isatty(self.stream)

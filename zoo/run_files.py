@@ -23,10 +23,19 @@ LAST_WEIGHTS_FILE = f"{DEFAULT_CHECKPOINT_DIR}/last.weights.h5"  # the last trai
 EXPORTS_DIR = "exports"
 
 # Files zoo owns at the top of a run folder: a spec may never write onto them.
-RESERVED_FILES = frozenset({
-    SPEC_FILE, INFO_FILE, MODEL_FILE, HISTORY_FILE, METRICS_FILE, CURVES_FILE,
-    CONFUSION_FILE, ERRORS_FILE, LOCK_FILE,
-})
+RESERVED_FILES = frozenset(
+    {
+        SPEC_FILE,
+        INFO_FILE,
+        MODEL_FILE,
+        HISTORY_FILE,
+        METRICS_FILE,
+        CURVES_FILE,
+        CONFUSION_FILE,
+        ERRORS_FILE,
+        LOCK_FILE,
+    }
+)
 # Folders zoo owns: a spec may not make one of them its backup folder or write files into
 # the backup folder (the backup is deleted when the run finishes).
 RESERVED_DIRS = frozenset({DEFAULT_BACKUP_DIR, DEFAULT_CHECKPOINT_DIR, EXPORTS_DIR})

@@ -14,5 +14,11 @@ from zoo.plugin.testing import (
     declared_size,
 )
 
-__all__ = ["CheckReport", "check_architecture", "check_data_source", "check_plugin",
-           "check_recipe", "declared_size"]
+__all__ = [
+    "CheckReport",
+    "check_architecture",
+    "check_data_source",
+    "check_plugin",
+    "check_recipe",
+    "declared_size",
+]

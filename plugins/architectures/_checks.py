@@ -39,16 +39,24 @@ class SpatialTrace:
     failure: str | None = None
     steps: list[str] = field(default_factory=list)
 
-    def _window(self, name: str, what: str, kernel: int | tuple[int, int] | list[int],
-                strides: int | tuple[int, int] | list[int], padding: str) -> SpatialTrace:
+    def _window(
+        self,
+        name: str,
+        what: str,
+        kernel: int | tuple[int, int] | list[int],
+        strides: int | tuple[int, int] | list[int],
+        padding: str,
+    ) -> SpatialTrace:
         if self.failure:
             return self
         (kh, kw), (sh, sw) = _pair(kernel), _pair(strides)
         if padding == "valid":
             if self.height < kh or self.width < kw:
-                self.failure = (f"{name} ({what} {kh}x{kw}, stride {sh}, 'valid') would get a "
-                                f"{self.height}x{self.width} feature map but needs at least "
-                                f"{kh}x{kw}")
+                self.failure = (
+                    f"{name} ({what} {kh}x{kw}, stride {sh}, 'valid') would get a "
+                    f"{self.height}x{self.width} feature map but needs at least "
+                    f"{kh}x{kw}"
+                )
                 return self
             self.height, self.width = (self.height - kh) // sh + 1, (self.width - kw) // sw + 1
         else:
@@ -56,13 +64,22 @@ class SpatialTrace:
         self.steps.append(f"{name}: {self.height}x{self.width}")
         return self
 
-    def conv(self, name: str, kernel: int | tuple[int, int] | list[int] = 3,
-             strides: int | tuple[int, int] | list[int] = 1, padding: str = "same") -> SpatialTrace:
+    def conv(
+        self,
+        name: str,
+        kernel: int | tuple[int, int] | list[int] = 3,
+        strides: int | tuple[int, int] | list[int] = 1,
+        padding: str = "same",
+    ) -> SpatialTrace:
         return self._window(name, "conv", kernel, strides, padding)
 
-    def pool(self, name: str, size: int | tuple[int, int] | list[int] = 2,
-             strides: int | tuple[int, int] | list[int] | None = None,
-             padding: str = "valid") -> SpatialTrace:
+    def pool(
+        self,
+        name: str,
+        size: int | tuple[int, int] | list[int] = 2,
+        strides: int | tuple[int, int] | list[int] | None = None,
+        padding: str = "valid",
+    ) -> SpatialTrace:
         return self._window(name, "pool", size, size if strides is None else strides, padding)
 
     def pad(self, name: str, amount: int) -> SpatialTrace:
@@ -103,11 +120,16 @@ def check_image_input(arch: str, ctx: ModelContext) -> tuple[int, int, int]:
     """The input must be an image: (height, width, channels)."""
     shape = tuple(ctx.input_shape)
     if len(shape) != 3 or any(int(s) < 1 for s in shape):
-        raise UserError([Problem(
-            f"{arch} takes images shaped (height, width, channels); set data.image_size and "
-            f"data.channels (or model.input_shape). Received: input_shape={shape}",
-            key_path=KEY_PATH,
-        )])
+        raise UserError(
+            [
+                Problem(
+                    f"{arch} takes images shaped (height, width, channels); set data.image_size "
+                    "and "
+                    f"data.channels (or model.input_shape). Received: input_shape={shape}",
+                    key_path=KEY_PATH,
+                )
+            ]
+        )
     return int(shape[0]), int(shape[1]), int(shape[2])
 
 
@@ -118,23 +140,34 @@ def check_input_size(arch: str, ctx: ModelContext, trace: Tracer) -> None:
     if result.failure is None:
         return
     smallest = smallest_square_input(trace)
-    hint = (f"; the smallest input this configuration accepts is {smallest}x{smallest}"
-            if smallest else "")
-    raise UserError([Problem(
-        f"{arch}: input {height}x{width} is too small: {result.failure}{hint} "
-        f"(set data.image_size larger, or change the architecture's params). "
-        f"Received: input_shape={tuple(ctx.input_shape)}",
-        key_path=KEY_PATH,
-    )])
+    hint = (
+        f"; the smallest input this configuration accepts is {smallest}x{smallest}"
+        if smallest
+        else ""
+    )
+    raise UserError(
+        [
+            Problem(
+                f"{arch}: input {height}x{width} is too small: {result.failure}{hint} "
+                f"(set data.image_size larger, or change the architecture's params). "
+                f"Received: input_shape={tuple(ctx.input_shape)}",
+                key_path=KEY_PATH,
+            )
+        ]
+    )
 
 
 def check_channels(arch: str, ctx: ModelContext, expected: int, why: str) -> None:
     """Raise :class:`UserError` unless the input has ``expected`` channels."""
     channels = check_image_input(arch, ctx)[2]
     if channels != expected:
-        raise UserError([Problem(
-            f"{arch}: {why} needs {expected}-channel input, but the input has {channels} "
-            f"channel(s); set data.channels: {expected} (or use weights: none). "
-            f"Received: input_shape={tuple(ctx.input_shape)}",
-            key_path=KEY_PATH,
-        )])
+        raise UserError(
+            [
+                Problem(
+                    f"{arch}: {why} needs {expected}-channel input, but the input has {channels} "
+                    f"channel(s); set data.channels: {expected} (or use weights: none). "
+                    f"Received: input_shape={tuple(ctx.input_shape)}",
+                    key_path=KEY_PATH,
+                )
+            ]
+        )

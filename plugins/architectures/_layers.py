@@ -58,7 +58,8 @@ class Head(zoo.PluginParams):
     )
     activation: Activation = Field("relu", description="Activation of the hidden Dense layers.")
     dropout: float | list[float] = Field(
-        0.0, description="Dropout rate before each Dense layer (one number), or one rate per "
+        0.0,
+        description="Dropout rate before each Dense layer (one number), or one rate per "
         "Dense layer with the output last (a list; 0 skips).",
     )
     kernel_initializer: Initializer = Field(
@@ -91,8 +92,9 @@ class Head(zoo.PluginParams):
         return [self.dropout] * (len(self.dense_units) + 1)
 
 
-def build_head(x: keras.KerasTensor, head: Head, ctx: zoo.ModelContext,
-               prefix: str = "head") -> keras.KerasTensor:
+def build_head(
+    x: keras.KerasTensor, head: Head, ctx: zoo.ModelContext, prefix: str = "head"
+) -> keras.KerasTensor:
     """Pooling, Dense layers and the output layer (named ``predictions``) on top of ``x``."""
     from keras import layers
 
@@ -108,11 +110,18 @@ def build_head(x: keras.KerasTensor, head: Head, ctx: zoo.ModelContext,
     for i, units in enumerate(head.dense_units, start=1):
         if rates[i - 1]:
             x = layers.Dropout(rates[i - 1], name=f"{prefix}_dropout{i}")(x)
-        x = layers.Dense(units, activation=head.activation,
-                         kernel_initializer=head.kernel_initializer,
-                         kernel_regularizer=make_regularizer(regularizer),
-                         name=f"{prefix}_fc{i}")(x)
+        x = layers.Dense(
+            units,
+            activation=head.activation,
+            kernel_initializer=head.kernel_initializer,
+            kernel_regularizer=make_regularizer(regularizer),
+            name=f"{prefix}_fc{i}",
+        )(x)
     if rates[-1]:
         x = layers.Dropout(rates[-1], name=f"{prefix}_dropout{len(rates)}")(x)
-    return layers.Dense(ctx.num_classes, activation=ctx.output_activation,
-                        kernel_initializer=head.output_initializer, name="predictions")(x)
+    return layers.Dense(
+        ctx.num_classes,
+        activation=ctx.output_activation,
+        kernel_initializer=head.output_initializer,
+        name="predictions",
+    )(x)

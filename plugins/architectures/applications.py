@@ -66,8 +66,10 @@ if TYPE_CHECKING:
     import keras
 
 BASE_URL_ENV = "ZOO_WEIGHTS_BASE_URL"
-KERAS_URLS = ("https://storage.googleapis.com/tensorflow/keras-applications/",
-              "https://storage.googleapis.com/keras-applications/")
+KERAS_URLS = (
+    "https://storage.googleapis.com/tensorflow/keras-applications/",
+    "https://storage.googleapis.com/keras-applications/",
+)
 WEIGHT_SUFFIXES = (".h5", ".hdf5")
 GRAY_LAYER = "gray_to_rgb"
 HEAD_LAYERS = frozenset({"input", GRAY_LAYER, "avg_pool", "max_pool", "flatten", "predictions"})
@@ -81,11 +83,13 @@ _BUILD_LOCK = threading.Lock()
 
 class BackboneParams(zoo.PluginParams):
     weights: str | None = Field(
-        "imagenet", description="imagenet (Keras' published no-top file, downloaded once), a path "
+        "imagenet",
+        description="imagenet (Keras' published no-top file, downloaded once), a path "
         "to a local .weights.h5 or .h5 file with the base's layout, or none (random).",
     )
     unfreeze: int | str = Field(
-        "none", description="Base layers that train: a count from the top (layers with weights, "
+        "none",
+        description="Base layers that train: a count from the top (layers with weights, "
         "BatchNormalization excepted), all, none (frozen base), or a base layer's name to "
         "unfreeze from. BatchNormalization always stays frozen (inference mode).",
     )
@@ -104,16 +108,20 @@ class BackboneParams(zoo.PluginParams):
     @classmethod
     def _weights_kind(cls, value: str | None) -> str | None:
         if value not in (None, "imagenet") and not str(value).lower().endswith(WEIGHT_SUFFIXES):
-            raise ValueError("weights must be imagenet, none, or a path to a .weights.h5 or .h5 "
-                             f"file. Received: weights={value!r}")
+            raise ValueError(
+                "weights must be imagenet, none, or a path to a .weights.h5 or .h5 "
+                f"file. Received: weights={value!r}"
+            )
         return value
 
     @field_validator("unfreeze", mode="before")
     @classmethod
     def _unfreeze_kind(cls, value: Any) -> Any:
         if isinstance(value, bool) or (isinstance(value, int) and value < 0):
-            raise ValueError("unfreeze must be a count >= 0, all, none or a layer name. "
-                             f"Received: unfreeze={value!r}")
+            raise ValueError(
+                "unfreeze must be a count >= 0, all, none or a layer name. "
+                f"Received: unfreeze={value!r}"
+            )
         if isinstance(value, str) and not value.strip():
             raise ValueError("unfreeze must not be empty")
         return value
@@ -124,13 +132,19 @@ def _params_class(row: Backbone) -> type[BackboneParams]:
     if row.head is None:
         return BackboneParams
     head = dict(row.head)
-    return type(f"{row.constructor}Params", (BackboneParams,), {
-        "__annotations__": {"head": Head},
-        "head": Field(default_factory=lambda: Head(**head),
-                      description=f"Pooling, Dense layers and Dropout after the base "
-                      f"(default: {row.head_note})."),
-        "__module__": __name__,
-    })
+    return type(
+        f"{row.constructor}Params",
+        (BackboneParams,),
+        {
+            "__annotations__": {"head": Head},
+            "head": Field(
+                default_factory=lambda: Head(**head),
+                description=f"Pooling, Dense layers and Dropout after the base "
+                f"(default: {row.head_note}).",
+            ),
+            "__module__": __name__,
+        },
+    )
 
 
 # ---------------------------------------------------------------- weights files
@@ -145,13 +159,18 @@ def imagenet_file(row: Backbone, size: int | None = None) -> plugin.RemoteFile:
         origin = origin.replace("_224_", f"_{trained}_")
     mirror = os.environ.get(BASE_URL_ENV)
     if mirror:
-        relative = next((origin[len(u):] for u in KERAS_URLS if origin.startswith(u)),
-                        origin.rsplit("/", 1)[-1])
+        relative = next(
+            (origin[len(u) :] for u in KERAS_URLS if origin.startswith(u)),
+            origin.rsplit("/", 1)[-1],
+        )
         origin = mirror.rstrip("/") + "/" + relative
     return plugin.RemoteFile(
-        fname=fname, origin=origin, file_hash=row.weights_hash if fname == row.weights_file
-        else None, cache_subdir="models",
-        description=f"{row.constructor} base trained on ImageNet (Keras Applications)")
+        fname=fname,
+        origin=origin,
+        file_hash=row.weights_hash if fname == row.weights_file else None,
+        cache_subdir="models",
+        description=f"{row.constructor} base trained on ImageNet (Keras Applications)",
+    )
 
 
 def _local_path(row: Backbone, weights: str, spec_dir: Path | None) -> Path:
@@ -159,14 +178,21 @@ def _local_path(row: Backbone, weights: str, spec_dir: Path | None) -> Path:
     if not path.is_absolute() and spec_dir is not None:
         path = Path(spec_dir) / path
     if not path.is_file():
-        raise zoo.UserError([zoo.Problem(
-            f"{row.name}: weights file not found: {path.resolve()}. Received: weights={weights!r}",
-            key_path="model.params.weights")])
+        raise zoo.UserError(
+            [
+                zoo.Problem(
+                    f"{row.name}: weights file not found: {path.resolve()}. Received: "
+                    f"weights={weights!r}",
+                    key_path="model.params.weights",
+                )
+            ]
+        )
     return path
 
 
-def weights_path(row: Backbone, params: BackboneParams, size: int | None = None,
-                 spec_dir: Path | None = None) -> Path | None:
+def weights_path(
+    row: Backbone, params: BackboneParams, size: int | None = None, spec_dir: Path | None = None
+) -> Path | None:
     """The local file to load (fetching ImageNet's when needed), or None."""
     if params.weights is None:
         return None
@@ -199,22 +225,40 @@ def _capabilities(row: Backbone) -> dict[str, Any]:
         if params.weights not in (None, "imagenet"):
             _local_path(row, params.weights, spec_dir)  # a missing file: found by validate
         if params.weights is None and params.unfreeze != "all":
-            warnings_.append(f"weights: none with a frozen base: {row.name}'s base keeps its "
-                             "random weights; set unfreeze: all to train it")
+            warnings_.append(
+                f"weights: none with a frozen base: {row.name}'s base keeps its "
+                "random weights; set unfreeze: all to train it"
+            )
         size = getattr(getattr(spec, "data", None), "image_size", None)
         if size and min(size) < row.min_size:
-            raise zoo.UserError([zoo.Problem(
-                f"{row.name} needs images of at least {row.min_size}x{row.min_size}. "
-                f"Received: image_size={list(size)}", key_path="data.image_size")])
+            raise zoo.UserError(
+                [
+                    zoo.Problem(
+                        f"{row.name} needs images of at least {row.min_size}x{row.min_size}. "
+                        f"Received: image_size={list(size)}",
+                        key_path="data.image_size",
+                    )
+                ]
+            )
         channels = getattr(getattr(spec, "data", None), "channels", None)
         if params.weights is not None and channels not in (None, 1, 3):
-            raise zoo.UserError([zoo.Problem(
-                f"{row.name}: pretrained weights need 1 (repeated) or 3 channels. "
-                f"Received: channels={channels}", key_path="data.channels")])
+            raise zoo.UserError(
+                [
+                    zoo.Problem(
+                        f"{row.name}: pretrained weights need 1 (repeated) or 3 channels. "
+                        f"Received: channels={channels}",
+                        key_path="data.channels",
+                    )
+                ]
+            )
         return warnings_
 
-    return {"required_scaling": required_scaling, "fetch": fetch, "check_spec": check_spec,
-            "set_trainable": set_trainable}
+    return {
+        "required_scaling": required_scaling,
+        "fetch": fetch,
+        "check_spec": check_spec,
+        "set_trainable": set_trainable,
+    }
 
 
 def _is_bn(layer: Any) -> bool:
@@ -229,8 +273,13 @@ def _counted(layer: Any) -> bool:
 
 def base_layers(model: keras.Model) -> list[Any]:
     """The backbone's layers in a built or loaded model (everything but input and head)."""
-    return [layer for layer in model.layers if layer.name not in HEAD_LAYERS
-            and not layer.name.startswith("head_") and type(layer).__name__ != "InputLayer"]
+    return [
+        layer
+        for layer in model.layers
+        if layer.name not in HEAD_LAYERS
+        and not layer.name.startswith("head_")
+        and type(layer).__name__ != "InputLayer"
+    ]
 
 
 def set_trainable(model: keras.Model, unfreeze: int | str) -> int:
@@ -247,17 +296,28 @@ def set_trainable(model: keras.Model, unfreeze: int | str) -> int:
         start = 0
     elif unfreeze == "none":
         start = len(base)
-    elif isinstance(unfreeze, int) and not isinstance(unfreeze, bool) and \
-            0 <= unfreeze <= len(counted):
+    elif (
+        isinstance(unfreeze, int)
+        and not isinstance(unfreeze, bool)
+        and 0 <= unfreeze <= len(counted)
+    ):
         start = names.index(counted[len(counted) - unfreeze].name) if unfreeze else len(base)
     elif isinstance(unfreeze, str) and unfreeze in names:
         start = names.index(unfreeze)
     else:
         hint = plugin.did_you_mean(str(unfreeze), names) if isinstance(unfreeze, str) else None
-        raise zoo.UserError([zoo.Problem(
-            f"unfreeze must be 0..{len(counted)}, all, none or one of the base's layer names "
-            f"(the base has {len(counted)} layers with weights)" + (f"; {hint}" if hint else "")
-            + f". Received: unfreeze={unfreeze!r}", key_path="model.params.unfreeze")])
+        raise zoo.UserError(
+            [
+                zoo.Problem(
+                    f"unfreeze must be 0..{len(counted)}, all, none or one of the base's layer "
+                    "names "
+                    f"(the base has {len(counted)} layers with weights)"
+                    + (f"; {hint}" if hint else "")
+                    + f". Received: unfreeze={unfreeze!r}",
+                    key_path="model.params.unfreeze",
+                )
+            ]
+        )
     for i, layer in enumerate(base):
         layer.trainable = i >= start and not _is_bn(layer)
     return sum(1 for layer in counted if layer.trainable)
@@ -284,9 +344,11 @@ def _keras_loads(path: Path):  # noqa: ANN202
         def get_file(*args: Any, **kwargs: Any) -> str:
             return str(path)
 
-    modules = [m for n, m in list(sys.modules.items())
-               if n.startswith("keras.src.applications.") and getattr(m, "file_utils", None)
-               is real]
+    modules = [
+        m
+        for n, m in list(sys.modules.items())
+        if n.startswith("keras.src.applications.") and getattr(m, "file_utils", None) is real
+    ]
     with _BUILD_LOCK:
         for m in modules:
             m.file_utils = _Local()
@@ -299,24 +361,41 @@ def _keras_loads(path: Path):  # noqa: ANN202
 
 def _summarise_load_error(row: Backbone, path: Path, exc: Exception) -> str:
     text = " ".join(str(exc).split()).split(" List of objects")[0]
-    return (f"{row.name}: cannot load weights from {path}: the file does not match "
-            f"{row.constructor}'s no-top base ({row.params:,} parameters; expected Keras' "
-            f"{row.weights_file} or a file saved from this base): {text[:400]}")
+    return (
+        f"{row.name}: cannot load weights from {path}: the file does not match "
+        f"{row.constructor}'s no-top base ({row.params:,} parameters; expected Keras' "
+        f"{row.weights_file} or a file saved from this base): {text[:400]}"
+    )
 
 
 def check_input(row: Backbone, ctx: zoo.ModelContext) -> tuple[int, int, int]:
     shape = tuple(int(s) for s in ctx.input_shape)
     if len(shape) != 3:
-        raise zoo.UserError([zoo.Problem(
-            f"{row.name} takes images shaped (height, width, channels); set data.image_size and "
-            f"data.channels. Received: input_shape={shape}", key_path="model")])
+        raise zoo.UserError(
+            [
+                zoo.Problem(
+                    f"{row.name} takes images shaped (height, width, channels); set "
+                    "data.image_size and "
+                    f"data.channels. Received: input_shape={shape}",
+                    key_path="model",
+                )
+            ]
+        )
     h, w, c = shape
     if h < row.min_size or w < row.min_size:
-        raise zoo.UserError([zoo.Problem(
-            f"{row.name}: input {h}x{w} is too small: {row.constructor} needs at least "
-            f"{row.min_size}x{row.min_size}; the smallest input this configuration accepts is "
-            f"{row.min_size}x{row.min_size} (set data.image_size larger; its native size is "
-            f"{row.default_size}). Received: input_shape={shape}", key_path="model")])
+        raise zoo.UserError(
+            [
+                zoo.Problem(
+                    f"{row.name}: input {h}x{w} is too small: {row.constructor} needs at least "
+                    f"{row.min_size}x{row.min_size}; the smallest input this configuration accepts "
+                    "is "
+                    f"{row.min_size}x{row.min_size} (set data.image_size larger; its native size "
+                    "is "
+                    f"{row.default_size}). Received: input_shape={shape}",
+                    key_path="model",
+                )
+            ]
+        )
     return h, w, c
 
 
@@ -324,20 +403,33 @@ def build_backbone(params: BackboneParams, ctx: zoo.ModelContext, *, row: Backbo
     """The Keras base (weights loaded), then the shared head; frozen per ``unfreeze``."""
     h, w, c = check_input(row, ctx)
     if params.weights is not None and c not in (1, 3):
-        raise zoo.UserError([zoo.Problem(
-            f"{row.name}: pretrained weights ({params.weights}) need 3-channel input (1-channel "
-            f"images are repeated), but the input has {c} channel(s); set data.channels: 3 (or "
-            f"use weights: none). Received: input_shape={tuple(ctx.input_shape)}",
-            key_path="model")])
+        raise zoo.UserError(
+            [
+                zoo.Problem(
+                    f"{row.name}: pretrained weights ({params.weights}) need 3-channel input "
+                    "(1-channel "
+                    f"images are repeated), but the input has {c} channel(s); set data.channels: 3 "
+                    "(or "
+                    f"use weights: none). Received: input_shape={tuple(ctx.input_shape)}",
+                    key_path="model",
+                )
+            ]
+        )
     path = weights_path(row, params, h if h == w else None, ctx.spec_dir)
     import keras
 
     inputs = keras.Input(shape=(h, w, c), name="input")
-    x = keras.layers.Concatenate(axis=-1, name=GRAY_LAYER)([inputs, inputs, inputs]) \
-        if c == 1 else inputs
+    x = (
+        keras.layers.Concatenate(axis=-1, name=GRAY_LAYER)([inputs, inputs, inputs])
+        if c == 1
+        else inputs
+    )
     constructor = getattr(keras.applications, row.constructor)
-    kwargs: dict[str, Any] = {"include_top": False, "input_tensor": x,
-                              "input_shape": (h, w, 3 if c == 1 else c)}
+    kwargs: dict[str, Any] = {
+        "include_top": False,
+        "input_tensor": x,
+        "input_shape": (h, w, 3 if c == 1 else c),
+    }
     with warnings.catch_warnings(), contextlib.ExitStack() as stack:
         warnings.simplefilter("ignore")
         if path is not None:
@@ -347,8 +439,13 @@ def build_backbone(params: BackboneParams, ctx: zoo.ModelContext, *, row: Backbo
         except (ValueError, OSError, KeyError) as exc:
             if path is None:
                 raise
-            raise zoo.UserError([zoo.Problem(_summarise_load_error(row, path, exc),
-                                             key_path="model.params.weights")]) from None
+            raise zoo.UserError(
+                [
+                    zoo.Problem(
+                        _summarise_load_error(row, path, exc), key_path="model.params.weights"
+                    )
+                ]
+            ) from None
     outputs = build_head(base.output, params.head, ctx)
     model = keras.Model(inputs, outputs, name=ctx.name)
     set_trainable(model, params.unfreeze)
@@ -378,16 +475,24 @@ def zoo_register_architectures(registry) -> None:
     for row in BACKBONES:
         size = row.default_size
         registry.add_architecture(
-            row.name, params=_params_class(row), factory=_factory(row),
+            row.name,
+            params=_params_class(row),
+            factory=_factory(row),
             description=f"keras.applications.{row.constructor} base (ImageNet, local file or "
             f"random weights; {row.params:,} parameters without top), frozen or partly "
             f"unfrozen, with the shared transfer head ({row.head_note}). Native input "
             f"{size}x{size}, at least {row.min_size}x{row.min_size}; ImageNet weights expect "
             f"the '{row.scaling}' scaling.",
             tags={"cnn", "transfer", "pretrained", row.family, *row.extra_tags},
-            family=row.family, input_kind="image",
-            param_count=plugin.ParamCount(default_param_count(row), input_shape=(size, size, 3),
-                                          num_classes=DEFAULT_CLASSES, params={"weights": None}),
+            family=row.family,
+            input_kind="image",
+            param_count=plugin.ParamCount(
+                default_param_count(row),
+                input_shape=(size, size, 3),
+                num_classes=DEFAULT_CLASSES,
+                params={"weights": None},
+            ),
             smallest_input=lambda params, side=row.min_size: (side, side),
-            weights_license=WEIGHTS_LICENSE, **_capabilities(row),
+            weights_license=WEIGHTS_LICENSE,
+            **_capabilities(row),
         )

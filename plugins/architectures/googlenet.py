@@ -82,8 +82,11 @@ def loss_weights(params: GoogLeNetParams) -> dict[str, float] | None:
 def _trace(params: GoogLeNetParams):  # noqa: ANN202
     def trace(height: int, width: int) -> SpatialTrace:
         t = SpatialTrace(height, width)
-        t.require(TOTAL_STRIDE, f"GoogLeNet halves the image five times (total stride "
-                                f"{TOTAL_STRIDE}) and needs at least {TOTAL_STRIDE}x{TOTAL_STRIDE}")
+        t.require(
+            TOTAL_STRIDE,
+            f"GoogLeNet halves the image five times (total stride "
+            f"{TOTAL_STRIDE}) and needs at least {TOTAL_STRIDE}x{TOTAL_STRIDE}",
+        )
         t.conv("conv1_7x7_s2", 7, 2).pool("pool1_3x3_s2", 3, 2, "same")
         t.pool("pool2_3x3_s2", 3, 2, "same").pool("pool3_3x3_s2", 3, 2, "same")
         if params.aux_classifiers:
@@ -99,8 +102,14 @@ def _inception(x: keras.KerasTensor, filters: Filters, name: str, init: str) -> 
     f1, f3r, f3, f5r, f5, fp = filters
 
     def conv(t: keras.KerasTensor, n: int, k: int, suffix: str) -> keras.KerasTensor:
-        return layers.Conv2D(n, k, padding="same", activation="relu", kernel_initializer=init,
-                             name=f"{name}_{suffix}")(t)
+        return layers.Conv2D(
+            n,
+            k,
+            padding="same",
+            activation="relu",
+            kernel_initializer=init,
+            name=f"{name}_{suffix}",
+        )(t)
 
     branch1 = conv(x, f1, 1, "1x1")
     branch3 = conv(conv(x, f3r, 1, "3x3_reduce"), f3, 3, "3x3")
@@ -114,13 +123,15 @@ def _aux(x: keras.KerasTensor, ctx: zoo.ModelContext, name: str, init: str) -> k
     from keras import layers
 
     x = layers.AveragePooling2D(5, strides=3, padding="valid", name=f"{name}_avg_pool")(x)
-    x = layers.Conv2D(128, 1, padding="same", activation="relu", kernel_initializer=init,
-                      name=f"{name}_conv")(x)
+    x = layers.Conv2D(
+        128, 1, padding="same", activation="relu", kernel_initializer=init, name=f"{name}_conv"
+    )(x)
     x = layers.Flatten(name=f"{name}_flatten")(x)
     x = layers.Dense(1024, activation="relu", name=f"{name}_fc")(x)
     x = layers.Dropout(0.7, name=f"{name}_dropout")(x)
-    return layers.Dense(ctx.num_classes, activation=ctx.output_activation,
-                        name=f"{name}_predictions")(x)
+    return layers.Dense(
+        ctx.num_classes, activation=ctx.output_activation, name=f"{name}_predictions"
+    )(x)
 
 
 def build_googlenet(params: GoogLeNetParams, ctx: zoo.ModelContext) -> keras.Model:
@@ -131,13 +142,22 @@ def build_googlenet(params: GoogLeNetParams, ctx: zoo.ModelContext) -> keras.Mod
     init = params.kernel_initializer
     inputs = keras.Input(shape=ctx.input_shape, name="input")
     # Stem
-    x = layers.Conv2D(64, 7, strides=2, padding="same", activation="relu", kernel_initializer=init,
-                      name="conv1_7x7_s2")(inputs)
+    x = layers.Conv2D(
+        64,
+        7,
+        strides=2,
+        padding="same",
+        activation="relu",
+        kernel_initializer=init,
+        name="conv1_7x7_s2",
+    )(inputs)
     x = layers.MaxPooling2D(3, strides=2, padding="same", name="pool1_3x3_s2")(x)
-    x = layers.Conv2D(64, 1, padding="same", activation="relu", kernel_initializer=init,
-                      name="conv2_3x3_reduce")(x)
-    x = layers.Conv2D(192, 3, padding="same", activation="relu", kernel_initializer=init,
-                      name="conv2_3x3")(x)
+    x = layers.Conv2D(
+        64, 1, padding="same", activation="relu", kernel_initializer=init, name="conv2_3x3_reduce"
+    )(x)
+    x = layers.Conv2D(
+        192, 3, padding="same", activation="relu", kernel_initializer=init, name="conv2_3x3"
+    )(x)
     x = layers.MaxPooling2D(3, strides=2, padding="same", name="pool2_3x3_s2")(x)
     # Stage 3
     x = _inception(x, params.filters("3a"), "inception_3a", init)
@@ -162,10 +182,14 @@ def build_googlenet(params: GoogLeNetParams, ctx: zoo.ModelContext) -> keras.Mod
 @zoo.hookimpl
 def zoo_register_architectures(registry) -> None:
     registry.add_architecture(
-        "googlenet", params=GoogLeNetParams, factory=build_googlenet,
+        "googlenet",
+        params=GoogLeNetParams,
+        factory=build_googlenet,
         description="GoogLeNet / Inception v1 with the reference filter table; optional auxiliary "
         "classifiers (3 outputs, trained with loss weights; only the main one predicts).",
-        tags={"cnn", "inception", "note", "paper"}, family="googlenet", input_kind="image",
+        tags={"cnn", "inception", "note", "paper"},
+        family="googlenet",
+        input_kind="image",
         param_count=plugin.ParamCount(5_983_802, input_shape=(224, 224, 3), num_classes=10),
         smallest_input=smallest_input(_trace),
         loss_weights=loss_weights,

@@ -19,7 +19,8 @@ if TYPE_CHECKING:
 
 class MLPParams(zoo.PluginParams):
     hidden_units: list[Annotated[int, Field(ge=1)]] = Field(
-        default_factory=lambda: [64, 128], min_length=1,
+        default_factory=lambda: [64, 128],
+        min_length=1,
         description="Units of each hidden Dense layer, in order.",
     )
     activation: Activation = Field("relu", description="Activation of the hidden layers.")
@@ -40,9 +41,13 @@ def build_mlp(params: MLPParams, ctx: zoo.ModelContext) -> keras.Model:
     x = layers.Flatten(name="flatten")(inputs)
     for i, units in enumerate(params.hidden_units, start=1):
         # The note's Dense(64, activation='relu'); with BatchNorm, Dense -> BN -> activation.
-        x = layers.Dense(units, activation=None if params.batch_norm else params.activation,
-                         use_bias=not params.batch_norm,
-                         kernel_initializer=params.kernel_initializer, name=f"dense{i}")(x)
+        x = layers.Dense(
+            units,
+            activation=None if params.batch_norm else params.activation,
+            use_bias=not params.batch_norm,
+            kernel_initializer=params.kernel_initializer,
+            name=f"dense{i}",
+        )(x)
         if params.batch_norm:
             x = layers.BatchNormalization(name=f"dense{i}_bn")(x)
             x = layers.Activation(params.activation, name=f"dense{i}_{params.activation}")(x)
@@ -55,9 +60,13 @@ def build_mlp(params: MLPParams, ctx: zoo.ModelContext) -> keras.Model:
 @zoo.hookimpl
 def zoo_register_architectures(registry) -> None:
     registry.add_architecture(
-        "mlp", params=MLPParams, factory=build_mlp,
+        "mlp",
+        params=MLPParams,
+        factory=build_mlp,
         description="Multi-layer perceptron: Flatten, Dense hidden layers, classifier; any input "
         "shape; the default is the reference model (Dense 64, Dense 128).",
-        tags={"dense"}, family="mlp", input_kind="any",
+        tags={"dense"},
+        family="mlp",
+        input_kind="any",
         param_count=plugin.ParamCount(59_850, input_shape=(28, 28, 1), num_classes=10),
     )

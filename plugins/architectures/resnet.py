@@ -64,16 +64,20 @@ LAST_BASE_LAYER = "conv5_block3_out"
 
 class ResNetParams(zoo.PluginParams):
     stem: Literal["imagenet", "cifar"] = Field(
-        "imagenet", description="imagenet: pad 3, Conv 7x7/2, BN, ReLU, pad 1, MaxPool 3/2 (the "
+        "imagenet",
+        description="imagenet: pad 3, Conv 7x7/2, BN, ReLU, pad 1, MaxPool 3/2 (the "
         "reference model); cifar: Conv 3x3/1, BN, ReLU, no pool (for 32x32 images).",
     )
     conv_bias: bool = Field(
-        True, description="Biases in the convs (the reference model and keras.applications: "
+        True,
+        description="Biases in the convs (the reference model and keras.applications: "
         "true; the paper "
         "and torchvision: false, BN makes them redundant).",
     )
     bn_epsilon: float = Field(
-        1e-3, gt=0, description="BatchNorm epsilon (Keras' default, as in the reference model; "
+        1e-3,
+        gt=0,
+        description="BatchNorm epsilon (Keras' default, as in the reference model; "
         "keras.applications uses 1.001e-5).",
     )
     kernel_initializer: Initializer = Field("he_normal", description="Initializer of the convs.")
@@ -82,7 +86,8 @@ class ResNetParams(zoo.PluginParams):
         description="The reference head: GAP, Dropout 0.5, Dense 200, Dropout 0.5.",
     )
     weights: str | None = Field(
-        None, description="none (random), imagenet (keras.applications' file; resnet50/101/152) "
+        None,
+        description="none (random), imagenet (keras.applications' file; resnet50/101/152) "
         "or a path to a .weights.h5/.h5 file of the keras.applications base.",
     )
 
@@ -95,8 +100,11 @@ class ResNetParams(zoo.PluginParams):
     @classmethod
     def _keras_epsilon(cls, data: Any) -> Any:
         """Pretrained weights come with Keras' BN epsilon unless one is given."""
-        if isinstance(data, dict) and data.get("weights") not in (None, "none", "None", "") \
-                and "bn_epsilon" not in data:
+        if (
+            isinstance(data, dict)
+            and data.get("weights") not in (None, "none", "None", "")
+            and "bn_epsilon" not in data
+        ):
             return {**data, "bn_epsilon": KERAS_BN_EPSILON}
         return data
 
@@ -105,20 +113,28 @@ class ResNetParams(zoo.PluginParams):
         if self.weights is None:
             return self
         if self.weights != "imagenet" and not self.weights.lower().endswith((".h5", ".hdf5")):
-            raise ValueError("weights must be none, imagenet or a path to a .weights.h5/.h5 "
-                             f"file. Received: weights={self.weights!r}")
+            raise ValueError(
+                "weights must be none, imagenet or a path to a .weights.h5/.h5 "
+                f"file. Received: weights={self.weights!r}"
+            )
         if self.stem != "imagenet" or not self.conv_bias:
-            raise ValueError("pretrained weights need keras.applications' layout: stem: "
-                             f"imagenet and conv_bias: true. Received: stem={self.stem!r}, "
-                             f"conv_bias={self.conv_bias}")
+            raise ValueError(
+                "pretrained weights need keras.applications' layout: stem: "
+                f"imagenet and conv_bias: true. Received: stem={self.stem!r}, "
+                f"conv_bias={self.conv_bias}"
+            )
         return self
 
 
 def imagenet_file(variant: str) -> plugin.RemoteFile:
     fname = f"{variant}_weights_tf_dim_ordering_tf_kernels_notop.h5"
     base = os.environ.get("ZOO_WEIGHTS_BASE_URL") or KERAS_URL
-    return plugin.RemoteFile(fname=fname, origin=base.rstrip("/") + "/resnet/" + fname,
-                                 file_hash=IMAGENET_FILES[variant], cache_subdir="models")
+    return plugin.RemoteFile(
+        fname=fname,
+        origin=base.rstrip("/") + "/resnet/" + fname,
+        file_hash=IMAGENET_FILES[variant],
+        cache_subdir="models",
+    )
 
 
 def _weights_path(params: ResNetParams, variant: str, spec_dir: Path | None = None) -> Path | None:
@@ -126,24 +142,35 @@ def _weights_path(params: ResNetParams, variant: str, spec_dir: Path | None = No
         return None
     if params.weights == "imagenet":
         if variant not in IMAGENET_FILES:
-            raise zoo.UserError([zoo.Problem(
-                f"{variant}: Keras publishes ImageNet weights only for "
-                f"{', '.join(IMAGENET_FILES)}. Received: weights='imagenet'",
-                key_path="model.params.weights")])
-        return plugin.ensure_files([imagenet_file(variant)],
-                                       what=f"{variant} ImageNet weights")[0]
+            raise zoo.UserError(
+                [
+                    zoo.Problem(
+                        f"{variant}: Keras publishes ImageNet weights only for "
+                        f"{', '.join(IMAGENET_FILES)}. Received: weights='imagenet'",
+                        key_path="model.params.weights",
+                    )
+                ]
+            )
+        return plugin.ensure_files([imagenet_file(variant)], what=f"{variant} ImageNet weights")[0]
     path = Path(params.weights).expanduser()
     if not path.is_absolute() and spec_dir is not None:
         path = Path(spec_dir) / path
     if not path.is_file():
-        raise zoo.UserError([zoo.Problem(
-            f"{variant}: weights file not found: {path.resolve()}. "
-            f"Received: weights={params.weights!r}", key_path="model.params.weights")])
+        raise zoo.UserError(
+            [
+                zoo.Problem(
+                    f"{variant}: weights file not found: {path.resolve()}. "
+                    f"Received: weights={params.weights!r}",
+                    key_path="model.params.weights",
+                )
+            ]
+        )
     return path
 
 
-def check_local_weights(params: ResNetParams, spec: Any, *, spec_dir: Path,
-                        variant: str) -> list[str]:
+def check_local_weights(
+    params: ResNetParams, spec: Any, *, spec_dir: Path, variant: str
+) -> list[str]:
     """``zoo validate`` finds a missing local weights file (never a download here)."""
     if params.weights not in (None, "imagenet"):
         _weights_path(params, variant, spec_dir)
@@ -162,11 +189,17 @@ def _load_base_weights(model: keras.Model, path: Path, variant: str) -> None:
             warnings.simplefilter("ignore")
             base.load_weights(str(path))
     except (ValueError, OSError, KeyError) as exc:
-        raise zoo.UserError([zoo.Problem(
-            f"{variant}: cannot load weights from {path}: the file does not match "
-            f"keras.applications' {variant} base (expected {imagenet_file(variant).fname} or "
-            f"a file saved from that base): {' '.join(str(exc).split())[:400]}",
-            key_path="model.params.weights")]) from None
+        raise zoo.UserError(
+            [
+                zoo.Problem(
+                    f"{variant}: cannot load weights from {path}: the file does not match "
+                    f"keras.applications' {variant} base (expected {imagenet_file(variant).fname} "
+                    "or "
+                    f"a file saved from that base): {' '.join(str(exc).split())[:400]}",
+                    key_path="model.params.weights",
+                )
+            ]
+        ) from None
 
 
 def fetch(params: ResNetParams, ctx: plugin.FetchContext, *, variant: str) -> list[Path]:
@@ -184,8 +217,11 @@ def _trace(params: ResNetParams):  # noqa: ANN202
 
     def trace(height: int, width: int) -> SpatialTrace:
         t = SpatialTrace(height, width)
-        t.require(total, f"this ResNet halves the image {total.bit_length() - 1} times (total "
-                         f"stride {total}) and needs at least {total}x{total}")
+        t.require(
+            total,
+            f"this ResNet halves the image {total.bit_length() - 1} times (total "
+            f"stride {total}) and needs at least {total}x{total}",
+        )
         if params.stem == "imagenet":
             t.pad("conv1_pad", 3).conv("conv1_conv", 7, 2, "valid")
             t.pad("pool1_pad", 1).pool("pool1_pool", 3, 2, "valid")
@@ -194,23 +230,46 @@ def _trace(params: ResNetParams):  # noqa: ANN202
     return trace
 
 
-def _conv_bn(x: keras.KerasTensor, filters: int, kernel: int, strides: int, name: str,
-             params: ResNetParams, relu: bool = True) -> keras.KerasTensor:
+def _conv_bn(
+    x: keras.KerasTensor,
+    filters: int,
+    kernel: int,
+    strides: int,
+    name: str,
+    params: ResNetParams,
+    relu: bool = True,
+) -> keras.KerasTensor:
     from keras import layers
 
-    x = layers.Conv2D(filters, kernel, strides=strides, padding="same", use_bias=params.conv_bias,
-                      kernel_initializer=params.kernel_initializer, name=f"{name}_conv")(x)
+    x = layers.Conv2D(
+        filters,
+        kernel,
+        strides=strides,
+        padding="same",
+        use_bias=params.conv_bias,
+        kernel_initializer=params.kernel_initializer,
+        name=f"{name}_conv",
+    )(x)
     x = layers.BatchNormalization(axis=-1, epsilon=params.bn_epsilon, name=f"{name}_bn")(x)
     return layers.Activation("relu", name=f"{name}_relu")(x) if relu else x
 
 
-def bottleneck_block(x: keras.KerasTensor, filters: int, strides: int, conv_shortcut: bool,
-                     name: str, params: ResNetParams) -> keras.KerasTensor:
+def bottleneck_block(
+    x: keras.KerasTensor,
+    filters: int,
+    strides: int,
+    conv_shortcut: bool,
+    name: str,
+    params: ResNetParams,
+) -> keras.KerasTensor:
     """1x1 (stride here, as in v1) -> 3x3 -> 1x1 x4, plus the input or a 1x1 conv + BN of it."""
     from keras import layers
 
-    shortcut = (_conv_bn(x, 4 * filters, 1, strides, f"{name}_0", params, relu=False)
-                if conv_shortcut else x)
+    shortcut = (
+        _conv_bn(x, 4 * filters, 1, strides, f"{name}_0", params, relu=False)
+        if conv_shortcut
+        else x
+    )
     y = _conv_bn(x, filters, 1, strides, f"{name}_1", params)
     y = _conv_bn(y, filters, 3, 1, f"{name}_2", params)
     y = _conv_bn(y, 4 * filters, 1, 1, f"{name}_3", params, relu=False)
@@ -218,13 +277,20 @@ def bottleneck_block(x: keras.KerasTensor, filters: int, strides: int, conv_shor
     return layers.Activation("relu", name=f"{name}_out")(y)
 
 
-def basic_block(x: keras.KerasTensor, filters: int, strides: int, conv_shortcut: bool,
-                name: str, params: ResNetParams) -> keras.KerasTensor:
+def basic_block(
+    x: keras.KerasTensor,
+    filters: int,
+    strides: int,
+    conv_shortcut: bool,
+    name: str,
+    params: ResNetParams,
+) -> keras.KerasTensor:
     """3x3 (stride) -> 3x3, plus the input or a 1x1 conv + BN of it."""
     from keras import layers
 
-    shortcut = (_conv_bn(x, filters, 1, strides, f"{name}_0", params, relu=False)
-                if conv_shortcut else x)
+    shortcut = (
+        _conv_bn(x, filters, 1, strides, f"{name}_0", params, relu=False) if conv_shortcut else x
+    )
     y = _conv_bn(x, filters, 3, strides, f"{name}_1", params)
     y = _conv_bn(y, filters, 3, 1, f"{name}_2", params, relu=False)
     y = layers.Add(name=f"{name}_add")([shortcut, y])
@@ -244,8 +310,14 @@ def build_resnet(params: ResNetParams, ctx: zoo.ModelContext, *, variant: str) -
     inputs = keras.Input(shape=ctx.input_shape, name="input")
     if params.stem == "imagenet":
         x = layers.ZeroPadding2D(3, name="conv1_pad")(inputs)
-        x = layers.Conv2D(64, 7, strides=2, use_bias=params.conv_bias,
-                          kernel_initializer=params.kernel_initializer, name="conv1_conv")(x)
+        x = layers.Conv2D(
+            64,
+            7,
+            strides=2,
+            use_bias=params.conv_bias,
+            kernel_initializer=params.kernel_initializer,
+            name="conv1_conv",
+        )(x)
         x = layers.BatchNormalization(axis=-1, epsilon=params.bn_epsilon, name="conv1_bn")(x)
         x = layers.Activation("relu", name="conv1_relu")(x)
         x = layers.ZeroPadding2D(1, name="pool1_pad")(x)
@@ -272,13 +344,17 @@ def zoo_register_architectures(registry) -> None:
         layers_total = sum(depths) * (3 if block_type == "bottleneck" else 2) + 2
         note = " (the reference model with the defaults)" if name == "resnet50" else ""
         registry.add_architecture(
-            name, params=ResNetParams, factory=functools.partial(build_resnet, variant=name),
+            name,
+            params=ResNetParams,
+            factory=functools.partial(build_resnet, variant=name),
             description=f"ResNet-{layers_total} v1, {block_type} blocks {list(depths)}{note}; "
             "head as in the reference model (GAP, Dropout, Dense 200, Dropout).",
             tags={"cnn", "residual", "paper"} | ({"note"} if note else set()),
-            family="resnet", input_kind="image",
+            family="resnet",
+            input_kind="image",
             param_count=plugin.ParamCount(count, input_shape=(224, 224, 3), num_classes=10),
             smallest_input=smallest_input(_trace),
-            fetch=functools.partial(fetch, variant=name), required_scaling=required_scaling,
+            fetch=functools.partial(fetch, variant=name),
+            required_scaling=required_scaling,
             check_spec=functools.partial(check_local_weights, variant=name),
         )

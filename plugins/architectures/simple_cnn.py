@@ -52,7 +52,8 @@ class Conv(zoo.PluginParams):
         None, description="Activation; null inherits the network's `activation`."
     )
     separate_activation: bool = Field(
-        False, description="Apply the activation as its own Activation layer after the conv "
+        False,
+        description="Apply the activation as its own Activation layer after the conv "
         "(the reference RGB CNN); always so when batch_norm is on.",
     )
     batch_norm: bool | None = Field(
@@ -90,8 +91,10 @@ class Block(zoo.PluginParams):
     @classmethod
     def _bare_numbers(cls, value: Any) -> Any:
         if isinstance(value, list):
-            return [{"filters": v} if isinstance(v, int) and not isinstance(v, bool) else v
-                    for v in value]
+            return [
+                {"filters": v} if isinstance(v, int) and not isinstance(v, bool) else v
+                for v in value
+            ]
         return value
 
     def conv_layers(self) -> list[Conv]:
@@ -124,14 +127,23 @@ PRESETS: dict[str, dict[str, Any]] = {
         "batch_norm": True,
         "kernel_initializer": "he_normal",
         "blocks": [
-            {"convs": [_conv(64, 3, kernel_initializer="glorot_uniform"),
-                       _conv(64, 3, kernel_regularizer=L2_NOTE)]},
+            {
+                "convs": [
+                    _conv(64, 3, kernel_initializer="glorot_uniform"),
+                    _conv(64, 3, kernel_regularizer=L2_NOTE),
+                ]
+            },
             {"convs": [_conv(128, 3), _conv(128, 3)]},
             {"convs": [_conv(256, 3), _conv(256, 3)]},
         ],
-        "head": {"pooling": "gap", "dense_units": [300], "dropout": 0.5,
-                 "kernel_initializer": "he_normal", "kernel_regularizer": L2_NOTE,
-                 "output_initializer": "glorot_normal"},
+        "head": {
+            "pooling": "gap",
+            "dense_units": [300],
+            "dropout": 0.5,
+            "kernel_initializer": "he_normal",
+            "kernel_regularizer": L2_NOTE,
+            "output_initializer": "glorot_normal",
+        },
     },
 }
 Preset = Literal["note_gray", "note_gray_dropout", "note_rgb", "note_performance"]
@@ -140,12 +152,14 @@ DEFAULT = PRESETS["note_gray"]
 
 class SimpleCNNParams(zoo.PluginParams):
     preset: Preset | None = Field(
-        None, description="Start from one of the reference models; keys given beside it override "
+        None,
+        description="Start from one of the reference models; keys given beside it override "
         "the preset's (note_gray, note_gray_dropout, note_rgb, note_performance).",
     )
     blocks: list[Block] = Field(
         default_factory=lambda: [Block.model_validate(b) for b in DEFAULT["blocks"]],
-        min_length=1, description="Conv blocks, in order; the default is the reference gray CNN.",
+        min_length=1,
+        description="Conv blocks, in order; the default is the reference gray CNN.",
     )
     activation: Activation = Field("relu", description="Activation of the convs.")
     batch_norm: bool = Field(False, description="Conv -> BatchNorm -> activation in every conv.")
@@ -164,7 +178,11 @@ class SimpleCNNParams(zoo.PluginParams):
     @model_validator(mode="before")
     @classmethod
     def _apply_preset(cls, data: Any) -> Any:
-        if isinstance(data, dict) and isinstance(data.get("preset"), str) and data["preset"] in PRESETS:
+        if (
+            isinstance(data, dict)
+            and isinstance(data.get("preset"), str)
+            and data["preset"] in PRESETS
+        ):
             return {**PRESETS[data["preset"]], **data}
         return data
 
@@ -199,10 +217,15 @@ def build_simple_cnn(params: SimpleCNNParams, ctx: zoo.ModelContext) -> keras.Mo
             if reg is None:
                 reg = params.kernel_regularizer
             x = layers.Conv2D(
-                conv.filters, conv.kernel, strides=conv.strides, padding=conv.padding,
-                activation=None if separate else activation, use_bias=conv.use_bias,
+                conv.filters,
+                conv.kernel,
+                strides=conv.strides,
+                padding=conv.padding,
+                activation=None if separate else activation,
+                use_bias=conv.use_bias,
                 kernel_initializer=conv.kernel_initializer or params.kernel_initializer,
-                kernel_regularizer=make_regularizer(reg), name=name,
+                kernel_regularizer=make_regularizer(reg),
+                name=name,
             )(x)
             if batch_norm:
                 x = layers.BatchNormalization(name=f"{name}_bn")(x)
@@ -210,8 +233,12 @@ def build_simple_cnn(params: SimpleCNNParams, ctx: zoo.ModelContext) -> keras.Mo
                 x = layers.Activation(activation, name=f"{name}_{activation}")(x)
         if block.pool:
             pool = layers.MaxPooling2D if block.pool == "max" else layers.AveragePooling2D
-            x = pool(block.pool_size, strides=block.pool_strides, padding=block.pool_padding,
-                     name=f"block{b}_pool")(x)
+            x = pool(
+                block.pool_size,
+                strides=block.pool_strides,
+                padding=block.pool_padding,
+                name=f"block{b}_pool",
+            )(x)
         if block.dropout:
             x = layers.Dropout(block.dropout, name=f"block{b}_dropout")(x)
     outputs = build_head(x, params.head, ctx)
@@ -221,11 +248,15 @@ def build_simple_cnn(params: SimpleCNNParams, ctx: zoo.ModelContext) -> keras.Mo
 @zoo.hookimpl
 def zoo_register_architectures(registry) -> None:
     registry.add_architecture(
-        "simple_cnn", params=SimpleCNNParams, factory=build_simple_cnn,
+        "simple_cnn",
+        params=SimpleCNNParams,
+        factory=build_simple_cnn,
         description="Configurable small CNN: conv blocks (optional BatchNorm, initializers, "
         "L1/L2), pooling, dropout, GAP or Flatten head; presets reproduce the four reference "
         "CNNs (the default: the gray reference CNN).",
-        tags={"cnn", "note"}, family="simple_cnn", input_kind="image",
+        tags={"cnn", "note"},
+        family="simple_cnn",
+        input_kind="image",
         param_count=plugin.ParamCount(503_296, input_shape=(28, 28, 1), num_classes=10),
         smallest_input=smallest_input(_trace),
     )

@@ -38,8 +38,10 @@ class VGGParams(zoo.PluginParams):
         None, description="Own layout: filters of each conv, one list per block (overrides depth)."
     )
     first_pool_strides: int = Field(
-        1, ge=1, le=2, description="Stride of the first block's pool: the reference VGG uses 1, "
-        "the paper 2."
+        1,
+        ge=1,
+        le=2,
+        description="Stride of the first block's pool: the reference VGG uses 1, the paper 2.",
     )
     batch_norm: bool = Field(False, description="Conv -> BatchNorm -> ReLU (VGG-BN).")
     kernel_initializer: Initializer = Field(
@@ -81,13 +83,20 @@ def build_vgg(params: VGGParams, ctx: zoo.ModelContext) -> keras.Model:
         for c, n in enumerate(filters, start=1):
             name = f"block{b}_conv{c}"
             if params.batch_norm:
-                x = layers.Conv2D(n, 3, padding="same",
-                                  kernel_initializer=params.kernel_initializer, name=name)(x)
+                x = layers.Conv2D(
+                    n, 3, padding="same", kernel_initializer=params.kernel_initializer, name=name
+                )(x)
                 x = layers.BatchNormalization(name=f"{name}_bn")(x)
                 x = layers.Activation("relu", name=f"{name}_relu")(x)
             else:
-                x = layers.Conv2D(n, 3, padding="same", activation="relu",
-                                  kernel_initializer=params.kernel_initializer, name=name)(x)
+                x = layers.Conv2D(
+                    n,
+                    3,
+                    padding="same",
+                    activation="relu",
+                    kernel_initializer=params.kernel_initializer,
+                    name=name,
+                )(x)
         strides = params.first_pool_strides if b == 1 else 2
         x = layers.MaxPooling2D(2, strides=strides, name=f"block{b}_pool")(x)
     outputs = build_head(x, params.head, ctx)
@@ -97,10 +106,14 @@ def build_vgg(params: VGGParams, ctx: zoo.ModelContext) -> keras.Model:
 @zoo.hookimpl
 def zoo_register_architectures(registry) -> None:
     registry.add_architecture(
-        "vgg", params=VGGParams, factory=build_vgg,
+        "vgg",
+        params=VGGParams,
+        factory=build_vgg,
         description="VGG 11/13/16/19 or an own block layout, optional BatchNorm; defaults are "
         "the reference VGG16 variant (first pool stride 1, GAP head with Dense 120).",
-        tags={"cnn", "note", "paper"}, family="vgg", input_kind="image",
+        tags={"cnn", "note", "paper"},
+        family="vgg",
+        input_kind="image",
         param_count=plugin.ParamCount(14_777_458, input_shape=(224, 224, 3), num_classes=10),
         smallest_input=smallest_input(_trace),
     )

@@ -12,8 +12,15 @@ from zoo.plugin import IMAGE_SUFFIXES, DataContext, Problem, ShapeHint, UserErro
 log = logging.getLogger("zoo.data")
 
 # Folder names accepted for each split of an already split data set.
-SPLIT_FOLDERS = {"train": "train", "training": "train", "validation": "validation",
-                 "val": "validation", "valid": "validation", "test": "test", "testing": "test"}
+SPLIT_FOLDERS = {
+    "train": "train",
+    "training": "train",
+    "validation": "validation",
+    "val": "validation",
+    "valid": "validation",
+    "test": "test",
+    "testing": "test",
+}
 
 
 def resolve_path(value: str, base: Path) -> Path:
@@ -53,8 +60,9 @@ def is_image_name(name: str) -> bool:
     return not name.startswith(".") and name.lower().endswith(IMAGE_SUFFIXES)
 
 
-def list_images(folder: Path, follow_links: bool = False, *, scan: FolderScan | None = None,
-                owner: str = "") -> list[Path]:
+def list_images(
+    folder: Path, follow_links: bool = False, *, scan: FolderScan | None = None, owner: str = ""
+) -> list[Path]:
     """Image files under ``folder`` (sub-folders included, hidden ones not), sorted, each once.
 
     With ``scan``, files already listed by an earlier call of the same scan are left out
@@ -65,8 +73,11 @@ def list_images(folder: Path, follow_links: bool = False, *, scan: FolderScan | 
 
 def sub_folders(folder: Path, follow_links: bool = False) -> list[str]:
     """Names of the visible sub-folders of ``folder``, sorted; links only when followed."""
-    return sorted(p.name for p in folder.iterdir() if p.is_dir() and not p.name.startswith(".")
-                  and (follow_links or not p.is_symlink()))
+    return sorted(
+        p.name
+        for p in folder.iterdir()
+        if p.is_dir() and not p.name.startswith(".") and (follow_links or not p.is_symlink())
+    )
 
 
 def _holds(outer: str, inner: str) -> bool:
@@ -98,8 +109,9 @@ class FolderScan:
         if self.follow_links:
             return names
         links = [n for n in names if (folder / n).is_symlink()]
-        self.ignored += [f"{folder / n}: a link to a folder (data.params.follow_links is false)"
-                         for n in links]
+        self.ignored += [
+            f"{folder / n}: a link to a folder (data.params.follow_links is false)" for n in links
+        ]
         return [n for n in names if n not in links]
 
     def claim(self, folder: Path) -> str | None:
@@ -169,14 +181,18 @@ class FolderScan:
         """Log the links that were not followed (one line)."""
         if self.ignored:
             n = len(self.ignored)
-            log.warning("did not follow %d link%s: %s%s", n, "" if n == 1 else "s",
-                        "; ".join(self.ignored[:5]), "; ..." if n > 5 else "")
+            log.warning(
+                "did not follow %d link%s: %s%s",
+                n,
+                "" if n == 1 else "s",
+                "; ".join(self.ignored[:5]),
+                "; ..." if n > 5 else "",
+            )
 
 
 def file_shape_hint(ctx: DataContext, num_classes: int | None) -> ShapeHint:
     """The shape hint of a file-based source: the spec's size, RGB unless told, the classes."""
-    return ShapeHint(image_size=ctx.image_size, channels=ctx.channels or 3,
-                     num_classes=num_classes)
+    return ShapeHint(image_size=ctx.image_size, channels=ctx.channels or 3, num_classes=num_classes)
 
 
 def label_order(labels: Iterable[str]) -> list[str]:

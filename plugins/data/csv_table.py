@@ -36,24 +36,28 @@ class CsvParams(zoo.PluginParams):
     x_col: str = Field("file_paths", description="Column with the image file paths.")
     y_col: str = Field("target_names", description="Column with the labels (class names).")
     split_col: str | None = Field(
-        None, description="Optional column naming each row's split: train, validation or test.",
+        None,
+        description="Optional column naming each row's split: train, validation or test.",
     )
     root: str | None = Field(
         None,
         description="Folder that relative file paths start from; null: the CSV's folder. "
-                    "Relative to the spec file.",
+        "Relative to the spec file.",
     )
     classes: list[str] | None = Field(
-        None, min_length=1,
+        None,
+        min_length=1,
         description="The class names in order; a label not listed is an error. Null: the "
-                    "distinct labels, sorted.",
+        "distinct labels, sorted.",
     )
     label_map: str | None = Field(
-        None, description="File mapping labels to class names (YAML, JSON, CSV); relative to "
-                          "the spec file.",
+        None,
+        description="File mapping labels to class names (YAML, JSON, CSV); relative to "
+        "the spec file.",
     )
     label_map_inverse: bool = Field(
-        False, description="Also look labels up among the label map's values.",
+        False,
+        description="Also look labels up among the label map's values.",
     )
     delimiter: str = Field(",", min_length=1, max_length=1, description="Field separator.")
 
@@ -72,9 +76,16 @@ def read_rows(params: CsvParams, base: Path) -> tuple[Path, list[tuple[int, dict
     wanted = [("x_col", params.x_col), ("y_col", params.y_col)]
     if params.split_col:
         wanted.append(("split_col", params.split_col))
-    missing = [Problem(f"no column '{col}' (data.params.{key}); the columns are: "
-                       f"{', '.join(columns) or 'none'}", str(path), 1)
-               for key, col in wanted if col not in columns]
+    missing = [
+        Problem(
+            f"no column '{col}' (data.params.{key}); the columns are: "
+            f"{', '.join(columns) or 'none'}",
+            str(path),
+            1,
+        )
+        for key, col in wanted
+        if col not in columns
+    ]
     if missing:
         raise UserError(missing)
     return path, rows
@@ -108,8 +119,11 @@ def load_csv(params: CsvParams, ctx: zoo.DataContext) -> SourceData:
             split_text = (row.get(params.split_col) or "").strip()
             split = SPLIT_FOLDERS.get(split_text.lower(), "")
             if not split:
-                bad(line, f"split '{split_text}' in column '{params.split_col}' is not one of "
-                          "train, validation, test")
+                bad(
+                    line,
+                    f"split '{split_text}' in column '{params.split_col}' is not one of "
+                    "train, validation, test",
+                )
                 continue
         if not file_text:
             bad(line, f"empty file path in column '{params.x_col}'")
@@ -129,8 +143,7 @@ def load_csv(params: CsvParams, ctx: zoo.DataContext) -> SourceData:
             continue
         file = resolve_path(file_text, root)
         if not file.is_file():
-            bad(line, f"no such image file: {file}" if not file.exists() else
-                f"not a file: {file}")
+            bad(line, f"no such image file: {file}" if not file.exists() else f"not a file: {file}")
             continue
         good.append((split, file, name))
     if problems:
@@ -146,8 +159,9 @@ def load_csv(params: CsvParams, ctx: zoo.DataContext) -> SourceData:
         labels.append(index[name])
         paths.append(file)
     if params.split_col and "train" not in grouped:
-        raise UserError([Problem(f"no row has split 'train' in column '{params.split_col}'",
-                                 str(path))])
+        raise UserError(
+            [Problem(f"no row has split 'train' in column '{params.split_col}'", str(path))]
+        )
     splits = {s: ImageSet(labels, paths=paths) for s, (labels, paths) in grouped.items()}
     return SourceData(class_names=class_names, splits=splits, skipped=skipped)
 
@@ -173,11 +187,17 @@ def csv_shape_hint(params: CsvParams, ctx: zoo.DataContext) -> ShapeHint:
 @zoo.hookimpl
 def zoo_register_data_sources(registry) -> None:
     registry.add_data_source(
-        "csv", params=CsvParams, factory=load_csv,
+        "csv",
+        params=CsvParams,
+        factory=load_csv,
         description="A CSV table of image file paths and labels, like Keras's flow_from_dataframe.",
-        tags={"files", "builtin"}, input_kind="image",
+        tags={"files", "builtin"},
+        input_kind="image",
         shape_hint=csv_shape_hint,
         check_spec=lambda params, spec, *, spec_dir: paths_exist(
-            spec_dir, (params.path, False, "path"), (params.root, True, "root"),
-            (params.label_map, False, "label_map")),
+            spec_dir,
+            (params.path, False, "path"),
+            (params.root, True, "root"),
+            (params.label_map, False, "label_map"),
+        ),
     )

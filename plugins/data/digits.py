@@ -20,11 +20,14 @@ NATIVE_SIZE = 8
 
 class DigitsParams(zoo.PluginParams):
     upscale: int = Field(
-        1, ge=1, le=16,
+        1,
+        ge=1,
+        le=16,
         description="Repeat each pixel this many times in both directions (1 keeps 8x8).",
     )
     limit: int | None = Field(
-        None, ge=10,
+        None,
+        ge=10,
         description="Use only the first N images (quick experiments); null uses all 1,797.",
     )
 
@@ -57,16 +60,20 @@ def load_digits(params: DigitsParams, ctx: zoo.DataContext) -> SourceData:
 
 def digits_shape_hint(params: DigitsParams, ctx: zoo.DataContext) -> ShapeHint:
     size = NATIVE_SIZE * params.upscale
-    return ShapeHint(image_size=ctx.image_size or (size, size), channels=ctx.channels or 1,
-                     num_classes=10)
+    return ShapeHint(
+        image_size=ctx.image_size or (size, size), channels=ctx.channels or 1, num_classes=10
+    )
 
 
 @zoo.hookimpl
 def zoo_register_data_sources(registry) -> None:
     registry.add_data_source(
-        "digits", params=DigitsParams, factory=load_digits,
+        "digits",
+        params=DigitsParams,
+        factory=load_digits,
         description="scikit-learn's 8x8 handwritten digits: 1,797 gray images, 10 classes, "
-                    "bundled.",
-        tags={"bundled", "gray", "builtin"}, input_kind="image",
+        "bundled.",
+        tags={"bundled", "gray", "builtin"},
+        input_kind="image",
         shape_hint=digits_shape_hint,
     )

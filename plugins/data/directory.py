@@ -46,25 +46,27 @@ from zoo.plugin import (
 class DirectoryParams(zoo.PluginParams):
     path: str = Field(
         description="Folder of class sub-folders, or of train/ validation/ test/ folders of "
-                    "them; relative to the spec file.",
+        "them; relative to the spec file.",
     )
     layout: Literal["auto", "classes", "split"] = Field(
         "auto",
         description="classes: path/<class>/; split: path/<split>/<class>/; auto: split when "
-                    "every sub-folder is a split name (train, validation, test).",
+        "every sub-folder is a split name (train, validation, test).",
     )
     classes: list[str] | None = Field(
-        None, min_length=1,
+        None,
+        min_length=1,
         description="Use only these class folders, in this order; null: every sub-folder, sorted.",
     )
     label_map: str | None = Field(
         None,
         description="File mapping folder names to class names (YAML, JSON, CSV, or a text with "
-                    "one {...} mapping such as a translate.py table); relative to the spec "
-                    "file.",
+        "one {...} mapping such as a translate.py table); relative to the spec "
+        "file.",
     )
     label_map_inverse: bool = Field(
-        False, description="Also look folder names up among the label map's values.",
+        False,
+        description="Also look folder names up among the label map's values.",
     )
     follow_links: bool = Field(False, description="Follow symbolic links to folders.")
 
@@ -87,8 +89,12 @@ def _split_roots(root: Path, layout: str, follow_links: bool = False) -> dict[st
         if split is None:
             continue
         if split in roots:
-            problems.append(Problem(f"two folders for the {split} split: {roots[split].name}/ and "
-                                    f"{name}/", str(root)))
+            problems.append(
+                Problem(
+                    f"two folders for the {split} split: {roots[split].name}/ and {name}/",
+                    str(root),
+                )
+            )
         roots[split] = root / name
     if "train" not in roots:
         problems.append(Problem("layout 'split' needs a train/ folder", str(root)))
@@ -97,8 +103,9 @@ def _split_roots(root: Path, layout: str, follow_links: bool = False) -> dict[st
     return {k: roots[k] for k in ("train", "validation", "test") if k in roots}
 
 
-def scan(params: DirectoryParams, base: Path, on_bad_file: str = "error") -> tuple[
-        list[str], dict[str, list[tuple[Path, str]]], list[str]]:
+def scan(
+    params: DirectoryParams, base: Path, on_bad_file: str = "error"
+) -> tuple[list[str], dict[str, list[tuple[Path, str]]], list[str]]:
     """Without decoding: class names, ``split -> [(file, class name)]``, and what was skipped.
 
     Each image file is listed once, by real path (see ``FolderScan``): links neither loop
@@ -110,8 +117,9 @@ def scan(params: DirectoryParams, base: Path, on_bad_file: str = "error") -> tup
     require(root, folder=True, key="data.params.path")
     walk = FolderScan(root, params.follow_links)
     roots = _split_roots(root, _layout(root, params), params.follow_links)
-    problems: list[Problem] = [Problem(why, str(p)) for p in roots.values()
-                               if p != root and (why := walk.claim(p))]
+    problems: list[Problem] = [
+        Problem(why, str(p)) for p in roots.values() if p != root and (why := walk.claim(p))
+    ]
     folders_per_split = {split: walk.sub_folders(p) for split, p in roots.items()}
     all_folders = list(dict.fromkeys(f for fs in folders_per_split.values() for f in fs))
     skipped: list[str] = []
@@ -127,27 +135,48 @@ def scan(params: DirectoryParams, base: Path, on_bad_file: str = "error") -> tup
             if name in all_folders:
                 continue
             if any((p / name).is_symlink() and (p / name).is_dir() for p in roots.values()):
-                problems.append(Problem(f"class folder '{name}' (from data.params.classes) is a "
-                                        "link to a folder; set data.params.follow_links: true "
-                                        "to read it", str(root / name)))
+                problems.append(
+                    Problem(
+                        f"class folder '{name}' (from data.params.classes) is a "
+                        "link to a folder; set data.params.follow_links: true "
+                        "to read it",
+                        str(root / name),
+                    )
+                )
             else:
-                problems.append(Problem(f"class folder '{name}' (from data.params.classes) does "
-                                        f"not exist in {root}", str(root / name)))
+                problems.append(
+                    Problem(
+                        f"class folder '{name}' (from data.params.classes) does "
+                        f"not exist in {root}",
+                        str(root / name),
+                    )
+                )
         wanted = list(dict.fromkeys(params.classes))
     else:
         wanted = sorted(all_folders)
     if not wanted and not problems:
         where = " or ".join(f"{p}" for p in roots.values())
-        raise UserError([Problem(f"no class sub-folders in {where}: expected "
-                                 "<folder>/<class name>/<image files>", str(root))])
+        raise UserError(
+            [
+                Problem(
+                    f"no class sub-folders in {where}: expected "
+                    "<folder>/<class name>/<image files>",
+                    str(root),
+                )
+            ]
+        )
 
     mapping = None
     if params.label_map is not None:
         map_path = resolve_path(params.label_map, base)
         mapping = read_label_map(map_path)
     try:
-        names = apply_label_map(wanted, mapping, inverse=params.label_map_inverse,
-                                source=params.label_map and resolve_path(params.label_map, base))
+        names = apply_label_map(
+            wanted,
+            mapping,
+            inverse=params.label_map_inverse,
+            source=params.label_map and resolve_path(params.label_map, base),
+        )
     except UserError as exc:
         if on_bad_file != "skip":
             raise UserError(problems + exc.problems) from None
@@ -175,8 +204,11 @@ def scan(params: DirectoryParams, base: Path, on_bad_file: str = "error") -> tup
             bad(path, "class folder has no images (.png, .jpg, .jpeg, .bmp, .tif, .webp)")
         files[split].extend((p, names[folder]) for p in found)
     for path, first, _ in walk.repeats:
-        bad(path, f"is the same file as {first} (through a link); one file can only be in "
-                  "one class and one split")
+        bad(
+            path,
+            f"is the same file as {first} (through a link); one file can only be in "
+            "one class and one split",
+        )
     walk.warn()
     if problems:
         raise UserError(problems)
@@ -192,7 +224,8 @@ def load_directory(params: DirectoryParams, ctx: zoo.DataContext) -> SourceData:
     index = {name: i for i, name in enumerate(class_names)}
     splits = {
         split: ImageSet([index[name] for _, name in pairs], paths=[p for p, _ in pairs])
-        for split, pairs in files.items() if pairs or split == "train"
+        for split, pairs in files.items()
+        if pairs or split == "train"
     }
     return SourceData(class_names=class_names, splits=splits, skipped=skipped)
 
@@ -207,15 +240,17 @@ def directory_shape_hint(params: DirectoryParams, ctx: zoo.DataContext) -> Shape
             folders = list(dict.fromkeys(params.classes))
         elif root.is_dir():
             roots = _split_roots(root, _layout(root, params))
-            folders = sorted({f for p in roots.values()
-                              for f in sub_folders(p, params.follow_links)})
+            folders = sorted(
+                {f for p in roots.values() for f in sub_folders(p, params.follow_links)}
+            )
         else:
             folders = []
         if folders:
             if params.label_map is not None:
                 mapping = read_label_map(resolve_path(params.label_map, base))
-                folders = list(apply_label_map(folders, mapping,
-                                               inverse=params.label_map_inverse).values())
+                folders = list(
+                    apply_label_map(folders, mapping, inverse=params.label_map_inverse).values()
+                )
             num_classes = len(set(folders))
     except (UserError, OSError):
         num_classes = None
@@ -225,11 +260,15 @@ def directory_shape_hint(params: DirectoryParams, ctx: zoo.DataContext) -> Shape
 @zoo.hookimpl
 def zoo_register_data_sources(registry) -> None:
     registry.add_data_source(
-        "directory", params=DirectoryParams, factory=load_directory,
+        "directory",
+        params=DirectoryParams,
+        factory=load_directory,
         description="A folder of class sub-folders (or train/ validation/ test/ of them), "
-                    "like Keras's flow_from_directory.",
-        tags={"files", "builtin"}, input_kind="image",
+        "like Keras's flow_from_directory.",
+        tags={"files", "builtin"},
+        input_kind="image",
         shape_hint=directory_shape_hint,
         check_spec=lambda params, spec, *, spec_dir: paths_exist(
-            spec_dir, (params.path, True, "path"), (params.label_map, False, "label_map")),
+            spec_dir, (params.path, True, "path"), (params.label_map, False, "label_map")
+        ),
     )

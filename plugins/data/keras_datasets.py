@@ -38,10 +38,30 @@ GOOGLE = "https://storage.googleapis.com/tensorflow/tf-keras-datasets/"
 TORONTO = "https://www.cs.toronto.edu/~kriz/"
 URL_ENV, TIMEOUT_ENV, OFFLINE_ENV = "ZOO_KERAS_DATASETS_URL", "ZOO_DOWNLOAD_TIMEOUT", "ZOO_OFFLINE"
 
-FASHION_CLASSES = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt",
-                   "Sneaker", "Bag", "Ankle boot"]
-CIFAR10_CLASSES = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse",
-                   "ship", "truck"]
+FASHION_CLASSES = [
+    "T-shirt/top",
+    "Trouser",
+    "Pullover",
+    "Dress",
+    "Coat",
+    "Sandal",
+    "Shirt",
+    "Sneaker",
+    "Bag",
+    "Ankle boot",
+]
+CIFAR10_CLASSES = [
+    "airplane",
+    "automobile",
+    "bird",
+    "cat",
+    "deer",
+    "dog",
+    "frog",
+    "horse",
+    "ship",
+    "truck",
+]
 CIFAR100_FINE = (
     "apple aquarium_fish baby bear beaver bed bee beetle bicycle bottle bowl boy bridge bus "
     "butterfly camel can castle caterpillar cattle chair chimpanzee clock cloud cockroach couch "
@@ -83,26 +103,63 @@ class DatasetInfo:
 
 DATASETS: dict[str, DatasetInfo] = {
     "mnist": DatasetInfo(
-        (RemoteFile("mnist.npz", GOOGLE, "mnist.npz",
-                    "731c5ac602752760c8e48fbffcf8c3b850d9dc2a2aedcf2cc48468fc17b673d1"),),
-        (28, 28), 1, [str(d) for d in range(10)]),
+        (
+            RemoteFile(
+                "mnist.npz",
+                GOOGLE,
+                "mnist.npz",
+                "731c5ac602752760c8e48fbffcf8c3b850d9dc2a2aedcf2cc48468fc17b673d1",
+            ),
+        ),
+        (28, 28),
+        1,
+        [str(d) for d in range(10)],
+    ),
     "fashion_mnist": DatasetInfo(
-        tuple(RemoteFile(f, GOOGLE, f"fashion-mnist/{f}") for f in (
-            "train-labels-idx1-ubyte.gz", "train-images-idx3-ubyte.gz",
-            "t10k-labels-idx1-ubyte.gz", "t10k-images-idx3-ubyte.gz")),
-        (28, 28), 1, FASHION_CLASSES),
+        tuple(
+            RemoteFile(f, GOOGLE, f"fashion-mnist/{f}")
+            for f in (
+                "train-labels-idx1-ubyte.gz",
+                "train-images-idx3-ubyte.gz",
+                "t10k-labels-idx1-ubyte.gz",
+                "t10k-images-idx3-ubyte.gz",
+            )
+        ),
+        (28, 28),
+        1,
+        FASHION_CLASSES,
+    ),
     "cifar10": DatasetInfo(
-        (RemoteFile("cifar-10-python.tar.gz", TORONTO, "cifar-10-python.tar.gz",
-                    "6d958be074577803d12ecdefd02955f39262c83c16fe9348329d7fe0b5c001ce",
-                    ("cifar-10-batches-py-target/cifar-10-batches-py",
-                     "cifar-10-batches-py-target_archive")),),
-        (32, 32), 3, CIFAR10_CLASSES),
+        (
+            RemoteFile(
+                "cifar-10-python.tar.gz",
+                TORONTO,
+                "cifar-10-python.tar.gz",
+                "6d958be074577803d12ecdefd02955f39262c83c16fe9348329d7fe0b5c001ce",
+                (
+                    "cifar-10-batches-py-target/cifar-10-batches-py",
+                    "cifar-10-batches-py-target_archive",
+                ),
+            ),
+        ),
+        (32, 32),
+        3,
+        CIFAR10_CLASSES,
+    ),
     "cifar100": DatasetInfo(
-        (RemoteFile("cifar-100-python.tar.gz", TORONTO, "cifar-100-python.tar.gz",
-                    "85cd44d02ba6437773c5bbd22e183051d648de2e7d6b014e1ef29b855ba677a7",
-                    ("cifar-100-python-target/cifar-100-python",
-                     "cifar-100-python-target_archive")),),
-        (32, 32), 3, CIFAR100_FINE),
+        (
+            RemoteFile(
+                "cifar-100-python.tar.gz",
+                TORONTO,
+                "cifar-100-python.tar.gz",
+                "85cd44d02ba6437773c5bbd22e183051d648de2e7d6b014e1ef29b855ba677a7",
+                ("cifar-100-python-target/cifar-100-python", "cifar-100-python-target_archive"),
+            ),
+        ),
+        (32, 32),
+        3,
+        CIFAR100_FINE,
+    ),
 }
 
 
@@ -112,14 +169,16 @@ class KerasDatasetParams(zoo.PluginParams):
         "cifar10, cifar100.",
     )
     label_mode: Literal["fine", "coarse"] = Field(
-        "fine", description="cifar100 only: 100 fine classes or 20 coarse super-classes.",
+        "fine",
+        description="cifar100 only: 100 fine classes or 20 coarse super-classes.",
     )
 
     @model_validator(mode="after")
     def _label_mode_is_cifar100(self) -> KerasDatasetParams:
         if self.label_mode != "fine" and self.dataset != "cifar100":
-            raise ValueError(f"label_mode 'coarse' only applies to cifar100. "
-                             f"Received: dataset={self.dataset!r}")
+            raise ValueError(
+                f"label_mode 'coarse' only applies to cifar100. Received: dataset={self.dataset!r}"
+            )
         return self
 
 
@@ -150,8 +209,12 @@ def _cached(remote: RemoteFile) -> Path | None:
 def _remote(remote: RemoteFile) -> plugin.RemoteFile:
     """The file as zoo's download helper (``plugin.ensure_files``) takes it."""
     cache = PurePosixPath("datasets") / remote.cache_path
-    return plugin.RemoteFile(fname=cache.name, origin=_url(remote), file_hash=remote.sha256,
-                                 cache_subdir=str(cache.parent))
+    return plugin.RemoteFile(
+        fname=cache.name,
+        origin=_url(remote),
+        file_hash=remote.sha256,
+        cache_subdir=str(cache.parent),
+    )
 
 
 def ensure_files(name: str) -> list[Path]:
@@ -162,8 +225,11 @@ def ensure_files(name: str) -> list[Path]:
         try:
             plugin.ensure_files([_remote(r) for r in missing], what=f"the '{name}' data set")
         except OfflineError as exc:
-            reason = (f"{OFFLINE_ENV} is set, so zoo does not download" if plugin.offline()
-                      else "the download failed")
+            reason = (
+                f"{OFFLINE_ENV} is set, so zoo does not download"
+                if plugin.offline()
+                else "the download failed"
+            )
             raise OfflineError(_offline_problems(name, missing, reason) + exc.problems) from None
     return [_cached(r) for r in info.files]  # type: ignore[misc]
 
@@ -174,24 +240,39 @@ def _offline_problems(name: str, missing: list[RemoteFile], reason: str) -> list
     if not os.environ.get("KERAS_HOME"):
         home_note = " (set KERAS_HOME to use another cache than ~/.keras)"
     published = sorted({r.base for r in missing})
-    return [Problem(f"the '{name}' data set is not in the Keras cache and {reason}. Download "
-                    f"the file(s) below where the network is reachable (or run 'zoo fetch SPEC' "
-                    f"there; published at {', '.join(published)}) and place them in "
-                    f"{datasets_dir()}{home_note}")]
+    return [
+        Problem(
+            f"the '{name}' data set is not in the Keras cache and {reason}. Download "
+            f"the file(s) below where the network is reachable (or run 'zoo fetch SPEC' "
+            f"there; published at {', '.join(published)}) and place them in "
+            f"{datasets_dir()}{home_note}"
+        )
+    ]
 
 
 def _corrupt(path: Path, exc: BaseException) -> UserError:
-    return UserError([Problem(f"cannot read this Keras data set file ({type(exc).__name__}: "
-                              f"{exc}); it is corrupt or incomplete: delete it and run again",
-                              str(path))])
+    return UserError(
+        [
+            Problem(
+                f"cannot read this Keras data set file ({type(exc).__name__}: "
+                f"{exc}); it is corrupt or incomplete: delete it and run again",
+                str(path),
+            )
+        ]
+    )
 
 
 class _NumpyOnlyUnpickler(pickle.Unpickler):
     """CIFAR's pickles hold NumPy arrays and lists; refuse anything else (no code runs)."""
 
-    ALLOWED = frozenset({("numpy", "ndarray"), ("numpy", "dtype"),
-                         ("numpy.core.multiarray", "_reconstruct"),
-                         ("numpy._core.multiarray", "_reconstruct")})
+    ALLOWED = frozenset(
+        {
+            ("numpy", "ndarray"),
+            ("numpy", "dtype"),
+            ("numpy.core.multiarray", "_reconstruct"),
+            ("numpy._core.multiarray", "_reconstruct"),
+        }
+    )
 
     def find_class(self, module: str, name: str) -> Any:
         if (module, name) in self.ALLOWED:
@@ -236,8 +317,13 @@ def _load_fashion(paths: list[Path], params: KerasDatasetParams) -> tuple[Any, .
         with gzip.open(path, "rb") as f:
             arrays.append(np.frombuffer(f.read(), np.uint8, offset=offset))
     y_train, x_train, y_test, x_test = arrays
-    return (x_train.reshape(len(y_train), 28, 28), y_train,
-            x_test.reshape(len(y_test), 28, 28), y_test, None)
+    return (
+        x_train.reshape(len(y_train), 28, 28),
+        y_train,
+        x_test.reshape(len(y_test), 28, 28),
+        y_test,
+        None,
+    )
 
 
 def _load_cifar10(paths: list[Path], params: KerasDatasetParams) -> tuple[Any, ...]:
@@ -246,8 +332,10 @@ def _load_cifar10(paths: list[Path], params: KerasDatasetParams) -> tuple[Any, .
     names = [f"data_batch_{i}" for i in range(1, 6)] + ["test_batch"]
     members = _cifar_members(paths[0], names)
     batches = [_unpickle(members[n]) for n in names]
-    x = [np.asarray(b["data"], dtype=np.uint8).reshape(-1, 3, 32, 32).transpose(0, 2, 3, 1)
-         for b in batches]
+    x = [
+        np.asarray(b["data"], dtype=np.uint8).reshape(-1, 3, 32, 32).transpose(0, 2, 3, 1)
+        for b in batches
+    ]
     y = [np.asarray(b["labels"], dtype=np.int64) for b in batches]
     return np.concatenate(x[:5]), np.concatenate(y[:5]), x[5], y[5], None
 
@@ -260,18 +348,23 @@ def _load_cifar100(paths: list[Path], params: KerasDatasetParams) -> tuple[Any, 
     out = []
     for n in ("train", "test"):
         batch = _unpickle(members[n])
-        out.append(np.asarray(batch["data"], dtype=np.uint8).reshape(-1, 3, 32, 32)
-                   .transpose(0, 2, 3, 1))
+        out.append(
+            np.asarray(batch["data"], dtype=np.uint8).reshape(-1, 3, 32, 32).transpose(0, 2, 3, 1)
+        )
         out.append(np.asarray(batch[key], dtype=np.int64))
     meta = _unpickle(members["meta"])
-    names = [n.decode() if isinstance(n, bytes) else str(n)
-             for n in meta.get(f"{params.label_mode}_label_names", [])]
+    names = [
+        n.decode() if isinstance(n, bytes) else str(n)
+        for n in meta.get(f"{params.label_mode}_label_names", [])
+    ]
     return (*out, names or None)
 
 
 LOADERS: dict[str, Callable[[list[Path], KerasDatasetParams], tuple[Any, ...]]] = {
-    "mnist": _load_mnist, "fashion_mnist": _load_fashion,
-    "cifar10": _load_cifar10, "cifar100": _load_cifar100,
+    "mnist": _load_mnist,
+    "fashion_mnist": _load_fashion,
+    "cifar10": _load_cifar10,
+    "cifar100": _load_cifar100,
 }
 
 
@@ -298,16 +391,20 @@ def load_keras_dataset(params: KerasDatasetParams, ctx: zoo.DataContext) -> Sour
         x_train, x_test = x_train[..., None], x_test[..., None]
     return SourceData(
         class_names=list(names or class_names(params)),
-        splits={"train": ImageSet(y_train, images=x_train),
-                "test": ImageSet(y_test, images=x_test)},
+        splits={
+            "train": ImageSet(y_train, images=x_train),
+            "test": ImageSet(y_test, images=x_test),
+        },
     )
 
 
 def keras_shape_hint(params: KerasDatasetParams, ctx: zoo.DataContext) -> ShapeHint:
     info = DATASETS[params.dataset]
-    return ShapeHint(image_size=ctx.image_size or info.image_size,
-                     channels=ctx.channels or info.channels,
-                     num_classes=len(class_names(params)))
+    return ShapeHint(
+        image_size=ctx.image_size or info.image_size,
+        channels=ctx.channels or info.channels,
+        num_classes=len(class_names(params)),
+    )
 
 
 def fetch_keras_dataset(params: KerasDatasetParams, ctx: zoo.FetchContext) -> list[Path]:
@@ -318,9 +415,13 @@ def fetch_keras_dataset(params: KerasDatasetParams, ctx: zoo.FetchContext) -> li
 @zoo.hookimpl
 def zoo_register_data_sources(registry) -> None:
     registry.add_data_source(
-        "keras", params=KerasDatasetParams, factory=load_keras_dataset,
+        "keras",
+        params=KerasDatasetParams,
+        factory=load_keras_dataset,
         description="Keras data sets (MNIST, Fashion-MNIST, CIFAR-10/100) from the Keras cache; "
-                    "downloaded when missing.",
-        tags={"download", "builtin"}, input_kind="image",
-        shape_hint=keras_shape_hint, fetch=fetch_keras_dataset,
+        "downloaded when missing.",
+        tags={"download", "builtin"},
+        input_kind="image",
+        shape_hint=keras_shape_hint,
+        fetch=fetch_keras_dataset,
     )

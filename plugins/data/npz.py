@@ -29,14 +29,19 @@ SPLIT_SUFFIXES = {"train": ("_train",), "validation": ("_validation", "_val"), "
 class NpzParams(zoo.PluginParams):
     path: str = Field(description="The .npz file; relative to the spec file.")
     x_key: str = Field(
-        "x", min_length=1, description="Images key: x, or x_train/x_test/x_validation.")
+        "x", min_length=1, description="Images key: x, or x_train/x_test/x_validation."
+    )
     y_key: str = Field(
-        "y", min_length=1, description="Labels key: y, or y_train/y_test/y_validation.")
+        "y", min_length=1, description="Labels key: y, or y_train/y_test/y_validation."
+    )
     class_names: list[str] | None = Field(
-        None, min_length=1, description="Class names in label order; overrides the file's.",
+        None,
+        min_length=1,
+        description="Class names in label order; overrides the file's.",
     )
     class_names_key: str = Field(
-        "class_names", description="Key of an optional array of class names in the file.",
+        "class_names",
+        description="Key of an optional array of class names in the file.",
     )
 
 
@@ -44,8 +49,15 @@ def _keys(params: NpzParams, names: set[str], path: Path) -> dict[str, tuple[str
     """``split -> (x key, y key)``; 'all' for a pool."""
     if params.x_key in names or params.y_key in names:
         if not {params.x_key, params.y_key} <= names:
-            raise UserError([Problem(f"needs both '{params.x_key}' and '{params.y_key}'; the file "
-                                     f"has: {', '.join(sorted(names))}", str(path))])
+            raise UserError(
+                [
+                    Problem(
+                        f"needs both '{params.x_key}' and '{params.y_key}'; the file "
+                        f"has: {', '.join(sorted(names))}",
+                        str(path),
+                    )
+                ]
+            )
         return {"all": (params.x_key, params.y_key)}
     keys: dict[str, tuple[str, str]] = {}
     problems = []
@@ -56,15 +68,25 @@ def _keys(params: NpzParams, names: set[str], path: Path) -> dict[str, tuple[str
                 keys[split] = (x, y)
                 break
             if x in names or y in names:
-                problems.append(Problem(f"has '{x if x in names else y}' but not "
-                                        f"'{y if x in names else x}'", str(path)))
+                problems.append(
+                    Problem(
+                        f"has '{x if x in names else y}' but not '{y if x in names else x}'",
+                        str(path),
+                    )
+                )
     if problems:
         raise UserError(problems)
     if "train" not in keys:
-        raise UserError([Problem(
-            f"no images found: expected '{params.x_key}'/'{params.y_key}' or "
-            f"'{params.x_key}_train'/'{params.y_key}_train'; the file has: "
-            f"{', '.join(sorted(names)) or 'nothing'}", str(path))])
+        raise UserError(
+            [
+                Problem(
+                    f"no images found: expected '{params.x_key}'/'{params.y_key}' or "
+                    f"'{params.x_key}_train'/'{params.y_key}_train'; the file has: "
+                    f"{', '.join(sorted(names)) or 'nothing'}",
+                    str(path),
+                )
+            ]
+        )
     return keys
 
 
@@ -76,10 +98,20 @@ def _images(x: Any, key: str, path: Path) -> Any:
     if x.ndim == 3:
         x = x[..., None]
     if x.ndim != 4 or x.shape[3] not in (1, 3):
-        hint = (" (channels first? zoo wants channels last: N, H, W, C)"
-                if x.ndim == 4 and x.shape[1] in (1, 3) else "")
-        raise UserError([Problem(f"{where} must be images of shape (N, H, W) or (N, H, W, 1|3); "
-                                 f"got {x.shape}{hint}", str(path))])
+        hint = (
+            " (channels first? zoo wants channels last: N, H, W, C)"
+            if x.ndim == 4 and x.shape[1] in (1, 3)
+            else ""
+        )
+        raise UserError(
+            [
+                Problem(
+                    f"{where} must be images of shape (N, H, W) or (N, H, W, 1|3); "
+                    f"got {x.shape}{hint}",
+                    str(path),
+                )
+            ]
+        )
     if x.dtype == np.uint8:
         return x
     if x.dtype.kind not in "uif" and x.dtype != np.bool_:
@@ -88,8 +120,14 @@ def _images(x: Any, key: str, path: Path) -> Any:
         return x.astype(np.uint8)
     lo, hi = float(np.min(x)), float(np.max(x))
     if not (np.isfinite(lo) and np.isfinite(hi)) or lo < 0 or hi > 255:
-        raise UserError([Problem(f"{where} has values from {lo:g} to {hi:g}; expected 0..255 "
-                                 "(or 0..1 floats)", str(path))])
+        raise UserError(
+            [
+                Problem(
+                    f"{where} has values from {lo:g} to {hi:g}; expected 0..255 (or 0..1 floats)",
+                    str(path),
+                )
+            ]
+        )
     if x.dtype.kind == "f" and hi <= 1.0:
         x = x * 255.0
     return np.clip(np.rint(x), 0, 255).astype(np.uint8)
@@ -100,8 +138,10 @@ def _empty_message(key: str, split: str, shape: tuple[int, ...]) -> str:
     split would silently become one carved from the training images."""
     if split in ("all", "train"):
         return f"'{key}' holds no images (shape {shape}): there is nothing to train on"
-    return (f"'{key}' holds no images (shape {shape}); leave it out of the file to have the "
-            f"{split} set taken from the training images")
+    return (
+        f"'{key}' holds no images (shape {shape}); leave it out of the file to have the "
+        f"{split} set taken from the training images"
+    )
 
 
 def _labels(y: Any, key: str, n: int, path: Path) -> Any:
@@ -113,12 +153,14 @@ def _labels(y: Any, key: str, n: int, path: Path) -> Any:
     elif y.ndim == 2 and y.dtype.kind in "uifb":
         sums = y.sum(axis=1)
         if not (np.all(np.isin(y, (0, 1))) and np.allclose(sums, 1)):
-            raise UserError([Problem(f"'{key}' is 2-D but not one-hot (each row a single 1)",
-                                     str(path))])
+            raise UserError(
+                [Problem(f"'{key}' is 2-D but not one-hot (each row a single 1)", str(path))]
+            )
         y = y.argmax(axis=1)
     if y.ndim != 1:
-        raise UserError([Problem(f"'{key}' must be 1-D labels or one-hot rows; got shape {y.shape}",
-                                 str(path))])
+        raise UserError(
+            [Problem(f"'{key}' must be 1-D labels or one-hot rows; got shape {y.shape}", str(path))]
+        )
     if len(y) != n:
         raise UserError([Problem(f"'{key}' has {len(y)} labels for {n} images", str(path))])
     return y
@@ -132,8 +174,9 @@ def load_npz(params: NpzParams, ctx: zoo.DataContext) -> SourceData:
     try:
         with np.load(path, allow_pickle=False) as f:
             if not isinstance(f, np.lib.npyio.NpzFile):
-                raise UserError([Problem("expected an .npz archive (np.savez), got a single array",
-                                         str(path))])
+                raise UserError(
+                    [Problem("expected an .npz archive (np.savez), got a single array", str(path))]
+                )
             names = set(f.files)
             keys = _keys(params, names, path)
             raw = {split: (f[x], f[y], x, y) for split, (x, y) in keys.items()}
@@ -144,8 +187,11 @@ def load_npz(params: NpzParams, ctx: zoo.DataContext) -> SourceData:
         raise UserError([Problem(f"cannot read .npz file: {exc}", str(path))]) from None
 
     images = {s: _images(x, xk, path) for s, (x, _, xk, _) in raw.items()}
-    empty = [Problem(_empty_message(raw[s][2], s, im.shape), str(path))
-             for s, im in images.items() if len(im) == 0]
+    empty = [
+        Problem(_empty_message(raw[s][2], s, im.shape), str(path))
+        for s, im in images.items()
+        if len(im) == 0
+    ]
     if empty:
         raise UserError(empty)
     labels = {s: _labels(y, yk, len(images[s]), path) for s, (_, y, _, yk) in raw.items()}
@@ -161,13 +207,19 @@ def load_npz(params: NpzParams, ctx: zoo.DataContext) -> SourceData:
         if class_names is None:
             class_names = label_order(v for y in text.values() for v in y.tolist())
         index = {n: i for i, n in enumerate(class_names)}
-        problems = [Problem(f"label '{v}' in '{raw[s][3]}' is not a class name "
-                            f"({', '.join(class_names)})", str(path))
-                    for s, y in text.items() for v in sorted(set(y.tolist()) - set(index))]
+        problems = [
+            Problem(
+                f"label '{v}' in '{raw[s][3]}' is not a class name ({', '.join(class_names)})",
+                str(path),
+            )
+            for s, y in text.items()
+            for v in sorted(set(y.tolist()) - set(index))
+        ]
         if problems:
             raise UserError(problems)
-        ints = {s: np.array([index[v] for v in y.tolist()], dtype=np.int64)
-                for s, y in text.items()}
+        ints = {
+            s: np.array([index[v] for v in y.tolist()], dtype=np.int64) for s, y in text.items()
+        }
     else:
         ints = {}
         for s, y in labels.items():
@@ -181,12 +233,20 @@ def load_npz(params: NpzParams, ctx: zoo.DataContext) -> SourceData:
             wrong = (y < 0) | (y >= len(class_names))
             if wrong.any():
                 first = int(np.flatnonzero(wrong)[0])
-                raise UserError([Problem(
-                    f"'{raw[s][3]}' has {int(wrong.sum())} label(s) outside "
-                    f"0..{len(class_names) - 1} (first: {int(y[first])} at row {first}); there "
-                    f"are {len(class_names)} class names", str(path))])
-    return SourceData(class_names=class_names,
-                      splits={s: ImageSet(ints[s], images=images[s]) for s in images})
+                raise UserError(
+                    [
+                        Problem(
+                            f"'{raw[s][3]}' has {int(wrong.sum())} label(s) outside "
+                            f"0..{len(class_names) - 1} (first: {int(y[first])} at row {first}); "
+                            "there "
+                            f"are {len(class_names)} class names",
+                            str(path),
+                        )
+                    ]
+                )
+    return SourceData(
+        class_names=class_names, splits={s: ImageSet(ints[s], images=images[s]) for s in images}
+    )
 
 
 def _header_shapes(path: Path) -> dict[str, tuple[int, ...]]:
@@ -228,8 +288,11 @@ def npz_shape_hint(params: NpzParams, ctx: zoo.DataContext) -> ShapeHint:
             num_classes = _prod(shapes[params.class_names_key])
     except (OSError, ValueError, zipfile.BadZipFile, KeyError):
         pass
-    return ShapeHint(image_size=ctx.image_size or size, channels=ctx.channels or channels,
-                     num_classes=num_classes)
+    return ShapeHint(
+        image_size=ctx.image_size or size,
+        channels=ctx.channels or channels,
+        num_classes=num_classes,
+    )
 
 
 def _prod(shape: tuple[int, ...]) -> int:
@@ -242,11 +305,15 @@ def _prod(shape: tuple[int, ...]) -> int:
 @zoo.hookimpl
 def zoo_register_data_sources(registry) -> None:
     registry.add_data_source(
-        "numpy", params=NpzParams, factory=load_npz,
+        "numpy",
+        params=NpzParams,
+        factory=load_npz,
         description="Images and labels from a NumPy .npz file (x/y, or "
-                    "x_train/y_train/x_test/y_test).",
-        tags={"files", "builtin"}, input_kind="image",
+        "x_train/y_train/x_test/y_test).",
+        tags={"files", "builtin"},
+        input_kind="image",
         shape_hint=npz_shape_hint,
         check_spec=lambda params, spec, *, spec_dir: paths_exist(
-            spec_dir, (params.path, False, "path")),
+            spec_dir, (params.path, False, "path")
+        ),
     )

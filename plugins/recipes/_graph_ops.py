@@ -98,17 +98,35 @@ def _matrices(tf: Any, recipe: Recipe, u: Any, h: Any, w: Any) -> tuple[Any, Any
     # y_in = m3 x + m4 y + m5.
     cos, sin = tf.cos(angle), tf.sin(angle)
     cx, cy = (wf - 1) / 2, (hf - 1) / 2
-    m = [cos / sx, -sin / sx, cx - (cos * (cx + dx) - sin * (cy + dy)) / sx,
-         sin / sy, cos / sy, cy - (sin * (cx + dx) + cos * (cy + dy)) / sy]
+    m = [
+        cos / sx,
+        -sin / sx,
+        cx - (cos * (cx + dx) - sin * (cy + dy)) / sx,
+        sin / sy,
+        cos / sy,
+        cy - (sin * (cx + dx) + cos * (cy + dy)) / sy,
+    ]
     m = [tf.broadcast_to(tf.cast(v, tf.float32), [b]) for v in m]
     fx = tf.where(hflip, -1.0, 1.0), tf.where(hflip, wf - 1, 0.0)  # x -> scale x + shift
     fy = tf.where(vflip, -1.0, 1.0), tf.where(vflip, hf - 1, 0.0)
     if recipe.flips_first:  # out = warp(flip(in)): in = flip(warp^-1(out))
-        m = [m[0] * fx[0], m[1] * fx[0], m[2] * fx[0] + fx[1],
-             m[3] * fy[0], m[4] * fy[0], m[5] * fy[0] + fy[1]]
+        m = [
+            m[0] * fx[0],
+            m[1] * fx[0],
+            m[2] * fx[0] + fx[1],
+            m[3] * fy[0],
+            m[4] * fy[0],
+            m[5] * fy[0] + fy[1],
+        ]
     else:  # out = flip(warp(in)): in = warp^-1(flip(out))
-        m = [m[0] * fx[0], m[1] * fy[0], m[0] * fx[1] + m[1] * fy[1] + m[2],
-             m[3] * fx[0], m[4] * fy[0], m[3] * fx[1] + m[4] * fy[1] + m[5]]
+        m = [
+            m[0] * fx[0],
+            m[1] * fy[0],
+            m[0] * fx[1] + m[1] * fy[1] + m[2],
+            m[3] * fx[0],
+            m[4] * fy[0],
+            m[3] * fx[1] + m[4] * fy[1] + m[5],
+        ]
     return tf.stack(m, axis=1), on, hflip, vflip
 
 
@@ -177,20 +195,25 @@ def _augment(tf: Any, recipe: Recipe, images: Any, seed: Any) -> Any:
     fill = recipe.affine.fill if recipe.affine else 0.0
     if recipe.affine is not None and (h is None or w is None or h * w < LOOP_MIN_PIXELS):
         images = _warp(tf, images, m, mode, fill)  # flips folded in, identity where not on
-        return tf.clip_by_value(images * alpha[:, None, None, None]
-                                + beta[:, None, None, None], 0.0, 255.0)
+        return tf.clip_by_value(
+            images * alpha[:, None, None, None] + beta[:, None, None, None], 0.0, 255.0
+        )
 
     def one(args: tuple[Any, ...]) -> Any:
         image, m, on, hflip, vflip, alpha, beta = args
         if recipe.affine is None:
             image = _flip(tf, image, hflip, vflip)
         else:
-            image = tf.cond(on, lambda: _warp(tf, image[None], m[None], mode, fill)[0],
-                            lambda: _flip(tf, image, hflip, vflip))
+            image = tf.cond(
+                on,
+                lambda: _warp(tf, image[None], m[None], mode, fill)[0],
+                lambda: _flip(tf, image, hflip, vflip),
+            )
         return tf.clip_by_value(image * alpha + beta, 0.0, 255.0)
 
-    return tf.map_fn(one, (images, m, on, hflip, vflip, alpha, beta),
-                     fn_output_signature=tf.float32)
+    return tf.map_fn(
+        one, (images, m, on, hflip, vflip, alpha, beta), fn_output_signature=tf.float32
+    )
 
 
 def compile_recipe(recipe: Recipe) -> Callable[[Any, Any], Any]:
@@ -205,8 +228,11 @@ def compile_recipe(recipe: Recipe) -> Callable[[Any, Any], Any]:
         import tensorflow as tf
 
         if not compiled:
-            compiled.append(tf.function(
-                lambda x, s: _augment(tf, recipe, x, s), jit_compile=True, autograph=False))
+            compiled.append(
+                tf.function(
+                    lambda x, s: _augment(tf, recipe, x, s), jit_compile=True, autograph=False
+                )
+            )
         images = tf.convert_to_tensor(images, tf.float32)
         out = compiled[0](images, tf.cast(seed, tf.int64))
         out.set_shape(images.shape)
@@ -233,9 +259,13 @@ def keras_style_recipe(params: Any) -> Recipe:
     ):
         w, h = params.width_shift_range, params.height_shift_range
         affine = Affine(
-            float(params.rotation_range), (-w, w), (-h, h),
+            float(params.rotation_range),
+            (-w, w),
+            (-h, h),
             (1 / hi, 1 / lo),  # Keras' zoom z > 1 shrinks the picture: scale 1 / z
-            KERAS_FILL[params.fill_mode], float(params.cval), 1.0,
+            KERAS_FILL[params.fill_mode],
+            float(params.cval),
+            1.0,
         )
     return Recipe(
         hflip=0.5 if params.horizontal_flip else 0.0,
@@ -251,8 +281,9 @@ def light_recipe(p: float, s: float) -> Recipe:
     shift, scale = 0.0625 * s, 0.1 * s
     return Recipe(
         hflip=p,
-        affine=Affine(15 * s, (-shift, shift), (-shift, shift), (1 - scale, 1 + scale),
-                      "reflect_101", 0.0, p),
+        affine=Affine(
+            15 * s, (-shift, shift), (-shift, shift), (1 - scale, 1 + scale), "reflect_101", 0.0, p
+        ),
         brightness=0.2 * s,
         contrast=0.2 * s,
         color_p=p,

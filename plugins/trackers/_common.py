@@ -25,5 +25,8 @@ def final_metrics(metrics: dict[str, Any]) -> dict[str, float]:
     """metrics.json's numbers of the evaluated split: ``{'test_accuracy': 0.97, ...}``."""
     split = metrics.get("split")
     values = metrics.get(split) if isinstance(metrics.get(split), dict) else {}
-    return {f"{split}_{k}": float(v) for k, v in values.items()
-            if isinstance(v, (int, float)) and not isinstance(v, bool)}
+    return {
+        f"{split}_{k}": float(v)
+        for k, v in values.items()
+        if isinstance(v, (int, float)) and not isinstance(v, bool)
+    }

@@ -3,7 +3,8 @@
 Tracking URI: ``ZOO_MLFLOW_TRACKING_URI``, else ``MLFLOW_TRACKING_URI``, else a local store
 beside the run folder: ``runs/mlflow.db`` (SQLite) with artifacts in ``runs/mlartifacts``
 (``mlflow ui --backend-store-uri sqlite:///runs/mlflow.db``). MLflow 3 refuses the old
-``file:`` store unless ``MLFLOW_ALLOW_FILE_STORE=true``; any URI works when configured. The experiment is the spec's name unless ``ZOO_MLFLOW_EXPERIMENT``.
+``file:`` store unless ``MLFLOW_ALLOW_FILE_STORE=true``; any URI works when configured. The
+experiment is the spec's name unless ``ZOO_MLFLOW_EXPERIMENT``.
 Plugin provenance, the zoo run folder and library versions become tags.
 """
 
@@ -27,8 +28,10 @@ ARTIFACT_SUFFIXES = (".png", ".json", ".yaml", ".csv")
 
 class MlflowParams(zoo.PluginParams):
     tracking_uri: str | None = Field(
-        None, description="Where to log (http://host:5000, sqlite:///..., file:...); default "
-        "MLFLOW_TRACKING_URI, else sqlite 'mlflow.db' beside the run folder.")
+        None,
+        description="Where to log (http://host:5000, sqlite:///..., file:...); default "
+        "MLFLOW_TRACKING_URI, else sqlite 'mlflow.db' beside the run folder.",
+    )
     experiment: str | None = Field(None, description="Experiment name; default: the spec's name.")
     log_model: bool = Field(True, description="Upload model.keras as an artifact.")
 
@@ -61,8 +64,12 @@ class MlflowTracker:
             exp_id = experiment.experiment_id
         else:
             try:
-                exp_id = self.client.create_experiment(name, artifact_location=(
-                    (self.run_dir.parent / "mlartifacts" / name).as_uri() if local else None))
+                exp_id = self.client.create_experiment(
+                    name,
+                    artifact_location=(
+                        (self.run_dir.parent / "mlartifacts" / name).as_uri() if local else None
+                    ),
+                )
             except Exception:  # another process created it just now
                 exp_id = self.client.get_experiment_by_name(name).experiment_id
         tags = {"zoo.run_dir": str(self.run_dir), "zoo.seed": str(info.get("seed"))}
@@ -70,21 +77,23 @@ class MlflowTracker:
             if isinstance(p, dict):
                 tags[f"zoo.plugin.{section}"] = (
                     f"{p.get('name')} from {p.get('distribution') or p.get('plugin')} "
-                    f"{p.get('version') or ''}".strip())
+                    f"{p.get('version') or ''}".strip()
+                )
         for lib, version in (info.get("versions") or {}).items():
             tags[f"zoo.version.{lib}"] = str(version)
         run = self.client.create_run(exp_id, run_name=self.run_dir.name, tags=tags)
         self.run_id = run.info.run_id
         params = [Param(k[:250], str(v)[:6000]) for k, v in flatten(resolved_spec).items()]
         for i in range(0, len(params), 100):
-            self.client.log_batch(self.run_id, params=params[i:i + 100])
+            self.client.log_batch(self.run_id, params=params[i : i + 100])
 
     def log_epoch(self, epoch: int, metrics: dict[str, float]) -> None:
         from mlflow.entities import Metric
 
         now = int(time.time() * 1000)
-        self.client.log_batch(self.run_id, metrics=[
-            Metric(k, v, now, epoch) for k, v in metrics.items() if v == v])  # drop NaN
+        self.client.log_batch(
+            self.run_id, metrics=[Metric(k, v, now, epoch) for k, v in metrics.items() if v == v]
+        )  # drop NaN
 
     def finish(self, status: str, metrics: dict[str, Any], files: list[Path]) -> None:
         from mlflow.entities import Metric
@@ -93,8 +102,9 @@ class MlflowTracker:
         final = final_metrics(metrics)
         if final:
             step = int(metrics.get("epochs") or 0)
-            self.client.log_batch(self.run_id, metrics=[
-                Metric(k, v, now, step) for k, v in final.items()])
+            self.client.log_batch(
+                self.run_id, metrics=[Metric(k, v, now, step) for k, v in final.items()]
+            )
         assert self.run_dir is not None
         for path in files:
             path = Path(path).resolve()
@@ -110,7 +120,10 @@ class MlflowTracker:
 @hookimpl
 def zoo_register_trackers(registry):
     registry.add_tracker(
-        "mlflow", params=MlflowParams, factory=MlflowTracker,
+        "mlflow",
+        params=MlflowParams,
+        factory=MlflowTracker,
         description="MLflow: the resolved spec as params, metrics per epoch, final metrics, "
-        "model and plots as artifacts, plugin provenance as tags.", tags={"tracking"},
+        "model and plots as artifacts, plugin provenance as tags.",
+        tags={"tracking"},
     )

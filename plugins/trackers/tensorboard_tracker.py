@@ -15,8 +15,11 @@ from ._common import final_metrics
 
 
 class TensorBoardParams(zoo.PluginParams):
-    log_dir: str = Field("tensorboard", description="Event folder: relative to the run folder, "
-                         "or absolute (then one subfolder per run).")
+    log_dir: str = Field(
+        "tensorboard",
+        description="Event folder: relative to the run folder, "
+        "or absolute (then one subfolder per run).",
+    )
 
 
 class TensorBoardTracker:
@@ -57,7 +60,9 @@ class TensorBoardTracker:
 @hookimpl
 def zoo_register_trackers(registry):
     registry.add_tracker(
-        "tensorboard", params=TensorBoardParams, factory=TensorBoardTracker,
+        "tensorboard",
+        params=TensorBoardParams,
+        factory=TensorBoardTracker,
         description="TensorBoard event files: metrics per epoch, final metrics, the spec.",
         tags={"tracking"},
     )

@@ -16,7 +16,8 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     from zoo.cli.main import add_format_option, add_override_option
 
     p = sub.add_parser(
-        "build", help="build a spec's model and print its summary and parameter counts",
+        "build",
+        help="build a spec's model and print its summary and parameter counts",
         description="Build the model a spec describes, without loading data or training, and "
         "print its layers and parameter counts. The input shape and class count come from "
         "model.input_shape/num_classes, data.image_size/channels, or the data source. "
@@ -60,13 +61,15 @@ def describe_model(model: Any) -> dict[str, Any]:
             out = _shape(layer.output)
         except (AttributeError, ValueError):  # a layer used several times has no single output
             out = None
-        layers.append({
-            "name": layer.name,
-            "class": type(layer).__name__,
-            "output_shape": out,
-            "params": _count(layer.weights),
-            "trainable": bool(layer.trainable),
-        })
+        layers.append(
+            {
+                "name": layer.name,
+                "class": type(layer).__name__,
+                "output_shape": out,
+                "params": _count(layer.weights),
+                "trainable": bool(layer.trainable),
+            }
+        )
     trainable = _count(model.trainable_weights)
     non_trainable = _count(model.non_trainable_weights)
     outputs = model.outputs
@@ -74,8 +77,11 @@ def describe_model(model: Any) -> dict[str, Any]:
         "model": model.name,
         "input_shape": _shape(model.inputs[0] if len(model.inputs) == 1 else model.inputs),
         "output_shape": _shape(outputs[0] if len(outputs) == 1 else outputs),
-        "params": {"total": trainable + non_trainable, "trainable": trainable,
-                   "non_trainable": non_trainable},
+        "params": {
+            "total": trainable + non_trainable,
+            "trainable": trainable,
+            "non_trainable": non_trainable,
+        },
         "layers": layers,
     }
 
@@ -104,16 +110,24 @@ def run(args: argparse.Namespace) -> int:
     info["import_seconds"] = round(import_seconds, 3)
     info["build_seconds"] = round(seconds, 3)
     if args.format == "json":
-        print_json({"ok": True, "spec": args.spec, **info,
-                    "warnings": [w.to_dict() for w in loaded.warnings]})
+        print_json(
+            {
+                "ok": True,
+                "spec": args.spec,
+                **info,
+                "warnings": [w.to_dict() for w in loaded.warnings],
+            }
+        )
         return 0
     out = sys.stdout
     model.summary(print_fn=lambda line, *a, **k: out.write(line + "\n"))
     p = info["params"]
-    out.write(f"architecture: {info['architecture']}\n"
-              f"input: {_text(info['input_shape'])}  output: {_text(info['output_shape'])}\n"
-              f"parameters: {p['total']:,} total, {p['trainable']:,} trainable, "
-              f"{p['non_trainable']:,} non-trainable\n"
-              f"built in {seconds:.2f} s on {info['backend']} (after {import_seconds:.1f} s "
-              "importing it)\n")
+    out.write(
+        f"architecture: {info['architecture']}\n"
+        f"input: {_text(info['input_shape'])}  output: {_text(info['output_shape'])}\n"
+        f"parameters: {p['total']:,} total, {p['trainable']:,} trainable, "
+        f"{p['non_trainable']:,} non-trainable\n"
+        f"built in {seconds:.2f} s on {info['backend']} (after {import_seconds:.1f} s "
+        "importing it)\n"
+    )
     return 0

@@ -19,19 +19,34 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     from zoo.cli.main import add_format_option, add_override_option
 
     p = sub.add_parser(
-        "data", help="load and split a spec's data; print split sizes, save sample images",
+        "data",
+        help="load and split a spec's data; print split sizes, save sample images",
         description="Load the spec's data source, split it as the spec says, print the size of "
-                    "each split and its class counts, and save a grid of sample images.")
+        "each split and its class counts, and save a grid of sample images.",
+    )
     p.add_argument("spec", metavar="SPEC", help="spec file (YAML)")
     add_override_option(p, "data.split.test=0.1")
-    p.add_argument("--out", metavar="PNG", default=None,
-                   help="where to save the sample grid (default: <spec name>-samples.png)")
+    p.add_argument(
+        "--out",
+        metavar="PNG",
+        default=None,
+        help="where to save the sample grid (default: <spec name>-samples.png)",
+    )
     p.add_argument("--no-grid", action="store_true", help="do not save a sample grid")
-    p.add_argument("--samples", type=count, default=DEFAULT_SAMPLES, metavar="N",
-                   help=f"images in the grid (default {DEFAULT_SAMPLES}; 0: no grid)")
+    p.add_argument(
+        "--samples",
+        type=count,
+        default=DEFAULT_SAMPLES,
+        metavar="N",
+        help=f"images in the grid (default {DEFAULT_SAMPLES}; 0: no grid)",
+    )
     p.add_argument("-n", type=count, dest="samples", help=argparse.SUPPRESS)  # preview's old name
-    p.add_argument("--split", choices=("train", "validation", "test"), default="train",
-                   help="split the samples come from (default train)")
+    p.add_argument(
+        "--split",
+        choices=("train", "validation", "test"),
+        default="train",
+        help="split the samples come from (default train)",
+    )
     add_format_option(p)
     return p
 
@@ -50,8 +65,10 @@ def summarize(prepared: Any) -> dict[str, Any]:
     splits = {}
     for name, image_set in prepared.splits().items():
         counts = class_counts(image_set.labels, prepared.num_classes)
-        splits[name] = {"size": len(image_set),
-                        "class_counts": dict(zip(prepared.class_names, counts, strict=True))}
+        splits[name] = {
+            "size": len(image_set),
+            "class_counts": dict(zip(prepared.class_names, counts, strict=True)),
+        }
     return {
         "class_names": prepared.class_names,
         "num_classes": prepared.num_classes,
@@ -76,8 +93,14 @@ def pick_samples(labels: Any, n: int) -> list[int]:
     return out
 
 
-def save_grid(prepared: Any, target: str | Path, *, split: str = "train", samples: int = 16,
-              resize: str = "stretch") -> int:
+def save_grid(
+    prepared: Any,
+    target: str | Path,
+    *,
+    split: str = "train",
+    samples: int = 16,
+    resize: str = "stretch",
+) -> int:
     """Save sample images of ``split`` with their class names as titles; returns how many."""
     import math
 
@@ -108,8 +131,9 @@ def save_grid(prepared: Any, target: str | Path, *, split: str = "train", sample
     for k, (i, image) in enumerate(zip(rows_idx, images, strict=True)):
         ax = fig.add_subplot(rows, cols, k + 1)
         if image.shape[2] == 1:
-            ax.imshow(np.asarray(image)[:, :, 0], cmap="gray", vmin=0, vmax=255,
-                      interpolation="nearest")
+            ax.imshow(
+                np.asarray(image)[:, :, 0], cmap="gray", vmin=0, vmax=255, interpolation="nearest"
+            )
         else:
             ax.imshow(np.asarray(image), interpolation="nearest")
         ax.set_title(prepared.class_names[int(image_set.labels[i])], fontsize=9)
@@ -132,8 +156,9 @@ def run(args: argparse.Namespace) -> int:
     report = {"spec": args.spec, "source": spec.data.source, **summarize(prepared), "grid": None}
     if not args.no_grid and args.samples > 0:
         target = Path(args.out) if args.out else Path(f"{spec.name}-samples.png")
-        shown = save_grid(prepared, target, split=args.split, samples=args.samples,
-                          resize=spec.data.resize)
+        shown = save_grid(
+            prepared, target, split=args.split, samples=args.samples, resize=spec.data.resize
+        )
         report["grid"] = str(target) if shown else None
 
     if args.format == "json":
@@ -142,17 +167,27 @@ def run(args: argparse.Namespace) -> int:
     out = sys.stdout
     h, w, c = prepared.image_shape
     total = sum(s["size"] for s in report["splits"].values())
-    out.write(f"{args.spec}: source '{spec.data.source}', {total} images of {h}x{w}x{c}, "
-              f"{prepared.num_classes} classes"
-              + (" (decoded and cached in memory)" if report["cached"] else " (decoded as read)")
-              + "\n\n")
+    out.write(
+        f"{args.spec}: source '{spec.data.source}', {total} images of {h}x{w}x{c}, "
+        f"{prepared.num_classes} classes"
+        + (" (decoded and cached in memory)" if report["cached"] else " (decoded as read)")
+        + "\n\n"
+    )
     names = [n for n in ("train", "validation", "test") if n in report["splits"]]
-    rows = [(name, report["splits"][name]["size"],
-             f"{100 * report['splits'][name]['size'] / max(total, 1):.1f}%") for name in names]
+    rows = [
+        (
+            name,
+            report["splits"][name]["size"],
+            f"{100 * report['splits'][name]['size'] / max(total, 1):.1f}%",
+        )
+        for name in names
+    ]
     print_table(rows, ("SPLIT", "IMAGES", "SHARE"))
     out.write("\n")
-    class_rows = [(cls, *(report["splits"][n]["class_counts"][cls] for n in names))
-                  for cls in prepared.class_names]
+    class_rows = [
+        (cls, *(report["splits"][n]["class_counts"][cls] for n in names))
+        for cls in prepared.class_names
+    ]
     print_table(class_rows, ("CLASS", *(n.upper() for n in names)))
     if prepared.skipped:
         out.write(f"\nskipped {len(prepared.skipped)} bad file(s) (data.on_bad_file: skip):\n")

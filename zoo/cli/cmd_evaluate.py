@@ -30,7 +30,8 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     )
     p.add_argument("--batch-size", type=_positive_int, metavar="N", help="evaluation batch size")
     p.add_argument(
-        "--weights", choices=("best", "last"),
+        "--weights",
+        choices=("best", "last"),
         help="a run's best-checkpoint or last-epoch weights (default: those in model.keras, "
         "chosen by the spec's evaluation.weights; metrics.json says which)",
     )
@@ -48,8 +49,9 @@ def _positive_int(text: str) -> int:
 def run(args: argparse.Namespace) -> int:
     import zoo
 
-    result = zoo.evaluate_run(args.run_dir, data=args.data, batch_size=args.batch_size,
-                              weights=args.weights)
+    result = zoo.evaluate_run(
+        args.run_dir, data=args.data, batch_size=args.batch_size, weights=args.weights
+    )
     if args.format == "json":
         print_json({"ok": True, "run_dir": args.run_dir, **result.to_dict()})
         return 0
@@ -58,8 +60,9 @@ def run(args: argparse.Namespace) -> int:
     out.write(f"{result.split} ({result.count} images): {metrics}\n")
     if result.weights:
         epoch = result.weights.get("epoch")
-        out.write(f"weights: {result.weights.get('used')}"
-                  + (f" (epoch {epoch})" if epoch else "") + "\n")
+        out.write(
+            f"weights: {result.weights.get('used')}" + (f" (epoch {epoch})" if epoch else "") + "\n"
+        )
     out.write("\n")
     rows = [
         (name, f"{c['precision']:.3f}", f"{c['recall']:.3f}", f"{c['f1']:.3f}", c["support"])

@@ -72,8 +72,10 @@ def run(args: argparse.Namespace) -> int:
     if not tensorflow_installed():
         from zoo.errors import UserError
 
-        raise UserError("zoo export writes SavedModel, TFLite and ONNX files with TensorFlow, "
-                        f"which is not installed: {INSTALL_HINT['tensorflow']}")
+        raise UserError(
+            "zoo export writes SavedModel, TFLite and ONNX files with TensorFlow, "
+            f"which is not installed: {INSTALL_HINT['tensorflow']}"
+        )
     import zoo
 
     show = args.format != "json" and sys.stderr.isatty()

@@ -21,7 +21,8 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     from zoo.cli.main import add_format_option, add_override_option
 
     p = sub.add_parser(
-        "fetch", help="download the data set and weights a spec needs",
+        "fetch",
+        help="download the data set and weights a spec needs",
         description="Download (or find in the cache) every file the spec's data source and "
         "architecture need, so a later run works offline. Exit 2 when a file cannot be had.",
     )
@@ -32,8 +33,8 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
 
 
 def run(args: argparse.Namespace) -> int:
-    from zoo.plugin.contracts import FetchContext
     from zoo.errors import UserError
+    from zoo.plugin.contracts import FetchContext
     from zoo.spec import load_spec
 
     loaded = load_spec(args.spec, args.overrides)
@@ -50,13 +51,20 @@ def run(args: argparse.Namespace) -> int:
                 files = [str(f) for f in fetch(getattr(loaded.spec, section).params, ctx)]
             except UserError as exc:  # OfflineError included: collect, report all at the end
                 missing += exc.problems
-        results.append({"section": section, "plugin": entry.name, "fetches": fetch is not None,
-                        "files": files})
+        results.append(
+            {"section": section, "plugin": entry.name, "fetches": fetch is not None, "files": files}
+        )
     if missing:
         raise UserError(missing)
     if args.format == "json":
-        print_json({"ok": True, "spec": args.spec, "results": results,
-                    "warnings": [w.to_dict() for w in loaded.warnings]})
+        print_json(
+            {
+                "ok": True,
+                "spec": args.spec,
+                "results": results,
+                "warnings": [w.to_dict() for w in loaded.warnings],
+            }
+        )
         return 0
     print_problems(loaded.warnings)
     out = sys.stdout

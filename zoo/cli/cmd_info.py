@@ -11,10 +11,13 @@ from zoo.cli.output import print_json, print_table, terminal_width
 def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     from zoo.cli.main import add_format_option
 
-    p = sub.add_parser("info", help="describe one plugin and its parameters",
-                       description="Show a plugin's description, tags, provenance and parameters; "
-                       "parameters that are groups of their own (a head, conv blocks) are listed "
-                       "with their inner keys (head.pooling, blocks[].convs).")
+    p = sub.add_parser(
+        "info",
+        help="describe one plugin and its parameters",
+        description="Show a plugin's description, tags, provenance and parameters; "
+        "parameters that are groups of their own (a head, conv blocks) are listed "
+        "with their inner keys (head.pooling, blocks[].convs).",
+    )
     p.add_argument("name", help="registered name, e.g. resnet")
     add_format_option(p)
     return p
@@ -38,28 +41,40 @@ def run(args: argparse.Namespace) -> int:
     width = terminal_width()
     out.write(f"{info['name']} ({info['recipe_type'] or info['kind']})\n")
     description = info["description"]
-    out.write((textwrap.fill(description, width, initial_indent="  ", subsequent_indent="  ")
-               if width else "  " + description) + "\n")
+    out.write(
+        (
+            textwrap.fill(description, width, initial_indent="  ", subsequent_indent="  ")
+            if width
+            else "  " + description
+        )
+        + "\n"
+    )
     out.write(f"  tags: {', '.join(info['tags']) or '-'}\n")
     if info.get("recipe_type") == "augmentation":
         if "graph" in info.get("capabilities", ()):
             from zoo.spec.sections import GRAPH_MAX_CPU_SIDE as side
 
-            out.write("  runs: in the tf.data graph (batched TF ops) on a GPU, and on CPU for "
-                      f"images up to {side}x{side}; per image in Python for larger ones on CPU "
-                      "(faster there); augmentation.path: graph|python forces one\n")
+            out.write(
+                "  runs: in the tf.data graph (batched TF ops) on a GPU, and on CPU for "
+                f"images up to {side}x{side}; per image in Python for larger ones on CPU "
+                "(faster there); augmentation.path: graph|python forces one\n"
+            )
         else:
             out.write("  runs: per image in Python\n")
     for key in ("family", "input_kind", "param_count", "weights_license"):
         if info.get(key) is not None:
             out.write(f"  {key.replace('_', ' ')}: {info[key]}\n")
-    out.write(f"  from: {info['distribution'] or '?'} {info['version'] or ''} (plugin '{info['plugin']}')\n\n")
+    out.write(
+        f"  from: {info['distribution'] or '?'} {info['version'] or ''} (plugin "
+        f"'{info['plugin']}')\n\n"
+    )
     rows = []
     for prm in _expanded(zoo.registry().get(args.name).params):
         default = "(required)" if prm["required"] else _short(repr(prm["default"]), 24)
         bounds = " ".join(_bound(k, v) for k, v in prm["bounds"].items())
-        rows.append((prm["name"], _short(prm["type"], 24), default, _short(bounds, 24),
-                     prm["description"]))
+        rows.append(
+            (prm["name"], _short(prm["type"], 24), default, _short(bounds, 24), prm["description"])
+        )
     headers: tuple[str, ...] = ("PARAMETER", "TYPE", "DEFAULT", "BOUNDS", "DESCRIPTION")
     fixed = [max([len(h), *(len(str(r[i])) for r in rows)]) + 2 for i, h in enumerate(headers)]
     if rows and width and sum(fixed[:4]) > width - 30:  # narrow: bounds go with the text

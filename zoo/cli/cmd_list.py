@@ -11,9 +11,14 @@ from zoo.cli.output import print_json, print_table, terminal_width
 def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     from zoo.cli.main import add_format_option
 
-    p = sub.add_parser("list", help="list plugins (architectures, recipes, data sources)",
-                       description="List what the zoo can build. Broken plugins are listed with the reason.")
-    p.add_argument("kind", nargs="?", choices=("architectures", "recipes", "data"), help="only this kind")
+    p = sub.add_parser(
+        "list",
+        help="list plugins (architectures, recipes, data sources)",
+        description="List what the zoo can build. Broken plugins are listed with the reason.",
+    )
+    p.add_argument(
+        "kind", nargs="?", choices=("architectures", "recipes", "data"), help="only this kind"
+    )
     p.add_argument("--pattern", help="glob on the name, e.g. 'res*'")
     p.add_argument("--tag", action="append", help="only entries with this tag (repeatable)")
     p.add_argument("--family", help="architecture family, e.g. resnet")
@@ -30,24 +35,47 @@ def run(args: argparse.Namespace) -> int:
 
     reg = zoo.registry()
     entries = reg.list(
-        args.kind, pattern=args.pattern, tag=args.tag, family=args.family,
-        input_kind=args.input_kind, weights_license=args.weights_license,
-        min_params=args.min_params, max_params=args.max_params,
+        args.kind,
+        pattern=args.pattern,
+        tag=args.tag,
+        family=args.family,
+        input_kind=args.input_kind,
+        weights_license=args.weights_license,
+        min_params=args.min_params,
+        max_params=args.max_params,
     )
-    broken = [{"plugin": b.plugin, "distribution": b.distribution, "version": b.version,
-               "reason": b.reason} for b in reg.broken]
+    broken = [
+        {
+            "plugin": b.plugin,
+            "distribution": b.distribution,
+            "version": b.version,
+            "reason": b.reason,
+        }
+        for b in reg.broken
+    ]
     conflicts = {name: reg.conflict_message(name) for name in sorted(reg.conflicts)}
     if args.format == "json":
-        print_json({"plugins": [e.summary() for e in entries], "broken": broken, "conflicts": conflicts})
+        print_json(
+            {"plugins": [e.summary() for e in entries], "broken": broken, "conflicts": conflicts}
+        )
         return 0
-    rows = [(e.name, e.recipe_type or e.kind, ",".join(sorted(e.tags)),
-             f"{e.param_count:,}" if e.param_count else "", e.description) for e in entries]
-    print_table(rows, ("NAME", "KIND", "TAGS", "PARAMS", "DESCRIPTION"),
-                width=terminal_width())
+    rows = [
+        (
+            e.name,
+            e.recipe_type or e.kind,
+            ",".join(sorted(e.tags)),
+            f"{e.param_count:,}" if e.param_count else "",
+            e.description,
+        )
+        for e in entries
+    ]
+    print_table(rows, ("NAME", "KIND", "TAGS", "PARAMS", "DESCRIPTION"), width=terminal_width())
     for name, message in conflicts.items():
         sys.stdout.write(f"\nCONFLICT {name}: {message}\n")
     if broken:
         sys.stdout.write("\nBROKEN plugins (not loaded):\n")
         for b in reg.broken:
-            sys.stdout.write(f"  {b.plugin} ({b.distribution or '?'} {b.version or ''}): {b.reason}\n")
+            sys.stdout.write(
+                f"  {b.plugin} ({b.distribution or '?'} {b.version or ''}): {b.reason}\n"
+            )
     return 0

@@ -11,8 +11,11 @@ from zoo.cli.output import print_json, print_table
 def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     from zoo.cli.main import add_format_option
 
-    p = sub.add_parser("plugins", help="installed plugins, their packages and what they register",
-                       description="Provenance: the distribution and version behind each plugin.")
+    p = sub.add_parser(
+        "plugins",
+        help="installed plugins, their packages and what they register",
+        description="Provenance: the distribution and version behind each plugin.",
+    )
     add_format_option(p)
     return p
 
@@ -28,18 +31,37 @@ def run(args: argparse.Namespace) -> int:
         for entry in clashing:
             names[entry.provenance.plugin].append(f"{entry.name} (CONFLICT)")
     records = [
-        {"plugin": p.plugin, "distribution": p.distribution, "version": p.version,
-         "module": p.module, "status": "ok", "registers": sorted(names[p.plugin])}
+        {
+            "plugin": p.plugin,
+            "distribution": p.distribution,
+            "version": p.version,
+            "module": p.module,
+            "status": "ok",
+            "registers": sorted(names[p.plugin]),
+        }
         for p in reg.plugins
     ] + [
-        {"plugin": b.plugin, "distribution": b.distribution, "version": b.version,
-         "module": None, "status": f"broken: {b.reason}", "registers": []}
+        {
+            "plugin": b.plugin,
+            "distribution": b.distribution,
+            "version": b.version,
+            "module": None,
+            "status": f"broken: {b.reason}",
+            "registers": [],
+        }
         for b in reg.broken
     ]
     if args.format == "json":
         print_json(records)
         return 0
-    rows = [(r["plugin"], r["distribution"] or "?", r["version"] or "",
-             r["status"] if r["status"] != "ok" else ", ".join(r["registers"])) for r in records]
+    rows = [
+        (
+            r["plugin"],
+            r["distribution"] or "?",
+            r["version"] or "",
+            r["status"] if r["status"] != "ok" else ", ".join(r["registers"]),
+        )
+        for r in records
+    ]
     print_table(rows, ("PLUGIN", "DISTRIBUTION", "VERSION", "REGISTERS"))
     return 0

@@ -35,10 +35,17 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     )
     p.add_argument("spec", metavar="SPEC", help="spec file (YAML)")
     p.add_argument("--image", required=True, metavar="PATH", help="the image to augment")
-    p.add_argument("--out", metavar="PNG",
-                   help="where to write the grid (default: <spec name>-preview.png)")
-    p.add_argument("--samples", type=count, default=8, dest="n", metavar="N",
-                   help="augmented versions (default 8; 0: the original alone)")
+    p.add_argument(
+        "--out", metavar="PNG", help="where to write the grid (default: <spec name>-preview.png)"
+    )
+    p.add_argument(
+        "--samples",
+        type=count,
+        default=8,
+        dest="n",
+        metavar="N",
+        help="augmented versions (default 8; 0: the original alone)",
+    )
     p.add_argument("-n", type=count, dest="n", help=argparse.SUPPRESS)  # the old name
     p.add_argument(
         "--histogram",

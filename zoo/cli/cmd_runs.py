@@ -21,11 +21,18 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
         "NOTE says how). EPOCHS counts the rows of the run's history.csv.",
     )
     p.add_argument("root", nargs="?", default="runs", metavar="DIR", help="folder of runs (runs)")
-    p.add_argument("--compare", nargs="+", metavar="RUN",
-                   help="compare these run folders (a sweep folder stands for all its trials): "
-                   "the spec keys that differ and the key metrics")
-    p.add_argument("--plot", metavar="PATH",
-                   help="with --compare: write an overlay plot of the runs' curves (PNG)")
+    p.add_argument(
+        "--compare",
+        nargs="+",
+        metavar="RUN",
+        help="compare these run folders (a sweep folder stands for all its trials): "
+        "the spec keys that differ and the key metrics",
+    )
+    p.add_argument(
+        "--plot",
+        metavar="PATH",
+        help="with --compare: write an overlay plot of the runs' curves (PNG)",
+    )
     add_format_option(p)
     return p
 
@@ -81,8 +88,15 @@ def _compare(args: argparse.Namespace) -> int:
     rows = result["runs"]
     metric_cols = [c for c in rows[0] if c not in ("run", "status", "spec", "split")]
     print_table(
-        [(r["run"], r["status"], *(_cell(r["spec"][k]) for k in keys),
-          *(_num(r.get(c)) for c in metric_cols)) for r in rows],
+        [
+            (
+                r["run"],
+                r["status"],
+                *(_cell(r["spec"][k]) for k in keys),
+                *(_num(r.get(c)) for c in metric_cols),
+            )
+            for r in rows
+        ],
         ("RUN", "STATUS", *keys, *(c.upper() for c in metric_cols)),
     )
     if not keys:

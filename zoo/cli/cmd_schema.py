@@ -9,7 +9,8 @@ from pathlib import Path
 
 def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     p = sub.add_parser(
-        "schema", help="print the JSON Schema of spec files (for editors)",
+        "schema",
+        help="print the JSON Schema of spec files (for editors)",
         description="Print the spec JSON Schema. Save it and put "
         "'# yaml-language-server: $schema=zoo.schema.json' at the top of a spec for completion.",
     )
@@ -37,14 +38,22 @@ def write_schema(out: Path, text: str) -> None:
     from zoo.io import atomic_write_text
 
     if out.is_dir():
-        raise UserError([Problem("is a folder; --out takes a file name, e.g. "
-                                 f"{out / 'zoo.schema.json'}", str(out))])
+        raise UserError(
+            [
+                Problem(
+                    f"is a folder; --out takes a file name, e.g. {out / 'zoo.schema.json'}",
+                    str(out),
+                )
+            ]
+        )
     folder = next((p for p in out.absolute().parents if p.exists()), None)
     if folder is not None and not folder.is_dir():
-        raise UserError([Problem(f"cannot write the schema: {folder} is a file, not a folder",
-                                 str(out))])
+        raise UserError(
+            [Problem(f"cannot write the schema: {folder} is a file, not a folder", str(out))]
+        )
     try:
         atomic_write_text(out, text)
     except OSError as exc:
-        raise UserError([Problem(f"cannot write the schema: {exc.strerror or exc}",
-                                 str(out))]) from None
+        raise UserError(
+            [Problem(f"cannot write the schema: {exc.strerror or exc}", str(out))]
+        ) from None

@@ -23,18 +23,31 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     )
     p.add_argument("sweep", metavar="SWEEP", help="sweep file (YAML)")
     p.add_argument("--out", metavar="DIR", help="the sweep folder (required unless --check)")
-    p.add_argument("--check", action="store_true",
-                   help="only validate: every key path exists in the spec, and the spec is "
-                   "valid at both ends of each range and with each choice")
-    p.add_argument("--join", action="store_true",
-                   help="add this worker to the study in DIR/--storage (create it if missing)")
-    p.add_argument("--storage", metavar="URL",
-                   help="a database URL shared by workers on several machines, e.g. "
-                   "postgresql://user:pw@host/db or sqlite:////abs/study.db (default: the "
-                   "journal file DIR/study.journal, for processes on one machine)")
+    p.add_argument(
+        "--check",
+        action="store_true",
+        help="only validate: every key path exists in the spec, and the spec is "
+        "valid at both ends of each range and with each choice",
+    )
+    p.add_argument(
+        "--join",
+        action="store_true",
+        help="add this worker to the study in DIR/--storage (create it if missing)",
+    )
+    p.add_argument(
+        "--storage",
+        metavar="URL",
+        help="a database URL shared by workers on several machines, e.g. "
+        "postgresql://user:pw@host/db or sqlite:////abs/study.db (default: the "
+        "journal file DIR/study.journal, for processes on one machine)",
+    )
     p.add_argument("--trials", type=int, metavar="N", help="trial budget (overrides the file)")
-    p.add_argument("--timeout", type=float, metavar="SECONDS",
-                   help="this worker's time budget (overrides the file)")
+    p.add_argument(
+        "--timeout",
+        type=float,
+        metavar="SECONDS",
+        help="this worker's time budget (overrides the file)",
+    )
     add_format_option(p)
     return p
 
@@ -63,19 +76,33 @@ def run(args: argparse.Namespace) -> int:
         (sys.stderr if args.format == "json" else sys.stdout).write(line + "\n")
         (sys.stderr if args.format == "json" else sys.stdout).flush()
 
-    result = run_sweep(sweep, args.out, storage=args.storage, join=args.join,
-                       trials=args.trials, timeout=args.timeout, report=report)
+    result = run_sweep(
+        sweep,
+        args.out,
+        storage=args.storage,
+        join=args.join,
+        trials=args.trials,
+        timeout=args.timeout,
+        report=report,
+    )
     if args.format == "json":
         print_json(result.to_dict())
         return 0
-    print_problems([Problem(f"warning: plot {k} skipped: {v}") for k, v in result.skipped_plots.items()])
+    print_problems(
+        [Problem(f"warning: plot {k} skipped: {v}") for k, v in result.skipped_plots.items()]
+    )
     if result.best_value is None:
-        sys.stdout.write(f"no trial finished ({result.trials} counted); see {args.out}/trials.csv\n")
+        sys.stdout.write(
+            f"no trial finished ({result.trials} counted); see {args.out}/trials.csv\n"
+        )
         return 0
-    params = ", ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}"
-                       for k, v in result.best_params.items())
+    params = ", ".join(
+        f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}"
+        for k, v in result.best_params.items()
+    )
     sys.stdout.write(
         f"{result.trials} trials in study {result.study_name!r} ({result.ran} by this worker); "
         f"best {sweep.objective.split} {sweep.objective.metric} = {result.best_value:.4f}: "
-        f"{params}\n  best run: {result.best_run}\n  best spec: {args.out}/best_spec.yaml\n")
+        f"{params}\n  best run: {result.best_run}\n  best spec: {args.out}/best_spec.yaml\n"
+    )
     return 0

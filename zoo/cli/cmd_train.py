@@ -32,7 +32,9 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     )
     p.add_argument("--out", metavar="DIR", help="folder that holds run folders (default: runs)")
     p.add_argument(
-        "--epochs", type=int, metavar="N",
+        "--epochs",
+        type=int,
+        metavar="N",
         help="epochs of every phase: the first (training.epochs) and each of training.phases, "
         "so a spec with one fine-tuning phase trains 2N epochs (set one phase with --set "
         "training.phases[0].epochs=M)",
@@ -105,8 +107,9 @@ def run(args: argparse.Namespace) -> int:
             result = zoo.train(spec, out=args.out, resume=args.resume, verbose=verbose)
     except RunFailed as exc:
         if args.format == "json":
-            print_json({"ok": False, "status": "failed", "run_dir": str(exc.run_dir),
-                        "reason": exc.reason})
+            print_json(
+                {"ok": False, "status": "failed", "run_dir": str(exc.run_dir), "reason": exc.reason}
+            )
         sys.stderr.write(f"zoo: training failed: {exc.reason}\n")
         if exc.run_dir is not None:
             sys.stderr.write(f"zoo: the run is marked failed: {exc.run_dir}\n")

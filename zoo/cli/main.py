@@ -16,9 +16,22 @@ from zoo.cli.output import print_json, print_problems
 from zoo.errors import PluginContractError, UserError
 
 VERBS = (
-    "list", "info", "plugins", "validate", "schema",
-    "build", "fetch", "data", "preview",
-    "train", "evaluate", "predict", "export", "runs", "plugin", "sweep",
+    "list",
+    "info",
+    "plugins",
+    "validate",
+    "schema",
+    "build",
+    "fetch",
+    "data",
+    "preview",
+    "train",
+    "evaluate",
+    "predict",
+    "export",
+    "runs",
+    "plugin",
+    "sweep",
 )
 EXIT_OK, EXIT_USER_ERROR = 0, 2
 # Verbs that always need TensorFlow: imported up front, without its start-up lines on stderr.
@@ -45,14 +58,26 @@ def make_parser() -> argparse.ArgumentParser:
 
 
 def add_format_option(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--format", choices=("text", "json"), default="text",
-                        help="text for people (default), json for programs")
+    parser.add_argument(
+        "--format",
+        choices=("text", "json"),
+        default="text",
+        help="text for people (default), json for programs",
+    )
 
 
-def add_override_option(parser: argparse.ArgumentParser, example: str = "training.epochs=3") -> None:
+def add_override_option(
+    parser: argparse.ArgumentParser, example: str = "training.epochs=3"
+) -> None:
     """``--set KEY=VALUE`` (repeatable): spec overrides, validated like the file."""
-    parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
-                        help=f"override a spec key, e.g. {example} (repeatable)")
+    parser.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help=f"override a spec key, e.g. {example} (repeatable)",
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -30,8 +30,12 @@ def terminal_width() -> int | None:
     return max(40, shutil.get_terminal_size((100, 24)).columns)
 
 
-def print_table(rows: Sequence[Sequence[Any]], headers: Sequence[str], stream: TextIO | None = None,
-                width: int | None = None) -> None:
+def print_table(
+    rows: Sequence[Sequence[Any]],
+    headers: Sequence[str],
+    stream: TextIO | None = None,
+    width: int | None = None,
+) -> None:
     """Left-aligned columns. The last column (a description) is wrapped to fit ``width``
     characters, its continuation lines indented under it; without ``width`` it runs long."""
     import textwrap
@@ -52,8 +56,10 @@ def print_table(rows: Sequence[Sequence[Any]], headers: Sequence[str], stream: T
             if n == 0:
                 out.write("-" * min(width, len(line)) + "\n")
             elif row[-1]:
-                out.write(textwrap.fill(row[-1], width, initial_indent="    ",
-                                        subsequent_indent="    ") + "\n")
+                out.write(
+                    textwrap.fill(row[-1], width, initial_indent="    ", subsequent_indent="    ")
+                    + "\n"
+                )
             continue
         last = [row[-1]]
         if room >= MIN_LAST_COLUMN and n > 0 and len(row[-1]) > room:

@@ -21,9 +21,9 @@ import tempfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
+from zoo.errors import Problem, UserError
 from zoo.images import write_png
 from zoo.plugin.source import SPLIT_NAMES, ImageSet
-from zoo.errors import Problem, UserError
 
 MARKER = ".zoo-export.json"
 LABEL_MAP = "label_map.json"
@@ -46,17 +46,34 @@ def folder_names(class_names: Sequence[str]) -> list[str]:
 
 def _check_target(dest: Path) -> None:
     if dest.exists() and not dest.is_dir():
-        raise UserError([Problem("data.split.export_to is a file, not a folder", str(dest),
-                                 key_path="data.split.export_to")])
+        raise UserError(
+            [
+                Problem(
+                    "data.split.export_to is a file, not a folder",
+                    str(dest),
+                    key_path="data.split.export_to",
+                )
+            ]
+        )
     if dest.is_dir() and any(dest.iterdir()) and not (dest / MARKER).is_file():
-        raise UserError([Problem("data.split.export_to folder exists, is not empty and was not "
-                                 "written by zoo; choose a new or empty folder", str(dest),
-                                 key_path="data.split.export_to")])
+        raise UserError(
+            [
+                Problem(
+                    "data.split.export_to folder exists, is not empty and was not "
+                    "written by zoo; choose a new or empty folder",
+                    str(dest),
+                    key_path="data.split.export_to",
+                )
+            ]
+        )
 
 
-def export_splits(dest: str | Path, class_names: Sequence[str],
-                  sets: Mapping[str, ImageSet | None],
-                  files: Mapping[str, Sequence[Path] | None] | None = None) -> dict[str, int]:
+def export_splits(
+    dest: str | Path,
+    class_names: Sequence[str],
+    sets: Mapping[str, ImageSet | None],
+    files: Mapping[str, Sequence[Path] | None] | None = None,
+) -> dict[str, int]:
     """Write each set to ``dest/<split>/<class folder>/``; returns images written per split.
 
     ``files[split]``, when given, lists each image's original file (aligned with the set's
@@ -77,9 +94,16 @@ def export_splits(dest: str | Path, class_names: Sequence[str],
             counts[split] = _write_split(tmp / split, folders, image_set, originals)
         (tmp / LABEL_MAP).write_text(
             json.dumps(dict(zip(folders, class_names, strict=True)), indent=2, ensure_ascii=False)
-            + "\n", encoding="utf-8")
-        (tmp / MARKER).write_text(json.dumps({"class_names": list(class_names), "counts": counts},
-                                             indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+            + "\n",
+            encoding="utf-8",
+        )
+        (tmp / MARKER).write_text(
+            json.dumps(
+                {"class_names": list(class_names), "counts": counts}, indent=2, ensure_ascii=False
+            )
+            + "\n",
+            encoding="utf-8",
+        )
         _swap_into_place(tmp, dest)
     finally:
         if tmp.exists():
@@ -87,8 +111,9 @@ def export_splits(dest: str | Path, class_names: Sequence[str],
     return counts
 
 
-def _write_split(root: Path, folders: list[str], image_set: ImageSet,
-                 originals: Sequence[Path] | None) -> int:
+def _write_split(
+    root: Path, folders: list[str], image_set: ImageSet, originals: Sequence[Path] | None
+) -> int:
     for folder in set(folders[int(i)] for i in image_set.labels):
         (root / folder).mkdir(parents=True, exist_ok=True)
     if originals is None and image_set.paths is not None:

@@ -41,8 +41,12 @@ def build_pipelines(
         (seed, epoch) alone, so a run resumed at epoch k gets the batches an uninterrupted
         run got. None: one epoch per iteration, reshuffled each time.
     """
-    options: dict[str, Any] = {"batch_size": batch_size, "scaling_state": scaling_state,
-                               "augment_workers": augment_workers, "first_epoch": first_epoch}
+    options: dict[str, Any] = {
+        "batch_size": batch_size,
+        "scaling_state": scaling_state,
+        "augment_workers": augment_workers,
+        "first_epoch": first_epoch,
+    }
     if input_pipeline(loaded.spec.runtime.input) == "py_dataset":
         from zoo.data.py_pipeline import build_py_pipelines  # imports Keras
 

@@ -40,10 +40,12 @@ def data_context(loaded: LoadedSpec) -> DataContext:
     """The context a data-source factory (and its ``shape_hint``) receives for this spec."""
     data, spec = loaded.spec.data, loaded.spec
     return DataContext(
-        image_size=(int(data.image_size[0]), int(data.image_size[1])) if data.image_size
-        else None,
-        channels=data.channels, seed=int(spec.seed), on_bad_file=data.on_bad_file,
-        spec_dir=loaded.spec_dir, resize=data.resize,
+        image_size=(int(data.image_size[0]), int(data.image_size[1])) if data.image_size else None,
+        channels=data.channels,
+        seed=int(spec.seed),
+        on_bad_file=data.on_bad_file,
+        spec_dir=loaded.spec_dir,
+        resize=data.resize,
     )
 
 
@@ -77,18 +79,32 @@ def prepare_data(loaded: LoadedSpec, *, workers: int | None = None) -> PreparedD
         skipped += bad
     for name, image_set in source.splits.items():
         if image_set.images is not None:
-            sets[name] = ImageSet(image_set.labels, images=convert_images(
-                image_set.images, size, data.channels, data.resize, workers))
+            sets[name] = ImageSet(
+                image_set.labels,
+                images=convert_images(image_set.images, size, data.channels, data.resize, workers),
+            )
 
     for name, image_set in sets.items():
         if len(image_set) == 0 and len(source.splits[name]) > 0:
-            raise UserError([Problem(f"every image of the {'pool' if name == 'all' else name} set "
-                                     f"was bad ({len(skipped)} skipped); nothing is left")])
+            raise UserError(
+                [
+                    Problem(
+                        f"every image of the {'pool' if name == 'all' else name} set "
+                        f"was bad ({len(skipped)} skipped); nothing is left"
+                    )
+                ]
+            )
         if len(image_set) == 0 and name in ("all", "train"):
             # Training needs these; other empty sets are carved from them (data.split).
-            raise UserError([Problem(f"data source '{data.source}' found no images for the "
-                                     f"{'pool' if name == 'all' else 'training'} set",
-                                     key_path="data.params")])
+            raise UserError(
+                [
+                    Problem(
+                        f"data source '{data.source}' found no images for the "
+                        f"{'pool' if name == 'all' else 'training'} set",
+                        key_path="data.params",
+                    )
+                ]
+            )
     shape = _image_shape(sets, data, size or file_size)
 
     plan = plan_splits({k: v.labels for k, v in sets.items()}, data.split, int(spec.seed))
@@ -106,25 +122,39 @@ def prepare_data(loaded: LoadedSpec, *, workers: int | None = None) -> PreparedD
         raise UserError([Problem("the training set is empty", key_path="data.split")])
 
     if skipped:
-        log.warning("skipped %d bad file%s (data.on_bad_file: skip): %s%s", len(skipped),
-                    "" if len(skipped) == 1 else "s", "; ".join(skipped[:5]),
-                    "; ..." if len(skipped) > 5 else "")
+        log.warning(
+            "skipped %d bad file%s (data.on_bad_file: skip): %s%s",
+            len(skipped),
+            "" if len(skipped) == 1 else "s",
+            "; ".join(skipped[:5]),
+            "; ..." if len(skipped) > 5 else "",
+        )
     if data.split.export_to:
         from zoo.data.export import export_splits
 
         dest = Path(data.split.export_to).expanduser()
-        export_splits(dest if dest.is_absolute() else spec_dir / dest, source.class_names, out,
-                      out_files)
-    return PreparedData(class_names=list(source.class_names), train=out["train"],
-                        validation=out["validation"], test=out["test"], image_shape=shape,
-                        skipped=skipped)
+        export_splits(
+            dest if dest.is_absolute() else spec_dir / dest, source.class_names, out, out_files
+        )
+    return PreparedData(
+        class_names=list(source.class_names),
+        train=out["train"],
+        validation=out["validation"],
+        test=out["test"],
+        image_shape=shape,
+        skipped=skipped,
+    )
 
 
 CheckedFiles = tuple[dict[str, ImageSet], dict[str, list[Path]], list[str], tuple[int, int] | None]
 
 
-def _check_files(file_sets: dict[str, ImageSet], data: DataSpec, size: tuple[int, int] | None,
-                 workers: int | None) -> CheckedFiles:
+def _check_files(
+    file_sets: dict[str, ImageSet],
+    data: DataSpec,
+    size: tuple[int, int] | None,
+    workers: int | None,
+) -> CheckedFiles:
     """Decode every file of every set in one parallel pass, keeping the pixels (cache) or not.
 
     Returns the checked sets, each kept image's file, what was skipped, and (without cache)
@@ -155,16 +185,27 @@ def _check_files(file_sets: dict[str, ImageSet], data: DataSpec, size: tuple[int
     return sets, files, skipped, found_size
 
 
-def _image_shape(sets: dict[str, ImageSet], data: DataSpec,
-                 size: tuple[int, int] | None) -> tuple[int, int, int]:
+def _image_shape(
+    sets: dict[str, ImageSet], data: DataSpec, size: tuple[int, int] | None
+) -> tuple[int, int, int]:
     """The one (height, width, channels) of every set; ``size`` is that of undecoded files."""
-    shapes = {tuple(int(d) for d in s.images.shape[1:]) for s in sets.values()
-              if s.images is not None and len(s)}
+    shapes = {
+        tuple(int(d) for d in s.images.shape[1:])
+        for s in sets.values()
+        if s.images is not None and len(s)
+    }
     if any(s.paths is not None and len(s) for s in sets.values()) and size is not None:
         shapes.add((int(size[0]), int(size[1]), data.channels or FILE_CHANNELS_DEFAULT))
     if len(shapes) > 1:
-        raise UserError([Problem(f"the source's sets have different image shapes {sorted(shapes)}; "
-                                 "set data.image_size and data.channels", key_path="data")])
+        raise UserError(
+            [
+                Problem(
+                    f"the source's sets have different image shapes {sorted(shapes)}; "
+                    "set data.image_size and data.channels",
+                    key_path="data",
+                )
+            ]
+        )
     if not shapes:
         raise UserError([Problem("no images to tell the image shape from", key_path="data")])
     (shape,) = shapes

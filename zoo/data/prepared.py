@@ -34,8 +34,15 @@ class PreparedData:
         return len(self.class_names)
 
     def splits(self) -> dict[str, ImageSet]:
-        return {k: v for k, v in (("train", self.train), ("validation", self.validation),
-                                  ("test", self.test)) if v is not None}
+        return {
+            k: v
+            for k, v in (
+                ("train", self.train),
+                ("validation", self.validation),
+                ("test", self.test),
+            )
+            if v is not None
+        }
 
 
 @dataclass

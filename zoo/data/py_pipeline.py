@@ -85,8 +85,9 @@ class Batches(keras.utils.PyDataset):
         self._lock = threading.Lock()
         self._pending: dict[int, Future] = {}
         self._pool = ThreadPoolExecutor(max(1, ahead)) if ahead else None
-        self._decoder = (ThreadPoolExecutor(max(1, usable_cpus()))
-                         if split.image_set.images is None else None)
+        self._decoder = (
+            ThreadPoolExecutor(max(1, usable_cpus())) if split.image_set.images is None else None
+        )
 
     @property
     def num_batches(self) -> int | None:
@@ -117,8 +118,11 @@ class Batches(keras.utils.PyDataset):
             for stale in [k for k in self._pending if k < index]:
                 self._pending.pop(stale).cancel()
             wanted = self._pending.pop(index, None) or self._pool.submit(self._make, index)
-            last = index + self._ahead if self._split.order is not None else min(
-                index + self._ahead, self._steps - 1)
+            last = (
+                index + self._ahead
+                if self._split.order is not None
+                else min(index + self._ahead, self._steps - 1)
+            )
             for k in range(index + 1, last + 1):
                 if k not in self._pending:
                     self._pending[k] = self._pool.submit(self._make, k)
@@ -160,15 +164,21 @@ class Batches(keras.utils.PyDataset):
         paths = s.image_set.paths or []
         size, channels = (int(s.shape[0]), int(s.shape[1])), int(s.shape[2])
         assert self._decoder is not None
-        return np.stack(list(self._decoder.map(
-            lambda i: read_image(str(paths[int(i)]), size, channels, s.resize), indices)))
+        return np.stack(
+            list(
+                self._decoder.map(
+                    lambda i: read_image(str(paths[int(i)]), size, channels, s.resize), indices
+                )
+            )
+        )
 
 
 class ArrayBatches(keras.utils.PyDataset):
     """Batches of in-memory ``(images, labels)`` arrays (prediction and evaluation of a run)."""
 
-    def __init__(self, x: np.ndarray, y: np.ndarray, batch_size: int,
-                 targets: Targets | None = None) -> None:
+    def __init__(
+        self, x: np.ndarray, y: np.ndarray, batch_size: int, targets: Targets | None = None
+    ) -> None:
         super().__init__()
         self.x, self.y, self.batch_size, self.targets = x, y, int(batch_size), targets
 
@@ -210,8 +220,9 @@ def build_py_pipelines(
     seed = int(spec.seed)
     scaling = fitted_scaling(prepared, loaded, scaling_state)
     if spec.augmentation is not None and spec.augmentation.path == "graph":
-        raise UserError([Problem("path: graph needs the tf_data input",
-                                 key_path="augmentation.path")])
+        raise UserError(
+            [Problem("path: graph needs the tf_data input", key_path="augmentation.path")]
+        )
     augmenter = make_augmenter(loaded, prepared.image_shape)
     threads = max(1, min(usable_cpus(), 8))
     base = dict(shape=prepared.image_shape, resize=spec.data.resize, batch=batch, scaling=scaling)
@@ -231,7 +242,8 @@ def build_py_pipelines(
         workers = augment_workers_for(spec, len(train), augment_workers)
         augment, parallel = batch_augmenter(augmenter, workers)
     training = _Split(
-        train, **base,  # type: ignore[arg-type]
+        train,
+        **base,  # type: ignore[arg-type]
         augment=augment,
         order=lambda epoch: training_order(labels, buffer, seed, epoch, sampler),
         seeds=lambda epoch: batch_seeds(seed, epoch, steps),

@@ -44,8 +44,9 @@ def make_scaling(loaded: LoadedSpec, state: dict[str, Any] | None = None) -> Sca
     return check_scaling(entry.factory(loaded.spec.scaling.params, state), entry)
 
 
-def fitted_scaling(prepared: PreparedData, loaded: LoadedSpec,
-                   state: dict[str, Any] | None) -> Scaling:
+def fitted_scaling(
+    prepared: PreparedData, loaded: LoadedSpec, state: dict[str, Any] | None
+) -> Scaling:
     """The spec's scaling, restored from a run's ``state`` or fitted on the (unaugmented)
     training images."""
     scaling = make_scaling(loaded, state)
@@ -61,18 +62,23 @@ def _training_images(prepared: PreparedData, spec: SpecBase) -> np.ndarray | Ite
     return _decode_batches(train, prepared.image_shape, spec)  # lazy: fixed recipes never read it
 
 
-def _decode_batches(image_set: ImageSet, shape: tuple[int, int, int],
-                    spec: SpecBase) -> Iterator[np.ndarray]:
+def _decode_batches(
+    image_set: ImageSet, shape: tuple[int, int, int], spec: SpecBase
+) -> Iterator[np.ndarray]:
     """Decoded images of a file-based set, a batch at a time (for fitting a scaling)."""
     paths = image_set.paths or []
     for start in range(0, len(paths), FIT_BATCH):
-        yield load_images(paths[start : start + FIT_BATCH], shape[:2], shape[2],
-                          spec.data.resize).images
+        yield load_images(
+            paths[start : start + FIT_BATCH], shape[:2], shape[2], spec.data.resize
+        ).images
 
 
 def _augment_context(loaded: LoadedSpec, image_shape: tuple[int, int, int]) -> AugmentContext:
-    return AugmentContext(image_size=(int(image_shape[0]), int(image_shape[1])),
-                          channels=int(image_shape[2]), seed=int(loaded.spec.seed))
+    return AugmentContext(
+        image_size=(int(image_shape[0]), int(image_shape[1])),
+        channels=int(image_shape[2]),
+        seed=int(loaded.spec.seed),
+    )
 
 
 def make_augmenter(loaded: LoadedSpec, image_shape: tuple[int, int, int]) -> Augmenter | None:
@@ -98,13 +104,20 @@ def augmentation_path(loaded: LoadedSpec, image_size: tuple[int, int] | None = N
         return None
     wanted = section.path
     has_graph = entry.capabilities.graph is not None
-    if wanted == "python" or (wanted == "auto" and (not has_graph
-                                                    or not _graph_is_faster(image_size))):
+    if wanted == "python" or (
+        wanted == "auto" and (not has_graph or not _graph_is_faster(image_size))
+    ):
         return "python"
     if not has_graph:
-        raise UserError([Problem(
-            f"augmentation recipe '{entry.name}' has no in-graph version (the graph "
-            "capability); use path: auto or python", key_path="augmentation.path")])
+        raise UserError(
+            [
+                Problem(
+                    f"augmentation recipe '{entry.name}' has no in-graph version (the graph "
+                    "capability); use path: auto or python",
+                    key_path="augmentation.path",
+                )
+            ]
+        )
     return "graph"
 
 
@@ -119,8 +132,9 @@ def _has_accelerator() -> bool:
     return bool(tf.config.list_logical_devices("GPU") or tf.config.list_logical_devices("TPU"))
 
 
-def make_graph_augment(loaded: LoadedSpec,
-                       image_shape: tuple[int, int, int]) -> GraphAugmentFn | None:
+def make_graph_augment(
+    loaded: LoadedSpec, image_shape: tuple[int, int, int]
+) -> GraphAugmentFn | None:
     """The ``fn(images, seed)`` of the recipe's ``graph`` capability when the spec's
     augmentation runs in the graph (:func:`augmentation_path`), else None."""
     entry, section = loaded.augmentation_entry, loaded.spec.augmentation
@@ -130,14 +144,22 @@ def make_graph_augment(loaded: LoadedSpec,
     fn = entry.capabilities.graph(section.params, _augment_context(loaded, image_shape))
     if fn is None:
         if section.path == "graph":
-            raise UserError([Problem(
-                f"augmentation recipe '{entry.name}' has no in-graph version for these params; "
-                "use path: auto or python", key_path="augmentation.path")])
+            raise UserError(
+                [
+                    Problem(
+                        f"augmentation recipe '{entry.name}' has no in-graph version for these "
+                        "params; "
+                        "use path: auto or python",
+                        key_path="augmentation.path",
+                    )
+                ]
+            )
         return None
     if not callable(fn):
         raise PluginContractError(
             f"augmentation recipe '{entry.name}' of {entry.owner} broke the contract: its graph "
-            f"capability must return fn(images, seed) or None, got {type(fn).__name__}")
+            f"capability must return fn(images, seed) or None, got {type(fn).__name__}"
+        )
 
     def graph(images: Any, seed: Any) -> Any:
         return fn(images, seed)
@@ -167,5 +189,8 @@ def batch_augmenter(augmenter: Augmenter, workers: int | None) -> tuple[BatchAug
         return pool.augment, pool.size + 1
     if callable(batch_fn):
         return (lambda images, seed: check_augmented(batch_fn(images, seed), images)), None
-    return (lambda images, seed: np.stack(
-        [check_augmented(augmenter(image), image) for image in images])), 1
+    return (
+        lambda images, seed: np.stack(
+            [check_augmented(augmenter(image), image) for image in images]
+        )
+    ), 1

@@ -44,12 +44,20 @@ def resolve_model_context(
     classes = spec.model.num_classes or num_classes or hint.num_classes
     problems = []
     if shape is None:
-        problems.append(Problem("cannot tell the model's input shape without loading the data; set "
-                                "data.image_size and data.channels (or model.input_shape)",
-                                key_path="model.input_shape"))
+        problems.append(
+            Problem(
+                "cannot tell the model's input shape without loading the data; set "
+                "data.image_size and data.channels (or model.input_shape)",
+                key_path="model.input_shape",
+            )
+        )
     if classes is None:
-        problems.append(Problem("cannot tell the number of classes without loading the data; set "
-                                "model.num_classes", key_path="model.num_classes"))
+        problems.append(
+            Problem(
+                "cannot tell the number of classes without loading the data; set model.num_classes",
+                key_path="model.num_classes",
+            )
+        )
     if problems:
         raise UserError(problems)
     assert shape is not None and classes is not None

@@ -14,23 +14,38 @@ from typing import Any
 
 import numpy as np
 
-from zoo.plugin.source import ImageSet, SourceData
 from zoo.errors import Problem, UserError
+from zoo.plugin.source import ImageSet, SourceData
 
 Share = float | int  # a fraction in (0, 1) or a count; 0 for none
 
 
 def _check_share(share: Share, n: int, what: str, key: str) -> None:
     if isinstance(share, float) and not 0 < share < 1:
-        raise UserError([Problem(f"{what} fraction must be between 0 and 1 (got {share})",
-                                 key_path=key)])
+        raise UserError(
+            [Problem(f"{what} fraction must be between 0 and 1 (got {share})", key_path=key)]
+        )
     if isinstance(share, int) and share >= n:
-        raise UserError([Problem(f"{what} size {share} leaves no images for training: "
-                                 f"there are only {n} images to split", key_path=key)])
+        raise UserError(
+            [
+                Problem(
+                    f"{what} size {share} leaves no images for training: "
+                    f"there are only {n} images to split",
+                    key_path=key,
+                )
+            ]
+        )
 
 
-def split_indices(labels: np.ndarray, share: Share, *, stratify: bool, seed: int,
-                  what: str = "test", key: str = "data.split") -> tuple[np.ndarray, np.ndarray]:
+def split_indices(
+    labels: np.ndarray,
+    share: Share,
+    *,
+    stratify: bool,
+    seed: int,
+    what: str = "test",
+    key: str = "data.split",
+) -> tuple[np.ndarray, np.ndarray]:
     """``(kept, taken)`` positions: ``share`` of ``labels`` taken out, the rest kept.
 
     ``share`` is a fraction (0..1) or a count; with ``stratify`` each class keeps its
@@ -45,11 +60,13 @@ def split_indices(labels: np.ndarray, share: Share, *, stratify: bool, seed: int
     from sklearn.model_selection import train_test_split
 
     try:
-        kept, taken = train_test_split(index, test_size=share, random_state=seed,
-                                       stratify=labels if stratify else None)
+        kept, taken = train_test_split(
+            index, test_size=share, random_state=seed, stratify=labels if stratify else None
+        )
     except ValueError as exc:
-        raise UserError([Problem(_split_advice(labels, share, stratify, what, str(exc)),
-                                 key_path=key)]) from None
+        raise UserError(
+            [Problem(_split_advice(labels, share, stratify, what, str(exc)), key_path=key)]
+        ) from None
     return np.asarray(kept, dtype=np.int64), np.asarray(taken, dtype=np.int64)
 
 
@@ -59,15 +76,18 @@ def _split_advice(labels: np.ndarray, share: Share, stratify: bool, what: str, r
     if stratify:
         classes, counts = np.unique(labels, return_counts=True)
         smallest = int(counts.min()) if len(counts) else 0
-        text += (f" with stratify (there are {len(classes)} classes; the smallest has "
-                 f"{smallest} image{'s' if smallest != 1 else ''}): a stratified split needs at "
-                 "least 2 images per class and at least one image per class on each side; "
-                 "add images, make the share larger, or set data.split.stratify: false")
+        text += (
+            f" with stratify (there are {len(classes)} classes; the smallest has "
+            f"{smallest} image{'s' if smallest != 1 else ''}): a stratified split needs at "
+            "least 2 images per class and at least one image per class on each side; "
+            "add images, make the share larger, or set data.split.stratify: false"
+        )
     return f"{text} ({reason})"
 
 
-def plan_splits(labels: dict[str, np.ndarray], split: Any,
-                seed: int) -> dict[str, tuple[str, np.ndarray] | None]:
+def plan_splits(
+    labels: dict[str, np.ndarray], split: Any, seed: int
+) -> dict[str, tuple[str, np.ndarray] | None]:
     """Which rows of which shipped set make each of train/validation/test.
 
     ``labels`` holds the labels of the sets a source returned: ``{"all": ...}`` for one pool,
@@ -81,27 +101,43 @@ def plan_splits(labels: dict[str, np.ndarray], split: Any,
     """
     if "train" not in labels:
         if set(labels) != {"all"}:
-            raise ValueError(f"a data source must return 'all' or 'train' (with 'validation' "
-                             f"and 'test'), got {sorted(labels)}")
+            raise ValueError(
+                f"a data source must return 'all' or 'train' (with 'validation' "
+                f"and 'test'), got {sorted(labels)}"
+            )
         pool = labels["all"]
-        rest, test_idx = split_indices(pool, split.test, stratify=split.stratify, seed=seed,
-                                       what="test", key="data.split.test")
-        keep, val = split_indices(pool[rest], split.validation, stratify=split.stratify,
-                                  seed=seed, what="validation", key="data.split.validation")
-        return {"train": ("all", rest[keep]),
-                "validation": ("all", rest[val]) if len(val) else None,
-                "test": ("all", test_idx) if len(test_idx) else None}
+        rest, test_idx = split_indices(
+            pool, split.test, stratify=split.stratify, seed=seed, what="test", key="data.split.test"
+        )
+        keep, val = split_indices(
+            pool[rest],
+            split.validation,
+            stratify=split.stratify,
+            seed=seed,
+            what="validation",
+            key="data.split.validation",
+        )
+        return {
+            "train": ("all", rest[keep]),
+            "validation": ("all", rest[val]) if len(val) else None,
+            "test": ("all", test_idx) if len(test_idx) else None,
+        }
     train = np.arange(len(labels["train"]))
     out: dict[str, tuple[str, np.ndarray] | None] = {
-        name: (name, np.arange(len(labels[name])))
-        if name in labels and len(labels[name]) else None
+        name: (name, np.arange(len(labels[name]))) if name in labels and len(labels[name]) else None
         for name in ("validation", "test")
     }
     for name in ("test", "validation"):
         share = getattr(split, name)
         if out[name] is None and share:
-            keep, take = split_indices(labels["train"][train], share, stratify=split.stratify,
-                                       seed=seed, what=name, key=f"data.split.{name}")
+            keep, take = split_indices(
+                labels["train"][train],
+                share,
+                stratify=split.stratify,
+                seed=seed,
+                what=name,
+                key=f"data.split.{name}",
+            )
             train, out[name] = train[keep], ("train", train[take])
     out["train"] = ("train", train)
     return {k: out[k] for k in ("train", "validation", "test")}

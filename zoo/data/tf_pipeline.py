@@ -15,7 +15,8 @@ Per split::
   (:mod:`zoo.data.order` draws it, and each batch's augmentation seed).
 - Augmentation, when the recipe declares the ``graph`` capability (and the spec does not say
   ``augmentation.path: python``), is that function of the whole float32 batch and a per-batch
-  seed: TensorFlow ops in a parallel map, no Python per image (:func:`zoo.data.recipes.make_graph_augment`).
+  seed: TensorFlow ops in a parallel map, no Python per image
+  (:func:`zoo.data.recipes.make_graph_augment`).
   Otherwise it runs the recipe's augmenter on whole uint8 batches in a ``tf.numpy_function``
   inside a parallel map (``deterministic=True``), while TensorFlow gathers, scales and trains
   on the other cores. albumentations is mostly Python, so threads of one process share one
@@ -24,8 +25,8 @@ Per split::
   batch gets its own seed from a seeded ``Dataset.random`` stream, so a seeded run repeats
   exactly whatever thread or process ran which batch.
 - Scaling runs once per batch on the whole tensor, after batching; the scaling recipe is
-  fitted on the (unaugmented) training images first, and its ``state()`` goes into the run record, so
-  prediction scales exactly like training.
+  fitted on the (unaugmented) training images first, and its ``state()`` goes into the run
+  record, so prediction scales exactly like training.
 - With ``data.cache: false`` the sets hold file paths: each epoch decodes them again (in
   parallel) instead of keeping every decoded image in memory, which is what that setting
   asks for.
@@ -169,10 +170,12 @@ def _batches(
         return _per_epoch(
             tf,
             first_epoch,
-            lambda e: order(e)
-            .map(lambda i: (tf.gather(paths, i), tf.gather(labels, i)))
-            .map(load, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
-            .batch(batch),
+            lambda e: (
+                order(e)
+                .map(lambda i: (tf.gather(paths, i), tf.gather(labels, i)))
+                .map(load, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+                .batch(batch)
+            ),
         )
     ds = tf.data.Dataset.from_tensor_slices((paths, labels))
     if shuffle:
@@ -218,7 +221,8 @@ def _augment(
 
     seeds = _batch_seeds(tf, seed, first_epoch, steps)
     return tf.data.Dataset.zip((ds, seeds)).map(
-        apply, num_parallel_calls=tf.data.AUTOTUNE if parallel is None else parallel,
+        apply,
+        num_parallel_calls=tf.data.AUTOTUNE if parallel is None else parallel,
         deterministic=True,
     )
 
@@ -263,11 +267,11 @@ def _augment_graph(
             raise PluginContractError(
                 f"{who} broke the contract: its graph function must return float32 pixels of "
                 f"the batch's shape {pixels.shape}, got {getattr(out, 'shape', None)} "
-                f"{getattr(out, 'dtype', type(out).__name__)}")
+                f"{getattr(out, 'dtype', type(out).__name__)}"
+            )
         out.set_shape((None, *shape))
         return out, labels
 
     return tf.data.Dataset.zip((ds, _batch_seeds(tf, seed, first_epoch, steps))).map(
         apply, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True
     )
-

@@ -16,6 +16,11 @@ TensorFlow (import it inside factories)::
 
 from __future__ import annotations
 
+from zoo.downloads import RemoteFile, ensure_files, keras_home, offline
+from zoo.errors import OfflineError, PluginContractError, Problem, UserError
+from zoo.images import IMAGE_SUFFIXES
+from zoo.keypath import format_path
+from zoo.label_map import apply_label_map, read_label_map
 from zoo.plugin.contracts import (
     AugmentContext,
     Augmenter,
@@ -37,27 +42,54 @@ from zoo.plugin.contracts import (
     SpecCheck,
     ToSpec,
 )
-from zoo.images import IMAGE_SUFFIXES
-from zoo.label_map import apply_label_map, read_label_map
-from zoo.plugin.source import SPLIT_NAMES, ImageSet, SourceData
-from zoo.downloads import RemoteFile, ensure_files, keras_home, offline
-from zoo.errors import OfflineError, PluginContractError, Problem, UserError
 from zoo.plugin.hookspecs import hookimpl
 from zoo.plugin.registry import PluginRegistrar
 from zoo.plugin.scaling import AffineScaling
-from zoo.keypath import format_path
-from zoo.suggest import did_you_mean
+from zoo.plugin.source import SPLIT_NAMES, ImageSet, SourceData
 from zoo.plugin.tracker import Tracker
+from zoo.suggest import did_you_mean
 
 API_VERSION = 1  # bumped when a plugin written for the previous version could break
 
 __all__ = [
-    "API_VERSION", "AffineScaling", "IMAGE_SUFFIXES", "SPLIT_NAMES", "AugmentContext", "Augmenter",
-    "DataContext", "Fetch", "FetchContext", "GraphAugment", "ImageSet", "LossWeights",
-    "ModelContext", "NoParams", "OfflineError", "ParamCount", "PluginContractError", "PluginParams",
-    "PluginRegistrar", "Problem", "RemoteFile", "RequiredScaling", "Scaling", "SetTrainable",
-    "ShapeHint", "ShapeHintFn", "SmallestInput", "SourceData", "SpecCheck", "ToSpec", "UserError", "apply_label_map",
-    "did_you_mean", "ensure_files", "format_path", "hookimpl", "keras_home", "offline",
+    "API_VERSION",
+    "AffineScaling",
+    "IMAGE_SUFFIXES",
+    "SPLIT_NAMES",
+    "AugmentContext",
+    "Augmenter",
+    "DataContext",
+    "Fetch",
+    "FetchContext",
+    "GraphAugment",
+    "ImageSet",
+    "LossWeights",
+    "ModelContext",
+    "NoParams",
+    "OfflineError",
+    "ParamCount",
+    "PluginContractError",
+    "PluginParams",
+    "PluginRegistrar",
+    "Problem",
+    "RemoteFile",
+    "RequiredScaling",
+    "Scaling",
+    "SetTrainable",
+    "ShapeHint",
+    "ShapeHintFn",
+    "SmallestInput",
+    "SourceData",
+    "SpecCheck",
+    "ToSpec",
+    "UserError",
+    "apply_label_map",
+    "did_you_mean",
+    "ensure_files",
+    "format_path",
+    "hookimpl",
+    "keras_home",
+    "offline",
     "read_label_map",
 ]
 __all__ += ["Tracker"]  # experiment trackers (zoo_register_trackers)

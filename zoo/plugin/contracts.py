@@ -23,7 +23,9 @@ class PluginParams(BaseModel):
     Give every field a ``description``: ``zoo info`` and ``zoo schema`` show it.
     """
 
-    model_config = ConfigDict(extra="forbid", frozen=True, validate_default=True, allow_inf_nan=False)
+    model_config = ConfigDict(
+        extra="forbid", frozen=True, validate_default=True, allow_inf_nan=False
+    )
 
 
 class NoParams(PluginParams):

@@ -40,11 +40,15 @@ def check_built_model(model: Any, entry: PluginEntry, ctx: ModelContext) -> None
     units = out[-1] if len(out) == 2 else None
     binary_ok = ctx.output_activation == "sigmoid" and units == 1
     if units != ctx.num_classes and not binary_ok:
-        raise _broken(who, f"expected a first output of shape (None, {ctx.num_classes}), got "
-                      f"{tuple(out)}")
+        raise _broken(
+            who, f"expected a first output of shape (None, {ctx.num_classes}), got {tuple(out)}"
+        )
     if len(model.outputs) > 1 and entry.capabilities.loss_weights is None:
-        raise _broken(who, f"the model has {len(model.outputs)} outputs but the plugin declares "
-                      "no loss_weights for the auxiliary ones")
+        raise _broken(
+            who,
+            f"the model has {len(model.outputs)} outputs but the plugin declares "
+            "no loss_weights for the auxiliary ones",
+        )
 
 
 def check_source(source: Any, who: str) -> SourceData:
@@ -58,10 +62,16 @@ def check_source(source: Any, who: str) -> SourceData:
     if len(set(source.class_names)) != len(source.class_names):
         raise _broken(who, f"its class names repeat: {source.class_names}")
     allowed = {"all"} if "all" in source.splits else {"train", "validation", "test"}
-    if not source.splits or not set(source.splits) <= allowed or (
-            "all" not in source.splits and "train" not in source.splits):
-        raise _broken(who, f"splits must be {{'all'}} or 'train' with optional "
-                      f"'validation'/'test', got {sorted(source.splits)}")
+    if (
+        not source.splits
+        or not set(source.splits) <= allowed
+        or ("all" not in source.splits and "train" not in source.splits)
+    ):
+        raise _broken(
+            who,
+            f"splits must be {{'all'}} or 'train' with optional "
+            f"'validation'/'test', got {sorted(source.splits)}",
+        )
     k = len(source.class_names)
     for split, image_set in source.splits.items():
         if not isinstance(image_set, ImageSet):
@@ -69,12 +79,18 @@ def check_source(source: Any, who: str) -> SourceData:
         if len(image_set) and (image_set.labels.min() < 0 or image_set.labels.max() >= k):
             raise _broken(who, f"split '{split}' has labels outside 0..{k - 1}")
         if image_set.images is not None and (
-                image_set.images.ndim != 4 or image_set.images.shape[3] not in (1, 3)):
-            raise _broken(who, f"split '{split}' images must be NHWC with 1 or 3 channels, "
-                          f"got shape {image_set.images.shape}")
+            image_set.images.ndim != 4 or image_set.images.shape[3] not in (1, 3)
+        ):
+            raise _broken(
+                who,
+                f"split '{split}' images must be NHWC with 1 or 3 channels, "
+                f"got shape {image_set.images.shape}",
+            )
         if image_set.images is not None and image_set.images.dtype != np.uint8:
-            raise _broken(who, f"split '{split}' images must be uint8 pixels 0..255, "
-                          f"got {image_set.images.dtype}")
+            raise _broken(
+                who,
+                f"split '{split}' images must be uint8 pixels 0..255, got {image_set.images.dtype}",
+            )
     return source
 
 
@@ -83,8 +99,10 @@ def check_shape_hint(found: Any, entry: PluginEntry) -> ShapeHint:
     if found is None:
         return ShapeHint()
     if not isinstance(found, ShapeHint):
-        raise _broken(f"shape_hint of data source '{entry.name}' of {entry.owner}",
-                      f"it must return zoo.plugin.ShapeHint or None, got {type(found).__name__}")
+        raise _broken(
+            f"shape_hint of data source '{entry.name}' of {entry.owner}",
+            f"it must return zoo.plugin.ShapeHint or None, got {type(found).__name__}",
+        )
     return found
 
 
@@ -92,10 +110,12 @@ def check_scaling(scaling: Any, entry: PluginEntry) -> Scaling:
     """A scaling factory's result: callable, with ``fit()`` and ``state()``."""
     missing = [m for m in ("fit", "state") if not callable(getattr(scaling, m, None))]
     if missing or not callable(scaling):
-        raise _broken(f"scaling recipe '{entry.name}' of {entry.owner}",
-                      "its factory must return a zoo.plugin.Scaling (callable, with fit() and "
-                      f"state()); {type(scaling).__name__} lacks "
-                      f"{', '.join(missing) or '__call__'}")
+        raise _broken(
+            f"scaling recipe '{entry.name}' of {entry.owner}",
+            "its factory must return a zoo.plugin.Scaling (callable, with fit() and "
+            f"state()); {type(scaling).__name__} lacks "
+            f"{', '.join(missing) or '__call__'}",
+        )
     return scaling  # type: ignore[no-any-return]
 
 
@@ -103,8 +123,11 @@ def check_augmented(out: Any, image: np.ndarray, who: str = "the augmenter") -> 
     """The augmenter's result, after checking it is uint8 pixels of the input's shape."""
     got = np.asarray(out)
     if got.dtype != np.uint8 or got.shape != image.shape:
-        raise _broken(who, "an augmenter must return uint8 pixels of the input's shape "
-                      f"{tuple(image.shape)} uint8, got {tuple(got.shape)} {got.dtype}")
+        raise _broken(
+            who,
+            "an augmenter must return uint8 pixels of the input's shape "
+            f"{tuple(image.shape)} uint8, got {tuple(got.shape)} {got.dtype}",
+        )
     return got
 
 
@@ -113,8 +136,9 @@ def check_augmenter(augmenter: Any, entry: PluginEntry, shape: tuple[int, int, i
     image keeps shape and dtype, so a bad plugin fails before any run folder exists."""
     who = f"augmentation recipe '{entry.name}' of {entry.owner}"
     if not callable(augmenter):
-        raise _broken(who, "its factory must return a callable Augmenter, got "
-                      f"{type(augmenter).__name__}")
+        raise _broken(
+            who, f"its factory must return a callable Augmenter, got {type(augmenter).__name__}"
+        )
     try:
         trial = copy.deepcopy(augmenter)
     except Exception:  # noqa: BLE001 - not copyable: the per-batch check still guards

@@ -17,8 +17,8 @@ from typing import Any
 
 import pluggy
 
-from zoo.plugin import hookspecs
 from zoo.errors import PluginContractError
+from zoo.plugin import hookspecs
 from zoo.plugin.registry import BrokenPlugin, PluginRegistrar, Provenance, Registry
 from zoo.suggest import did_you_mean
 
@@ -59,11 +59,16 @@ def _entry_points() -> list[metadata.EntryPoint]:
     for var, names in ((ONLY_ENV, only or set()), (DISABLE_ENV, disabled)):
         for name in sorted(names - known):  # type: ignore[operator]
             hint = did_you_mean(name, sorted(known))  # type: ignore[arg-type]
-            sys.stderr.write(f"zoo: warning: {var} names '{name}', which is no installed "
-                             f"plugin or package" + (f"; {hint}" if hint else "") + "\n")
-    return [ep for ep in unique
-            if (only is None or {ep.name, _dist_name(ep)} & only)
-            and not {ep.name, _dist_name(ep)} & disabled]
+            sys.stderr.write(
+                f"zoo: warning: {var} names '{name}', which is no installed "
+                f"plugin or package" + (f"; {hint}" if hint else "") + "\n"
+            )
+    return [
+        ep
+        for ep in unique
+        if (only is None or {ep.name, _dist_name(ep)} & only)
+        and not {ep.name, _dist_name(ep)} & disabled
+    ]
 
 
 def _dist_name(ep: metadata.EntryPoint) -> str | None:
@@ -107,7 +112,9 @@ def build_registry(extra_plugins: Iterable[tuple[str, Any]] = ()) -> Registry:
         try:
             plugin = ep.load()
         except Exception as exc:  # a third party's import error must not break the zoo
-            broken.append(_broken(prov, f"failed to import {ep.value}: {type(exc).__name__}: {exc}"))
+            broken.append(
+                _broken(prov, f"failed to import {ep.value}: {type(exc).__name__}: {exc}")
+            )
             continue
         loaded.append((prov, plugin))
     for name, plugin in extra_plugins:

@@ -19,6 +19,7 @@ from typing import Any
 from pydantic import BaseModel
 from pydantic_core import to_jsonable_python
 
+from zoo.errors import DuplicatePluginError, PluginContractError, Problem, UnknownPluginError
 from zoo.plugin.contracts import (
     Fetch,
     GraphAugment,
@@ -33,7 +34,6 @@ from zoo.plugin.contracts import (
     SpecCheck,
     ToSpec,
 )
-from zoo.errors import DuplicatePluginError, PluginContractError, Problem, UnknownPluginError
 from zoo.suggest import did_you_mean
 
 NAME_PATTERN = re.compile(r"^[a-z][a-z0-9_]*$")
@@ -70,7 +70,8 @@ class Provenance:
 
 @dataclass(frozen=True)
 class Capabilities:
-    """The optional, typed functions a plugin declared with its entry (see ``zoo.plugin.contracts``)."""
+    """The optional, typed functions a plugin declared with its entry (see "
+    "``zoo.plugin.contracts``)."""
 
     check_spec: SpecCheck | None = None
     fetch: Fetch | None = None
@@ -85,15 +86,24 @@ class Capabilities:
 
     def declared(self) -> list[str]:
         """Names of the capabilities set, for ``zoo info``."""
-        out = [f.name for f in dataclasses.fields(self)
-               if f.name != "default" and getattr(self, f.name) is not None]
+        out = [
+            f.name
+            for f in dataclasses.fields(self)
+            if f.name != "default" and getattr(self, f.name) is not None
+        ]
         return out + (["default"] if self.default else [])
 
 
 # Which capability keywords each ``add_*`` accepts (the registrar checks, the docs list them).
 CAPABILITIES_BY_KIND: dict[str, tuple[str, ...]] = {
-    "architecture": ("check_spec", "fetch", "set_trainable", "loss_weights", "required_scaling",
-                     "smallest_input"),
+    "architecture": (
+        "check_spec",
+        "fetch",
+        "set_trainable",
+        "loss_weights",
+        "required_scaling",
+        "smallest_input",
+    ),
     "scaling": ("check_spec", "default"),
     "augmentation": ("check_spec", "to_spec", "graph"),
     "data": ("check_spec", "fetch", "shape_hint"),
@@ -153,8 +163,11 @@ class PluginEntry:
 def _counted_at(counted: ParamCount | None) -> dict[str, Any] | None:
     if counted is None:
         return None
-    return {"input_shape": list(counted.input_shape), "num_classes": counted.num_classes,
-            "params": _jsonable(dict(counted.params)) or "defaults"}
+    return {
+        "input_shape": list(counted.input_shape),
+        "num_classes": counted.num_classes,
+        "params": _jsonable(dict(counted.params)) or "defaults",
+    }
 
 
 @dataclass(frozen=True)
@@ -184,7 +197,9 @@ def describe_params(model: type[BaseModel]) -> list[dict[str, Any]]:
             {
                 "name": name,
                 "type": _type_label(info.annotation),
-                "default": None if name in required else _jsonable(info.get_default(call_default_factory=True)),
+                "default": None
+                if name in required
+                else _jsonable(info.get_default(call_default_factory=True)),
                 "required": name in required,
                 "bounds": bounds,
                 "description": info.description or "",
@@ -251,15 +266,34 @@ class PluginRegistrar:
         which it holds, which ``zoo.testing`` checks) or a bare number (listed, not checked).
         The optional capabilities are described in :mod:`zoo.plugin.contracts`.
         """
-        caps = Capabilities(check_spec=check_spec, fetch=fetch, set_trainable=set_trainable,
-                            loss_weights=loss_weights, required_scaling=required_scaling,
-                            smallest_input=smallest_input)
+        caps = Capabilities(
+            check_spec=check_spec,
+            fetch=fetch,
+            set_trainable=set_trainable,
+            loss_weights=loss_weights,
+            required_scaling=required_scaling,
+            smallest_input=smallest_input,
+        )
         counted = param_count if isinstance(param_count, ParamCount) else None
         if counted is not None:
             _check_counted(name, counted)
         count = counted.count if counted is not None else param_count
-        self._add("architecture", name, params, factory, description, tags, None, family,
-                  input_kind, count, weights_license, caps, unknown, counted)
+        self._add(
+            "architecture",
+            name,
+            params,
+            factory,
+            description,
+            tags,
+            None,
+            family,
+            input_kind,
+            count,
+            weights_license,
+            caps,
+            unknown,
+            counted,
+        )
 
     def add_scaling(
         self,
@@ -278,8 +312,21 @@ class PluginRegistrar:
         ``default=True``: the recipe a spec without a ``scaling`` section gets.
         """
         caps = Capabilities(check_spec=check_spec, default=default)
-        self._add("recipe", name, params, factory, description, tags, "scaling",
-                  None, None, None, None, caps, unknown)
+        self._add(
+            "recipe",
+            name,
+            params,
+            factory,
+            description,
+            tags,
+            "scaling",
+            None,
+            None,
+            None,
+            None,
+            caps,
+            unknown,
+        )
 
     def add_augmentation(
         self,
@@ -297,8 +344,21 @@ class PluginRegistrar:
         """Add an augmentation recipe: ``factory(params, ctx: AugmentContext) -> Augmenter``;
         ``graph`` runs it as batched TensorFlow ops inside tf.data instead."""
         caps = Capabilities(check_spec=check_spec, to_spec=to_spec, graph=graph)
-        self._add("recipe", name, params, factory, description, tags, "augmentation",
-                  None, None, None, None, caps, unknown)
+        self._add(
+            "recipe",
+            name,
+            params,
+            factory,
+            description,
+            tags,
+            "augmentation",
+            None,
+            None,
+            None,
+            None,
+            caps,
+            unknown,
+        )
 
     def add_data_source(
         self,
@@ -316,8 +376,21 @@ class PluginRegistrar:
     ) -> None:
         """Add a data source: ``factory(params, ctx: DataContext) -> SourceData``."""
         caps = Capabilities(check_spec=check_spec, fetch=fetch, shape_hint=shape_hint)
-        self._add("data", name, params, factory, description, tags, None, None,
-                  input_kind, None, None, caps, unknown)
+        self._add(
+            "data",
+            name,
+            params,
+            factory,
+            description,
+            tags,
+            None,
+            None,
+            input_kind,
+            None,
+            None,
+            caps,
+            unknown,
+        )
 
     def add_tracker(
         self,
@@ -331,43 +404,84 @@ class PluginRegistrar:
     ) -> None:
         """Add an experiment tracker: ``factory(params) -> Tracker`` (see :mod:`zoo.tracking`);
         runs use it when ``ZOO_TRACKING`` names it."""
-        self._add("tracker", name, params, factory, description, tags,
-                  None, None, None, None, None, Capabilities(), unknown)
+        self._add(
+            "tracker",
+            name,
+            params,
+            factory,
+            description,
+            tags,
+            None,
+            None,
+            None,
+            None,
+            None,
+            Capabilities(),
+            unknown,
+        )
 
     def _add(
-        self, kind: PluginKind, name: str, params: Any, factory: Any, description: str,
-        tags: Iterable[str], recipe_type: RecipeType | None, family: str | None,
-        input_kind: str | None, param_count: int | None, weights_license: str | None,
-        capabilities: Capabilities, unknown: dict[str, Any], counted_at: ParamCount | None = None,
+        self,
+        kind: PluginKind,
+        name: str,
+        params: Any,
+        factory: Any,
+        description: str,
+        tags: Iterable[str],
+        recipe_type: RecipeType | None,
+        family: str | None,
+        input_kind: str | None,
+        param_count: int | None,
+        weights_license: str | None,
+        capabilities: Capabilities,
+        unknown: dict[str, Any],
+        counted_at: ParamCount | None = None,
     ) -> None:
         check_contract(name, params, factory, description)
         check_capabilities(name, recipe_type or kind, capabilities, unknown)
-        if param_count is not None and (isinstance(param_count, bool)
-                                        or not isinstance(param_count, int) or param_count < 0):
+        if param_count is not None and (
+            isinstance(param_count, bool) or not isinstance(param_count, int) or param_count < 0
+        ):
             raise PluginContractError(
-                f"'{name}': param_count must be a whole number. Received: {param_count!r}")
+                f"'{name}': param_count must be a whole number. Received: {param_count!r}"
+            )
         tag_set = frozenset(str(t) for t in tags)
         tag_set |= {t for t in (family, input_kind, recipe_type) if t}
         self.entries.append(
             PluginEntry(
-                kind=kind, name=name, params=params, factory=factory,
-                description=description.strip(), tags=tag_set, provenance=self.provenance,
-                recipe_type=recipe_type, family=family, input_kind=input_kind,
-                param_count=param_count, weights_license=weights_license,
-                capabilities=capabilities, counted_at=counted_at,
+                kind=kind,
+                name=name,
+                params=params,
+                factory=factory,
+                description=description.strip(),
+                tags=tag_set,
+                provenance=self.provenance,
+                recipe_type=recipe_type,
+                family=family,
+                input_kind=input_kind,
+                param_count=param_count,
+                weights_license=weights_license,
+                capabilities=capabilities,
+                counted_at=counted_at,
             )
         )
 
 
 def _check_counted(name: str, counted: ParamCount) -> None:
     shape = tuple(counted.input_shape)
-    if (isinstance(counted.count, bool) or not isinstance(counted.count, int)
-            or counted.count < 0 or len(shape) != 3
-            or not all(isinstance(d, int) and d > 0 for d in shape)
-            or not isinstance(counted.num_classes, int) or counted.num_classes < 1):
+    if (
+        isinstance(counted.count, bool)
+        or not isinstance(counted.count, int)
+        or counted.count < 0
+        or len(shape) != 3
+        or not all(isinstance(d, int) and d > 0 for d in shape)
+        or not isinstance(counted.num_classes, int)
+        or counted.num_classes < 1
+    ):
         raise PluginContractError(
             f"'{name}': param_count=ParamCount(count, input_shape=(H, W, C), num_classes) with "
-            f"whole positive numbers. Received: {counted!r}")
+            f"whole positive numbers. Received: {counted!r}"
+        )
 
 
 def check_capabilities(name: str, kind: str, caps: Capabilities, unknown: dict[str, Any]) -> None:
@@ -376,17 +490,21 @@ def check_capabilities(name: str, kind: str, caps: Capabilities, unknown: dict[s
     for key in unknown:
         hint = did_you_mean(key, allowed)
         raise PluginContractError(
-            f"'{name}': unknown {kind} capability {key!r}" + (f"; {hint}" if hint else "")
-            + f" (a {kind} accepts: {', '.join(allowed)})")
+            f"'{name}': unknown {kind} capability {key!r}"
+            + (f"; {hint}" if hint else "")
+            + f" (a {kind} accepts: {', '.join(allowed)})"
+        )
     for f in dataclasses.fields(caps):
         value = getattr(caps, f.name)
         if f.name == "default":
             if not isinstance(value, bool):
-                raise PluginContractError(f"'{name}': default must be True or False. "
-                                          f"Received: {value!r}")
+                raise PluginContractError(
+                    f"'{name}': default must be True or False. Received: {value!r}"
+                )
         elif value is not None and not callable(value):
-            raise PluginContractError(f"'{name}': capability {f.name} must be callable. "
-                                      f"Received: {value!r}")
+            raise PluginContractError(
+                f"'{name}': capability {f.name} must be callable. Received: {value!r}"
+            )
 
 
 def check_contract(name: Any, params: Any, factory: Any, description: Any) -> None:
@@ -450,7 +568,9 @@ class Registry:
     def __contains__(self, name: object) -> bool:
         return name in self._entries
 
-    def names(self, kind: PluginKind | None = None, recipe_type: RecipeType | None = None) -> list[str]:
+    def names(
+        self, kind: PluginKind | None = None, recipe_type: RecipeType | None = None
+    ) -> list[str]:
         """Registered names, sorted, optionally of one kind or recipe type."""
         return [e.name for e in self.list(kind=kind, recipe_type=recipe_type)]
 
@@ -493,20 +613,25 @@ class Registry:
             out.append(e)
         return out
 
-    def get(self, name: str, kind: str | None = None, recipe_type: RecipeType | None = None) -> PluginEntry:
+    def get(
+        self, name: str, kind: str | None = None, recipe_type: RecipeType | None = None
+    ) -> PluginEntry:
         """The entry called ``name``; a clear error for unknown, conflicting or wrong-kind names."""
         wanted_kind = KIND_PLURALS.get(kind, kind) if kind else None
         if name in self.conflicts:
             raise DuplicatePluginError(self.conflict_message(name))
         entry = self._entries.get(name)
         label = recipe_type or wanted_kind or "plugin"
-        if entry is None or (wanted_kind and entry.kind != wanted_kind) or (
-            recipe_type and entry.recipe_type != recipe_type
+        if (
+            entry is None
+            or (wanted_kind and entry.kind != wanted_kind)
+            or (recipe_type and entry.recipe_type != recipe_type)
         ):
             broken = self.broken_plugin(name) if entry is None else None
             if broken is not None:
-                raise UnknownPluginError([Problem(
-                    f"'{name}' is broken and was not loaded: {broken.reason}")])
+                raise UnknownPluginError(
+                    [Problem(f"'{name}' is broken and was not loaded: {broken.reason}")]
+                )
             candidates = self.names(wanted_kind, recipe_type)  # type: ignore[arg-type]
             raise UnknownPluginError([Problem(self.unknown_message(name, label, candidates))])
         return entry
@@ -520,12 +645,15 @@ class Registry:
     def conflict_message(self, name: str) -> str:
         owners = " and ".join(
             f"{e.provenance.distribution or e.provenance.plugin} "
-            f"{e.provenance.version or ''}".strip() + f" (plugin '{e.provenance.plugin}')"
+            f"{e.provenance.version or ''}".strip()
+            + f" (plugin '{e.provenance.plugin}')"
             for e in self.conflicts[name]
         )
         plugins = ",".join(sorted({e.provenance.plugin for e in self.conflicts[name]}))
-        return (f"the name '{name}' is registered by more than one plugin: {owners}; uninstall "
-                f"one of them, or skip one with ZOO_DISABLE_PLUGINS=<plugin> (one of: {plugins})")
+        return (
+            f"the name '{name}' is registered by more than one plugin: {owners}; uninstall "
+            f"one of them, or skip one with ZOO_DISABLE_PLUGINS=<plugin> (one of: {plugins})"
+        )
 
     def broken_plugin(self, name: str) -> BrokenPlugin | None:
         """The broken plugin called ``name`` (entry-point or distribution name), if any."""
@@ -537,8 +665,9 @@ class Registry:
     def default_scaling(self) -> str | None:
         """The scaling recipe a spec without a ``scaling`` section gets: the one a plugin
         declared ``default=True`` (none when no plugin, or several, declare it)."""
-        names = [e.name for e in self.list("recipe", recipe_type="scaling")
-                 if e.capabilities.default]
+        names = [
+            e.name for e in self.list("recipe", recipe_type="scaling") if e.capabilities.default
+        ]
         return names[0] if len(names) == 1 else None
 
     def describe(self, name: str) -> dict[str, Any]:

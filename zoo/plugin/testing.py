@@ -49,8 +49,14 @@ from zoo.plugin.registry import PluginEntry, Registry
 from zoo.plugin.source import SourceData
 from zoo.tf_import import import_keras
 
-__all__ = ["CheckReport", "check_architecture", "check_data_source", "check_plugin",
-           "check_recipe", "declared_size"]
+__all__ = [
+    "CheckReport",
+    "check_architecture",
+    "check_data_source",
+    "check_plugin",
+    "check_recipe",
+    "declared_size",
+]
 
 FIRST_SIZE = 32  # the input size tried first
 NUM_CLASSES = 3
@@ -117,8 +123,9 @@ def _params(entry: PluginEntry, params: Any) -> Any:
         return entry.params.model_validate(params or {})
     except Exception as exc:
         alone = "" if params else " with defaults alone"
-        raise AssertionError(f"'{entry.name}': its params do not validate{alone}; pass params= "
-                             f"to the check ({exc})") from exc
+        raise AssertionError(
+            f"'{entry.name}': its params do not validate{alone}; pass params= to the check ({exc})"
+        ) from exc
 
 
 def _images(shape: tuple[int, ...], n: int = 4, seed: int = 0) -> np.ndarray:
@@ -161,26 +168,38 @@ def _first_output(outputs: Any) -> np.ndarray:
     return np.asarray(keras.ops.convert_to_numpy(outputs))  # torch tensors keep their grads
 
 
-def _build_smallest(check: _Checker, params: Any, channels: int, num_classes: int,
-                    size: int | None) -> tuple[Any, ModelContext]:
+def _build_smallest(
+    check: _Checker, params: Any, channels: int, num_classes: int, size: int | None
+) -> tuple[Any, ModelContext]:
     """Build at ``size``, else at the smallest input the entry declares (its
     ``smallest_input`` capability) when that is larger than 32x32, else at 32x32."""
     height = width = size or FIRST_SIZE
     smallest = check.entry.capabilities.smallest_input
     if size is None and smallest is not None:
         found = check.call("smallest_input(params)", smallest, params)
-        check.expect(isinstance(found, tuple) and len(found) == 2
-                     and all(isinstance(d, int) and d > 0 for d in found),
-                     f"smallest_input must return (height, width), got {found!r}")
+        check.expect(
+            isinstance(found, tuple)
+            and len(found) == 2
+            and all(isinstance(d, int) and d > 0 for d in found),
+            f"smallest_input must return (height, width), got {found!r}",
+        )
         height, width = max(height, found[0]), max(width, found[1])
     ctx = ModelContext((height, width, channels), num_classes, "softmax", name="zoo_check")
     return _build(check, params, ctx), ctx
 
 
-def check_architecture(name: str, registry: Registry | None = None, *, params: Any = None,
-                       size: int | None = None, channels: int = 3,
-                       num_classes: int = NUM_CLASSES, param_count: bool = True,
-                       count_params: Any = None, tmp_dir: str | Path | None = None) -> CheckReport:
+def check_architecture(
+    name: str,
+    registry: Registry | None = None,
+    *,
+    params: Any = None,
+    size: int | None = None,
+    channels: int = 3,
+    num_classes: int = NUM_CLASSES,
+    param_count: bool = True,
+    count_params: Any = None,
+    tmp_dir: str | Path | None = None,
+) -> CheckReport:
     """Check an architecture plugin end to end on a tiny input (see the module docstring).
 
     :param params: the architecture's params (a dict or its params model; default: defaults).
@@ -202,24 +221,32 @@ def check_architecture(name: str, registry: Registry | None = None, *, params: A
 
     x = _images(ctx.input_shape, BATCH).astype("float32") / 255.0
     out = _first_output(check.call("the forward pass", model, x, training=False))
-    check.expect(out.shape == (BATCH, num_classes),
-                 f"its first output should be ({BATCH}, {num_classes}) for a batch of {BATCH}, "
-                 f"got {out.shape}")
+    check.expect(
+        out.shape == (BATCH, num_classes),
+        f"its first output should be ({BATCH}, {num_classes}) for a batch of {BATCH}, "
+        f"got {out.shape}",
+    )
     check.expect(np.all(np.isfinite(out)), "its output has NaN or infinite values")
-    check.expect(np.allclose(out.sum(axis=1), 1.0, atol=1e-4),
-                 f"softmax rows must sum to 1, got {out.sum(axis=1)}")
+    check.expect(
+        np.allclose(out.sum(axis=1), 1.0, atol=1e-4),
+        f"softmax rows must sum to 1, got {out.sum(axis=1)}",
+    )
     check.done("forward pass")
 
     with tempfile.TemporaryDirectory(dir=tmp_dir) as tmp:
         path = Path(tmp) / "model.keras"
         check.call("saving to .keras", model.save, path)
-        loaded = check.call("keras.saving.load_model(safe_mode=True)", keras.saving.load_model,
-                            path, safe_mode=True)
-        again = _first_output(check.call("the loaded model's forward pass", loaded, x,
-                                         training=False))
-        check.expect(np.allclose(out, again, atol=1e-6),
-                     "the model loaded from .keras gives other outputs than the built one "
-                     f"(largest difference {np.abs(out - again).max():.3g})")
+        loaded = check.call(
+            "keras.saving.load_model(safe_mode=True)", keras.saving.load_model, path, safe_mode=True
+        )
+        again = _first_output(
+            check.call("the loaded model's forward pass", loaded, x, training=False)
+        )
+        check.expect(
+            np.allclose(out, again, atol=1e-6),
+            "the model loaded from .keras gives other outputs than the built one "
+            f"(largest difference {np.abs(out - again).max():.3g})",
+        )
     check.done("save/load .keras (safe mode)")
 
     _check_param_count(check, param_count, count_params)
@@ -237,16 +264,21 @@ def _check_param_count(check: _Checker, wanted: bool, count_params: Any) -> None
         check.note("param_count: skipped (param_count=False)")
         return
     if counted is None:
-        check.note("param_count: not checked; it is a bare number (declare "
-                   "param_count=ParamCount(count, input_shape, num_classes, params) to say "
-                   "where it holds)")
+        check.note(
+            "param_count: not checked; it is a bare number (declare "
+            "param_count=ParamCount(count, input_shape, num_classes, params) to say "
+            "where it holds)"
+        )
         return
     p = _params(check.entry, count_params if count_params is not None else dict(counted.params))
     shape, classes = tuple(counted.input_shape), counted.num_classes
     model = _build(check, p, ModelContext(shape, classes, "softmax", name="zoo_check_count"))
     built = int(model.count_params())
-    check.expect(built == declared, f"declares param_count={declared:,} but builds {built:,} "
-                 f"parameters at {shape} with {classes} classes")
+    check.expect(
+        built == declared,
+        f"declares param_count={declared:,} but builds {built:,} "
+        f"parameters at {shape} with {classes} classes",
+    )
     check.done(f"param_count at {shape}, {classes} classes")
 
 
@@ -257,34 +289,49 @@ def _check_model_capabilities(check: _Checker, registry: Registry, p: Any, model
         counts = {}
         for value in ("all", "none"):
             n = check.call(f"set_trainable(model, {value!r})", caps.set_trainable, model, value)
-            check.expect(isinstance(n, int) and not isinstance(n, bool) and 0 <= n <= n_layers,
-                         f"set_trainable(model, {value!r}) must return a layer count in "
-                         f"0..{n_layers}, got {n!r}")
+            check.expect(
+                isinstance(n, int) and not isinstance(n, bool) and 0 <= n <= n_layers,
+                f"set_trainable(model, {value!r}) must return a layer count in "
+                f"0..{n_layers}, got {n!r}",
+            )
             counts[value] = n
-        check.expect(counts["none"] <= counts["all"],
-                     f"set_trainable: 'none' unfroze more layers ({counts['none']}) than 'all' "
-                     f"({counts['all']})")
+        check.expect(
+            counts["none"] <= counts["all"],
+            f"set_trainable: 'none' unfroze more layers ({counts['none']}) than 'all' "
+            f"({counts['all']})",
+        )
         check.done("set_trainable")
     if caps.loss_weights is not None:
         weights = check.call("loss_weights(params)", caps.loss_weights, p)
         if weights is not None:
-            check.expect(isinstance(weights, dict) and weights,
-                         f"loss_weights must return a dict of output name -> weight or None, "
-                         f"got {weights!r}")
-            names = set(getattr(model, "output_names", None) or
-                        [t.name.split("/")[0] for t in model.outputs])
+            check.expect(
+                isinstance(weights, dict) and weights,
+                f"loss_weights must return a dict of output name -> weight or None, "
+                f"got {weights!r}",
+            )
+            names = set(
+                getattr(model, "output_names", None)
+                or [t.name.split("/")[0] for t in model.outputs]
+            )
             unknown = set(weights) - names
-            check.expect(not unknown, f"loss_weights names {sorted(unknown)}, which are not "
-                         f"outputs of the model ({sorted(names)})")
-            check.expect(all(isinstance(w, (int, float)) and w >= 0 for w in weights.values()),
-                         f"loss weights must be numbers >= 0, got {weights}")
+            check.expect(
+                not unknown,
+                f"loss_weights names {sorted(unknown)}, which are not "
+                f"outputs of the model ({sorted(names)})",
+            )
+            check.expect(
+                all(isinstance(w, (int, float)) and w >= 0 for w in weights.values()),
+                f"loss weights must be numbers >= 0, got {weights}",
+            )
         check.done("loss_weights")
     if caps.required_scaling is not None:
         wanted = check.call("required_scaling(params)", caps.required_scaling, p)
         scalings = registry.names("recipe", "scaling")
-        check.expect(wanted is None or wanted in scalings,
-                     f"required_scaling returned {wanted!r}, which is no registered scaling "
-                     f"recipe ({', '.join(scalings)})")
+        check.expect(
+            wanted is None or wanted in scalings,
+            f"required_scaling returned {wanted!r}, which is no registered scaling "
+            f"recipe ({', '.join(scalings)})",
+        )
         check.done("required_scaling")
     if caps.fetch is not None:
         check.note("fetch: not called (it may download)")
@@ -295,9 +342,15 @@ def _check_model_capabilities(check: _Checker, registry: Registry, p: Any, model
 # ------------------------------------------------------------------------------- recipes
 
 
-def check_recipe(name: str, registry: Registry | None = None, *, params: Any = None,
-                 image_size: tuple[int, int] = (16, 16), channels: int = 3,
-                 random: bool | None = None) -> CheckReport:
+def check_recipe(
+    name: str,
+    registry: Registry | None = None,
+    *,
+    params: Any = None,
+    image_size: tuple[int, int] = (16, 16),
+    channels: int = 3,
+    random: bool | None = None,
+) -> CheckReport:
     """Check a scaling or augmentation recipe on a few tiny uint8 images.
 
     :param random: augmentation only: whether different seeds must give different images
@@ -311,13 +364,17 @@ def check_recipe(name: str, registry: Registry | None = None, *, params: Any = N
     return _check_augmentation(registry, entry, params, shape, random)
 
 
-def _check_scaling(registry: Registry, entry: PluginEntry, params: Any,
-                   shape: tuple[int, int, int]) -> CheckReport:
+def _check_scaling(
+    registry: Registry, entry: PluginEntry, params: Any, shape: tuple[int, int, int]
+) -> CheckReport:
     check = _Checker(entry, "scaling recipe")
     p = _params(entry, params)
     scaling = check.call("its factory", lambda: check_scaling(entry.factory(p, None), entry))
-    check.expect(isinstance(scaling, Scaling), "its factory must return an object with fit, "
-                 f"__call__ and state (zoo.plugin.Scaling), got {type(scaling).__name__}")
+    check.expect(
+        isinstance(scaling, Scaling),
+        "its factory must return an object with fit, "
+        f"__call__ and state (zoo.plugin.Scaling), got {type(scaling).__name__}",
+    )
     train = _images(shape, 8, seed=1)
     check.call("fit(uint8 images)", scaling.fit, train)
     check.done("fit")
@@ -328,19 +385,27 @@ def _check_scaling(registry: Registry, entry: PluginEntry, params: Any,
     batch = _images(shape, 4, seed=2).astype(np.float32)
     out_np = np.asarray(check.call("scaling(np.ndarray)", scaling, batch), dtype=np.float32)
     out_tf = check.call("scaling(tf.Tensor)", scaling, tf.constant(batch))
-    check.expect(tf.is_tensor(out_tf) or isinstance(out_tf, np.ndarray),
-                 f"scaling(tf.Tensor) must return a tensor, got {type(out_tf).__name__}")
+    check.expect(
+        tf.is_tensor(out_tf) or isinstance(out_tf, np.ndarray),
+        f"scaling(tf.Tensor) must return a tensor, got {type(out_tf).__name__}",
+    )
     out_tf = np.asarray(out_tf, dtype=np.float32)
-    check.expect(out_np.shape == batch.shape and out_tf.shape == batch.shape,
-                 f"scaling must keep the shape {batch.shape}, got {out_np.shape} (NumPy) and "
-                 f"{out_tf.shape} (tf.Tensor)")
+    check.expect(
+        out_np.shape == batch.shape and out_tf.shape == batch.shape,
+        f"scaling must keep the shape {batch.shape}, got {out_np.shape} (NumPy) and "
+        f"{out_tf.shape} (tf.Tensor)",
+    )
     check.expect(np.all(np.isfinite(out_np)), "scaling produced NaN or infinite values")
-    check.expect(np.allclose(out_np, out_tf, atol=1e-5),
-                 "scaling gives other values on a tf.Tensor than on the same NumPy array")
+    check.expect(
+        np.allclose(out_np, out_tf, atol=1e-5),
+        "scaling gives other values on a tf.Tensor than on the same NumPy array",
+    )
     check.done("NumPy and tf.Tensor agree")
     one = np.asarray(check.call("scaling(one HWC image)", scaling, batch[0]), dtype=np.float32)
-    check.expect(np.allclose(one, out_np[0], atol=1e-5),
-                 "scaling one HWC image differs from scaling it in a batch")
+    check.expect(
+        np.allclose(one, out_np[0], atol=1e-5),
+        "scaling one HWC image differs from scaling it in a batch",
+    )
     check.done("one HWC image")
 
     state = check.call("state()", scaling.state)
@@ -350,56 +415,76 @@ def _check_scaling(registry: Registry, entry: PluginEntry, params: Any,
     except (TypeError, ValueError) as exc:
         raise check.fail("state() must be JSON-able (it is saved in run.json)", exc) from exc
     check.done("state() is JSON-able")
-    rebuilt = check.call("its factory with a saved state",
-                         lambda: check_scaling(entry.factory(p, state), entry))
+    rebuilt = check.call(
+        "its factory with a saved state", lambda: check_scaling(entry.factory(p, state), entry)
+    )
     again = np.asarray(check.call("the rebuilt scaling", rebuilt, batch), dtype=np.float32)
-    check.expect(np.allclose(out_np, again, atol=1e-5),
-                 "a scaling rebuilt from its state() gives other values than the fitted one")
+    check.expect(
+        np.allclose(out_np, again, atol=1e-5),
+        "a scaling rebuilt from its state() gives other values than the fitted one",
+    )
     check.done("rebuilt from state")
     if entry.capabilities.check_spec is not None:
         check.note("check_spec: not called (it needs a whole spec)")
     return check.report
 
 
-def _check_augmentation(registry: Registry, entry: PluginEntry, params: Any,
-                        shape: tuple[int, int, int], random: bool | None) -> CheckReport:
+def _check_augmentation(
+    registry: Registry,
+    entry: PluginEntry,
+    params: Any,
+    shape: tuple[int, int, int],
+    random: bool | None,
+) -> CheckReport:
     check = _Checker(entry, "augmentation recipe")
     p = _params(entry, params)
     images = _images(shape, 8, seed=3)
 
     def build(seed: int) -> Any:
-        return check.call("its factory", entry.factory, p,
-                          AugmentContext(image_size=shape[:2], channels=shape[2], seed=seed))
+        return check.call(
+            "its factory",
+            entry.factory,
+            p,
+            AugmentContext(image_size=shape[:2], channels=shape[2], seed=seed),
+        )
 
     def run(aug: Any, what: str) -> np.ndarray:
         out = []
         for image in images:
             got = np.asarray(check.call(what, aug, image.copy()))
-            check.expect(got.dtype == np.uint8 and got.shape == image.shape,
-                         f"an augmenter must return uint8 of the input's shape {image.shape}, "
-                         f"got {got.dtype} {got.shape}")
+            check.expect(
+                got.dtype == np.uint8 and got.shape == image.shape,
+                f"an augmenter must return uint8 of the input's shape {image.shape}, "
+                f"got {got.dtype} {got.shape}",
+            )
             out.append(got)
         return np.stack(out)
 
     first = build(7)
-    check.expect(callable(first), f"its factory must return a callable augmenter, got "
-                 f"{type(first).__name__}")
+    check.expect(
+        callable(first), f"its factory must return a callable augmenter, got {type(first).__name__}"
+    )
     pickled = _pickle(check, first)
     a = run(first, "augmenter(image)")
     check.done("uint8 images of the same shape")
-    check.expect(np.array_equal(a, run(build(7), "augmenter(image)")),
-                 "two augmenters built with the same seed give different images (seed it from "
-                 "AugmentContext.seed and draw from its own generator)")
+    check.expect(
+        np.array_equal(a, run(build(7), "augmenter(image)")),
+        "two augmenters built with the same seed give different images (seed it from "
+        "AugmentContext.seed and draw from its own generator)",
+    )
     check.done("same seed, same images")
-    check.expect(np.array_equal(a, run(pickled, "the unpickled augmenter(image)")),
-                 "an augmenter unpickled (as worker processes get it) gives other images than "
-                 "the original")
+    check.expect(
+        np.array_equal(a, run(pickled, "the unpickled augmenter(image)")),
+        "an augmenter unpickled (as worker processes get it) gives other images than the original",
+    )
     check.done("pickles (worker processes)")
     if random is None:
         random = not np.array_equal(a, run(first, "augmenter(image)"))
     if random:
-        check.expect(not np.array_equal(a, run(build(8), "augmenter(image)")),
-                     "augmenters built with different seeds give the same images")
+        check.expect(
+            not np.array_equal(a, run(build(8), "augmenter(image)")),
+            "augmenters built with different seeds give the same images",
+        )
         check.done("another seed, other images")
     else:
         check.note("different seeds: not compared (the recipe looks deterministic)")
@@ -407,16 +492,21 @@ def _check_augmentation(registry: Registry, entry: PluginEntry, params: Any,
     batch_fn = getattr(first, "augment_batch", None)
     if callable(batch_fn):
         b1 = np.asarray(check.call("augment_batch(images, seed)", batch_fn, images.copy(), 11))
-        check.expect(b1.dtype == np.uint8 and b1.shape == images.shape,
-                     f"augment_batch must return uint8 of shape {images.shape}, got "
-                     f"{b1.dtype} {b1.shape}")
+        check.expect(
+            b1.dtype == np.uint8 and b1.shape == images.shape,
+            f"augment_batch must return uint8 of shape {images.shape}, got {b1.dtype} {b1.shape}",
+        )
         b2 = np.asarray(check.call("augment_batch", pickled.augment_batch, images.copy(), 11))
-        check.expect(np.array_equal(b1, b2), "augment_batch with one seed gives different "
-                     "batches (in this process and in an unpickled copy)")
+        check.expect(
+            np.array_equal(b1, b2),
+            "augment_batch with one seed gives different "
+            "batches (in this process and in an unpickled copy)",
+        )
         if random:
             b3 = np.asarray(check.call("augment_batch", batch_fn, images.copy(), 12))
-            check.expect(not np.array_equal(b1, b3),
-                         "augment_batch gives the same batch for different seeds")
+            check.expect(
+                not np.array_equal(b1, b3), "augment_batch gives the same batch for different seeds"
+            )
         check.done("augment_batch")
     _check_to_spec(check, first)
     return check.report
@@ -426,8 +516,9 @@ def _pickle(check: _Checker, aug: Any) -> Any:
     try:
         return pickle.loads(pickle.dumps(aug, protocol=pickle.HIGHEST_PROTOCOL))
     except Exception as exc:
-        raise check.fail("the augmenter must pickle (worker processes receive it pickled)",
-                         exc) from exc
+        raise check.fail(
+            "the augmenter must pickle (worker processes receive it pickled)", exc
+        ) from exc
 
 
 def _check_to_spec(check: _Checker, aug: Any) -> None:
@@ -443,10 +534,16 @@ def _check_to_spec(check: _Checker, aug: Any) -> None:
     check.done("to_spec")
 
 
-def check_data_source(name: str, params: Any = None, spec_dir: str | Path = ".",
-                      registry: Registry | None = None, *,
-                      image_size: tuple[int, int] | None = None, channels: int | None = None,
-                      seed: int = 0) -> CheckReport:
+def check_data_source(
+    name: str,
+    params: Any = None,
+    spec_dir: str | Path = ".",
+    registry: Registry | None = None,
+    *,
+    image_size: tuple[int, int] | None = None,
+    channels: int | None = None,
+    seed: int = 0,
+) -> CheckReport:
     """Load a data source (like a spec with ``data.source: name`` would) and check it.
 
     ``spec_dir`` is where relative paths in ``params`` start. A source that needs a download
@@ -456,8 +553,12 @@ def check_data_source(name: str, params: Any = None, spec_dir: str | Path = ".",
     entry = registry.get(name, "data")
     check = _Checker(entry, "data source")
     p = _params(entry, params)
-    ctx = DataContext(image_size=tuple(image_size) if image_size else None, channels=channels,
-                      seed=seed, spec_dir=Path(spec_dir))
+    ctx = DataContext(
+        image_size=tuple(image_size) if image_size else None,
+        channels=channels,
+        seed=seed,
+        spec_dir=Path(spec_dir),
+    )
     try:
         source = entry.factory(p, ctx)
     except UserError:
@@ -469,8 +570,10 @@ def check_data_source(name: str, params: Any = None, spec_dir: str | Path = ".",
     except PluginContractError as exc:
         raise AssertionError(str(exc)) from exc
     assert isinstance(source, SourceData)
-    check.expect(all(isinstance(c, str) and c for c in source.class_names),
-                 f"class names must be non-empty strings, got {source.class_names}")
+    check.expect(
+        all(isinstance(c, str) and c for c in source.class_names),
+        f"class names must be non-empty strings, got {source.class_names}",
+    )
     check.done(f"SourceData with {len(source.class_names)} classes")
 
     shapes = set()
@@ -480,12 +583,12 @@ def check_data_source(name: str, params: Any = None, spec_dir: str | Path = ".",
                 shapes.add(tuple(int(d) for d in image_set.images.shape[1:]))
         else:
             missing = [str(q) for q in image_set.paths or [] if not Path(q).is_file()]
-            check.expect(not missing, f"split '{split}' names files that do not exist: "
-                         f"{missing[:3]}")
+            check.expect(
+                not missing, f"split '{split}' names files that do not exist: {missing[:3]}"
+            )
             if image_set.paths:
                 first = check.call("decoding its first file", read_image, image_set.paths[0])
-                shapes.add(tuple(int(d) for d in np.asarray(first).shape[:2])
-                           + ((channels or 3),))
+                shapes.add(tuple(int(d) for d in np.asarray(first).shape[:2]) + ((channels or 3),))
     check.done("labels in range, uint8 NHWC images or existing files")
 
     hint_fn = entry.capabilities.shape_hint
@@ -496,22 +599,32 @@ def check_data_source(name: str, params: Any = None, spec_dir: str | Path = ".",
     if hint is None:
         check.done("shape_hint (None)")
         return check.report
-    check.expect(isinstance(hint, ShapeHint),
-                 f"shape_hint must return zoo.plugin.ShapeHint or None, got {type(hint).__name__}")
+    check.expect(
+        isinstance(hint, ShapeHint),
+        f"shape_hint must return zoo.plugin.ShapeHint or None, got {type(hint).__name__}",
+    )
     if hint.num_classes is not None:
-        check.expect(hint.num_classes == len(source.class_names),
-                     f"shape_hint says {hint.num_classes} classes, the data has "
-                     f"{len(source.class_names)}")
+        check.expect(
+            hint.num_classes == len(source.class_names),
+            f"shape_hint says {hint.num_classes} classes, the data has {len(source.class_names)}",
+        )
     if hint.image_size is not None and shapes and image_size is None:
         sizes = {s[:2] for s in shapes}
-        check.expect(sizes == {tuple(hint.image_size)},
-                     f"shape_hint says image_size {tuple(hint.image_size)}, the data has "
-                     f"{sorted(sizes)}")
-    in_memory = {s[2] for split in source.splits.values() if split.images is not None
-                 and len(split) for s in [tuple(split.images.shape[1:])]}
+        check.expect(
+            sizes == {tuple(hint.image_size)},
+            f"shape_hint says image_size {tuple(hint.image_size)}, the data has {sorted(sizes)}",
+        )
+    in_memory = {
+        s[2]
+        for split in source.splits.values()
+        if split.images is not None and len(split)
+        for s in [tuple(split.images.shape[1:])]
+    }
     if hint.channels is not None and in_memory and channels is None:
-        check.expect(in_memory == {hint.channels}, f"shape_hint says {hint.channels} channels, "
-                     f"the images have {sorted(in_memory)}")
+        check.expect(
+            in_memory == {hint.channels},
+            f"shape_hint says {hint.channels} channels, the images have {sorted(in_memory)}",
+        )
     check.done("shape_hint agrees with the data")
     if entry.capabilities.fetch is not None:
         check.note("fetch: not called (it may download)")

@@ -18,5 +18,14 @@ from zoo.record.manifest import ExportManifest, read_manifest
 from zoo.record.results import EpochWeights, Results, WeightsRecord, read_results
 from zoo.record.run import RunRecord, read_run_record
 
-__all__ = ["EpochWeights", "ExportManifest", "RecordError", "Results", "RunRecord",
-           "WeightsRecord", "read_manifest", "read_results", "read_run_record"]
+__all__ = [
+    "EpochWeights",
+    "ExportManifest",
+    "RecordError",
+    "Results",
+    "RunRecord",
+    "WeightsRecord",
+    "read_manifest",
+    "read_results",
+    "read_run_record",
+]

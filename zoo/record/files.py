@@ -50,11 +50,19 @@ def read_bytes(path: Path, limit: int = MAX_RECORD_BYTES) -> bytes:
     try:
         info = os.fstat(fd)
         if not stat.S_ISREG(info.st_mode):
-            raise RecordError([Problem(f"is a {_kind(info.st_mode)}, not a regular file",
-                                       str(path))])
+            raise RecordError(
+                [Problem(f"is a {_kind(info.st_mode)}, not a regular file", str(path))]
+            )
         if info.st_size > limit:
-            raise RecordError([Problem(f"is {info.st_size:,} bytes, more than the {limit:,} "
-                                       "a file of this kind may have", str(path))])
+            raise RecordError(
+                [
+                    Problem(
+                        f"is {info.st_size:,} bytes, more than the {limit:,} "
+                        "a file of this kind may have",
+                        str(path),
+                    )
+                ]
+            )
         chunks, size = [], 0
         while size <= limit:
             chunk = os.read(fd, min(1 << 20, limit + 1 - size))
@@ -63,20 +71,32 @@ def read_bytes(path: Path, limit: int = MAX_RECORD_BYTES) -> bytes:
             chunks.append(chunk)
             size += len(chunk)
         if size > limit:
-            raise RecordError([Problem(f"grew beyond the {limit:,} bytes a file of this kind may "
-                                       "have while being read", str(path))])
+            raise RecordError(
+                [
+                    Problem(
+                        f"grew beyond the {limit:,} bytes a file of this kind may "
+                        "have while being read",
+                        str(path),
+                    )
+                ]
+            )
         return b"".join(chunks)
     except OSError as exc:
-        raise RecordError([Problem(f"cannot read this file: {exc.strerror or exc}",
-                                   str(path))]) from None
+        raise RecordError(
+            [Problem(f"cannot read this file: {exc.strerror or exc}", str(path))]
+        ) from None
     finally:
         os.close(fd)
 
 
 def _kind(mode: int) -> str:
-    for test, name in ((stat.S_ISDIR, "folder"), (stat.S_ISFIFO, "named pipe"),
-                       (stat.S_ISCHR, "character device"), (stat.S_ISBLK, "block device"),
-                       (stat.S_ISSOCK, "socket")):
+    for test, name in (
+        (stat.S_ISDIR, "folder"),
+        (stat.S_ISFIFO, "named pipe"),
+        (stat.S_ISCHR, "character device"),
+        (stat.S_ISBLK, "block device"),
+        (stat.S_ISSOCK, "socket"),
+    ):
         if test(mode):
             return name
     return "special file"
@@ -99,12 +119,14 @@ def read_json(path: Path, limit: int = MAX_RECORD_BYTES) -> tuple[Any, str]:
     except ValueError as exc:
         line, column = getattr(exc, "lineno", None), getattr(exc, "colno", None)
         why = getattr(exc, "msg", str(exc))
-        raise RecordError([Problem(f"is truncated or not JSON ({why})", str(path), line,
-                                   column)]) from None
+        raise RecordError(
+            [Problem(f"is truncated or not JSON ({why})", str(path), line, column)]
+        ) from None
 
 
-def validate(model: type[Model], data: Any, path: Path, text: str | None = None,
-             what: str = "record") -> Model:
+def validate(
+    model: type[Model], data: Any, path: Path, text: str | None = None, what: str = "record"
+) -> Model:
     """``model`` validated from ``data``; a damaged file is one located problem (the first
     mistake, with how many more there are, or every key it lacks)."""
     try:
@@ -112,8 +134,9 @@ def validate(model: type[Model], data: Any, path: Path, text: str | None = None,
     except ValidationError as exc:
         raise RecordError([_problem(exc.errors(), path, text, what)]) from None
     except (ValueError, TypeError) as exc:
-        raise RecordError([Problem(f"unreadable {what}: {one_line(str(exc), 300)}",
-                                   str(path))]) from None
+        raise RecordError(
+            [Problem(f"unreadable {what}: {one_line(str(exc), 300)}", str(path))]
+        ) from None
 
 
 def _problem(errors: list[Any], path: Path, text: str | None, what: str) -> Problem:
@@ -126,8 +149,13 @@ def _problem(errors: list[Any], path: Path, text: str | None, what: str) -> Prob
         names = ", ".join(format_path(loc(e)) for e in missing[:10])
         where = locate_json(text, first[:-1]) if text is not None else None
         line, column = where if where else (None, None)
-        return Problem(f"unreadable {what}: lacks {names}", str(path), line, column,
-                       format_path(first[:-1]) or None)
+        return Problem(
+            f"unreadable {what}: lacks {names}",
+            str(path),
+            line,
+            column,
+            format_path(first[:-1]) or None,
+        )
     error = next(e for e in errors if e.get("type") != "missing")
     steps = loc(error)
     where = locate_json(text, steps) if text is not None else None
@@ -136,8 +164,9 @@ def _problem(errors: list[Any], path: Path, text: str | None, what: str) -> Prob
     more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
     message = one_line(str(error.get("msg", "invalid")).removeprefix("Value error, "), 300)
     message += received + more
-    return Problem(f"unreadable {what}: {message}", str(path), line, column,
-                   format_path(steps) or None)
+    return Problem(
+        f"unreadable {what}: {message}", str(path), line, column, format_path(steps) or None
+    )
 
 
 def locate_json(text: str, key_path: list[str | int]) -> tuple[int, int] | None:
@@ -155,13 +184,19 @@ def locate_json(text: str, key_path: list[str | int]) -> tuple[int, int] | None:
     found = None
     for step in key_path:
         if isinstance(node, yaml.MappingNode):
-            match = [(k, v) for k, v in node.value if isinstance(k, yaml.ScalarNode)
-                     and k.value == str(step)]
+            match = [
+                (k, v)
+                for k, v in node.value
+                if isinstance(k, yaml.ScalarNode) and k.value == str(step)
+            ]
             if not match:
                 break
             node = match[0][1]
-        elif isinstance(node, yaml.SequenceNode) and isinstance(step, int) \
-                and 0 <= step < len(node.value):
+        elif (
+            isinstance(node, yaml.SequenceNode)
+            and isinstance(step, int)
+            and 0 <= step < len(node.value)
+        ):
             node = node.value[step]
         else:
             break
@@ -170,8 +205,9 @@ def locate_json(text: str, key_path: list[str | int]) -> tuple[int, int] | None:
     return found
 
 
-def load_record(model: type[Model], path: Path, what: str = "record",
-                limit: int = MAX_RECORD_BYTES) -> Model:
+def load_record(
+    model: type[Model], path: Path, what: str = "record", limit: int = MAX_RECORD_BYTES
+) -> Model:
     """Read, parse and validate one JSON record file (bounded, regular files only); every
     failure is one located :class:`RecordError` that says what the file is."""
     try:
@@ -180,6 +216,7 @@ def load_record(model: type[Model], path: Path, what: str = "record",
         first = exc.problems[0]
         if first.message == "no such file":
             raise
-        raise RecordError([Problem(f"unreadable {what}: {first.message}", first.file,
-                                   first.line, first.column)]) from None
+        raise RecordError(
+            [Problem(f"unreadable {what}: {first.message}", first.file, first.line, first.column)]
+        ) from None
     return validate(model, data, path, text, what)

@@ -358,8 +358,14 @@ def run_state(run_dir: str | Path) -> RunState:
 
 
 def is_run_folder(path: Path) -> bool:
-    return path.is_dir() and not path.name.startswith(".") and any((path / n).exists() or (path / n).is_symlink()
-                                 for n in (INFO_FILE, SPEC_FILE, LOCK_FILE))
+    return (
+        path.is_dir()
+        and not path.name.startswith(".")
+        and any(
+            (path / n).exists() or (path / n).is_symlink()
+            for n in (INFO_FILE, SPEC_FILE, LOCK_FILE)
+        )
+    )
 
 
 def try_results(run_dir: Path) -> Results | None:

@@ -12,9 +12,9 @@ import math
 from pathlib import Path
 from typing import Any
 
+from zoo.io import atomic_path
 from zoo.record.files import MAX_TABLE_BYTES, RecordError, read_text
 from zoo.record.writing import writing
-from zoo.io import atomic_path
 
 History = dict[str, list[float]]
 

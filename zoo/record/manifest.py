@@ -70,8 +70,9 @@ class ExportManifest(Record):
     quantization: Literal["float16", "dynamic", "int8"] | None = None
     artifact: str
     runtime: str
-    class_names: list[Annotated[str, Field(max_length=500)]] = Field(min_length=1,
-                                                                      max_length=MAX_CLASSES)
+    class_names: list[Annotated[str, Field(max_length=500)]] = Field(
+        min_length=1, max_length=MAX_CLASSES
+    )
     input: InputSpec
     output: OutputSpec
     scaling: dict[str, Any] = Field(default_factory=dict)
@@ -89,18 +90,27 @@ class ExportManifest(Record):
             raise ValueError(f"holds a JSON {type(data).__name__}, not an object")
         version = data.get("manifest_version", 1)
         if isinstance(version, int) and version > MANIFEST_VERSION:
-            raise ValueError(f"was written by a newer zoo (manifest version {version}; this "
-                             f"zoo reads up to {MANIFEST_VERSION}): upgrade zoo")
+            raise ValueError(
+                f"was written by a newer zoo (manifest version {version}; this "
+                f"zoo reads up to {MANIFEST_VERSION}): upgrade zoo"
+            )
         return data
 
     @field_validator("artifact")
     @classmethod
     def _relative(cls, value: str) -> str:
         path = PurePosixPath(value)
-        if not value or path.is_absolute() or ".." in path.parts or "\\" in value \
-                or value.startswith("~"):
-            raise ValueError("must name a file or folder inside the export folder, relative to "
-                             f"it (got {value!r})")
+        if (
+            not value
+            or path.is_absolute()
+            or ".." in path.parts
+            or "\\" in value
+            or value.startswith("~")
+        ):
+            raise ValueError(
+                "must name a file or folder inside the export folder, relative to "
+                f"it (got {value!r})"
+            )
         return value
 
     def artifact_path(self, folder: Path, manifest_path: Path | None = None) -> Path:
@@ -109,9 +119,16 @@ class ExportManifest(Record):
         real, root = Path(os.path.realpath(path)), Path(os.path.realpath(folder))
         if real != root and root not in real.parents:
             where = str(manifest_path or folder / MANIFEST_FILE)
-            raise RecordError([Problem(f"the artifact {self.artifact!r} leads outside the export "
-                                       "folder (a link?); refusing to load it", where,
-                                       key_path="artifact")])
+            raise RecordError(
+                [
+                    Problem(
+                        f"the artifact {self.artifact!r} leads outside the export "
+                        "folder (a link?); refusing to load it",
+                        where,
+                        key_path="artifact",
+                    )
+                ]
+            )
         return path
 
     def to_json(self) -> dict[str, Any]:

@@ -101,8 +101,10 @@ class Results(Record):
             raise ValueError(f"holds a JSON {type(data).__name__}, not an object")
         fmt = data.get("format", _unversioned(data))
         if isinstance(fmt, int) and fmt > RESULTS_FORMAT:
-            raise ValueError(f"was written by a newer zoo (format {fmt}; this zoo reads up "
-                             f"to {RESULTS_FORMAT}): upgrade zoo")
+            raise ValueError(
+                f"was written by a newer zoo (format {fmt}; this zoo reads up "
+                f"to {RESULTS_FORMAT}): upgrade zoo"
+            )
         data = dict(data)
         split = data.get("split")
         if "scores" not in data and isinstance(split, str) and isinstance(data.get(split), dict):
@@ -126,8 +128,12 @@ class Results(Record):
 def _unversioned(data: dict[str, Any]) -> int:
     """Format 1 files carry no ``format`` key; neither does a record built in memory."""
     weights = data.get("weights")
-    return 1 if not isinstance(weights, (dict, WeightsRecord)) or (
-        isinstance(weights, dict) and "used" in weights) else RESULTS_FORMAT
+    return (
+        1
+        if not isinstance(weights, (dict, WeightsRecord))
+        or (isinstance(weights, dict) and "used" in weights)
+        else RESULTS_FORMAT
+    )
 
 
 def _migrate_1(data: dict[str, Any]) -> dict[str, Any]:
@@ -143,15 +149,22 @@ def _migrate_1(data: dict[str, Any]) -> dict[str, Any]:
         "setting": old.get("setting", "auto"),
         "kept": used if used in ("best", "last") else "last",
         "monitor": old.get("monitor"),
-        "last": {"epoch": last_epoch or 0, "file": old.get("last_weights"),
-                 "metrics": {k: v for k, v in last_logs.items() if isinstance(v, (int, float))}},
+        "last": {
+            "epoch": last_epoch or 0,
+            "file": old.get("last_weights"),
+            "metrics": {k: v for k, v in last_logs.items() if isinstance(v, (int, float))},
+        },
         "note": old.get("note"),
     }
     if used == "best":
         value = old.get("value")
-        weights["best"] = {"epoch": old.get("epoch") or 0, "file": old.get("checkpoint"),
-                           "metrics": {old["monitor"]: value} if old.get("monitor")
-                           and isinstance(value, (int, float)) else {}}
+        weights["best"] = {
+            "epoch": old.get("epoch") or 0,
+            "file": old.get("checkpoint"),
+            "metrics": {old["monitor"]: value}
+            if old.get("monitor") and isinstance(value, (int, float))
+            else {},
+        }
     data["weights"] = weights
     data["format"] = RESULTS_FORMAT
     return data

@@ -123,8 +123,10 @@ class RunRecord(Record):
             raise ValueError(f"holds a JSON {type(data).__name__}, not an object")
         fmt = data.get("format", 1 if "best_checkpoint" in data else RUN_FORMAT)
         if isinstance(fmt, int) and fmt > RUN_FORMAT:
-            raise ValueError(f"was written by a newer zoo (run format {fmt}; this zoo reads "
-                             f"up to {RUN_FORMAT}): upgrade zoo")
+            raise ValueError(
+                f"was written by a newer zoo (run format {fmt}; this zoo reads "
+                f"up to {RUN_FORMAT}): upgrade zoo"
+            )
         if fmt == 1:
             data = {k: v for k, v in data.items() if k != "best_checkpoint"}
             data["format"] = RUN_FORMAT
@@ -141,8 +143,11 @@ class RunRecord(Record):
 
     def ended_as(self, status: Status, reason: str | None = None) -> RunRecord:
         """This record with a new status (and why), stamped with the time it ended."""
-        update: dict[str, Any] = {"status": status, "reason": reason or None,
-                                  "ended": None if status == RUNNING else now()}
+        update: dict[str, Any] = {
+            "status": status,
+            "reason": reason or None,
+            "ended": None if status == RUNNING else now(),
+        }
         return self.model_copy(update=update)
 
     def to_json(self) -> dict[str, Any]:
@@ -173,8 +178,10 @@ def try_run_record(run_dir: Path) -> tuple[RunRecord | None, str | None]:
             return None, f"no {INFO_FILE}"
         where = first.key_path + ": " if first.key_path else ""
         message = first.message.removeprefix("unreadable run: ")
-        return None, f"{INFO_FILE} {where}{message}" if not where else \
-            f"{INFO_FILE}: {where}{message}"
+        return (
+            None,
+            f"{INFO_FILE} {where}{message}" if not where else f"{INFO_FILE}: {where}{message}",
+        )
 
 
 def write_run_record(run_dir: Path, record: RunRecord, step: str | None = None) -> None:

@@ -27,12 +27,16 @@ def is_affine_state(scaling: ScalingRecord) -> bool:
     """True when the saved state is in the affine form (a public contract of the Scaling
     protocol, not a property of one plugin)."""
     state = scaling.state
-    return (isinstance(state, dict) and set(state) <= AFFINE_KEYS
-            and bool(set(state) & {"divisor", "mean", "std", "bgr"}))
+    return (
+        isinstance(state, dict)
+        and set(state) <= AFFINE_KEYS
+        and bool(set(state) & {"divisor", "mean", "std", "bgr"})
+    )
 
 
-def run_scaling(record: RunRecord, section: dict[str, Any] | None, registry: Registry,
-                where: str) -> Scaling:
+def run_scaling(
+    record: RunRecord, section: dict[str, Any] | None, registry: Registry, where: str
+) -> Scaling:
     """The run's scaling object (see the module docstring for the order tried)."""
     recipe, state = record.scaling.recipe, record.scaling.state
     try:
@@ -47,9 +51,15 @@ def run_scaling(record: RunRecord, section: dict[str, Any] | None, registry: Reg
         return AffineScaling.from_state(state)
     use = record.plugins.get("scaling")
     plugin = use.distribution if use is not None else None
-    raise UserError([Problem(
-        f"the run's scaling recipe '{recipe}' is not installed"
-        + (f" (it came from the '{plugin}' package)" if plugin else ""), where)])
+    raise UserError(
+        [
+            Problem(
+                f"the run's scaling recipe '{recipe}' is not installed"
+                + (f" (it came from the '{plugin}' package)" if plugin else ""),
+                where,
+            )
+        ]
+    )
 
 
 def describe_scaling(record: RunRecord, section: dict[str, Any] | None) -> dict[str, Any]:

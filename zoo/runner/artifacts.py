@@ -35,8 +35,11 @@ def curve_panels(history: dict[str, list[float]]) -> list[str]:
     """Every metric history.csv tracks (accuracy first, the loss last), one panel each."""
     names = [k for k in history if k not in NOT_METRICS and not k.startswith("val_")]
     names += [k[4:] for k in history if k.startswith("val_") and k[4:] not in history]
-    names = [n for n in dict.fromkeys(names)
-             if _finite(history.get(n, [])) or _finite(history.get(f"val_{n}", []))]
+    names = [
+        n
+        for n in dict.fromkeys(names)
+        if _finite(history.get(n, [])) or _finite(history.get(f"val_{n}", []))
+    ]
     return sorted(names, key=lambda n: (n != "accuracy", n == "loss", n))
 
 
@@ -52,7 +55,7 @@ def plot_curves(history: dict[str, list[float]], path: Path, title: str = "") ->
     fig = Figure(figsize=(6 * cols, 4.5 * rows))
     grid = fig.subplots(rows, cols, squeeze=False)
     axes = [ax for row in grid for ax in row]
-    for ax in axes[len(panels):]:
+    for ax in axes[len(panels) :]:
         ax.set_visible(False)
     phase = history.get("phase", [])
     starts = [epochs[i] - 0.5 for i in range(1, len(phase)) if phase[i] != phase[i - 1]]
@@ -157,10 +160,16 @@ def plot_errors(
     for ax, image, (index, predicted, probability) in zip(axes, images, errors, strict=False):
         picture = np.asarray(image)
         gray = picture.ndim == 3 and picture.shape[-1] == 1
-        ax.imshow(picture[..., 0] if gray else picture, cmap="gray" if gray else None,
-                  vmin=0, vmax=255, interpolation="nearest")
+        ax.imshow(
+            picture[..., 0] if gray else picture,
+            cmap="gray" if gray else None,
+            vmin=0,
+            vmax=255,
+            interpolation="nearest",
+        )
         true = class_names[int(labels[index])]
-        ax.set_title(f"true: {true}\npred: {class_names[predicted]} ({probability:.0%})",
-                     fontsize=9)
+        ax.set_title(
+            f"true: {true}\npred: {class_names[predicted]} ({probability:.0%})", fontsize=9
+        )
     fig.suptitle(title)
     _save(fig, path)

@@ -24,7 +24,8 @@ def with_auxiliary_losses(model: Any, weights: dict[str, float], loss: Any, owne
     if missing or unknown:
         raise PluginContractError(
             f"{owner} broke the contract: loss_weights must name each output "
-            f"({', '.join(names)}); missing: {missing or 'none'}, unknown: {unknown or 'none'}")
+            f"({', '.join(names)}); missing: {missing or 'none'}, unknown: {unknown or 'none'}"
+        )
     main_weight = float(weights[names[0]])
     aux_weights = [float(weights[n]) for n in names[1:]]
 

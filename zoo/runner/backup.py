@@ -217,8 +217,9 @@ class BackgroundWriter:
 
     def submit(self, write: Any) -> None:
         self.join()  # at most one write in flight
-        self.thread = threading.Thread(target=self._run, args=(write,), name="zoo-backup",
-                                       daemon=True)
+        self.thread = threading.Thread(
+            target=self._run, args=(write,), name="zoo-backup", daemon=True
+        )
         self.thread.start()
 
     def _run(self, write: Any) -> None:
@@ -247,5 +248,3 @@ def backup_due(cadence: BackupSpec | None, seconds: float, epochs: int) -> bool:
     if cadence.every_epochs is not None:
         return epochs >= cadence.every_epochs
     return seconds >= cadence.every_seconds
-
-

@@ -16,8 +16,9 @@ from zoo.spec.sections import SpecBase
 from zoo.tf_import import import_keras as quiet_import
 
 
-def resolve(spec: str | Path | LoadedSpec | SpecBase,
-            registry: Registry | None = None) -> LoadedSpec:
+def resolve(
+    spec: str | Path | LoadedSpec | SpecBase, registry: Registry | None = None
+) -> LoadedSpec:
     """A ``LoadedSpec`` from a spec path, a ``LoadedSpec`` or a bare Spec model."""
     if isinstance(spec, LoadedSpec):
         return spec
@@ -36,13 +37,17 @@ def import_keras() -> float:
     return time.perf_counter() - start
 
 
-def build_model(spec: str | Path | LoadedSpec | SpecBase, registry: Registry | None = None, *,
-                num_classes: int | None = None, image_shape: tuple[int, ...] | None = None,
-                context: ModelContext | None = None) -> Any:
+def build_model(
+    spec: str | Path | LoadedSpec | SpecBase,
+    registry: Registry | None = None,
+    *,
+    num_classes: int | None = None,
+    image_shape: tuple[int, ...] | None = None,
+    context: ModelContext | None = None,
+) -> Any:
     """A ``keras.Model`` for ``spec`` (a path, a LoadedSpec or a Spec model)."""
     loaded = resolve(spec, registry)
-    ctx = context or resolve_model_context(loaded, num_classes=num_classes,
-                                           image_shape=image_shape)
+    ctx = context or resolve_model_context(loaded, num_classes=num_classes, image_shape=image_shape)
     entry = loaded.entry("model")
     model = entry.factory(loaded.spec.model.params, ctx)
     check_built_model(model, entry, ctx)

@@ -40,8 +40,7 @@ if TYPE_CHECKING:
 Restore = tuple[dict[str, Any], dict[str, np.ndarray]]
 
 
-def check_callbacks(spec: SpecBase, metric_names: list[str],
-                    has_validation: bool) -> list[Problem]:
+def check_callbacks(spec: SpecBase, metric_names: list[str], has_validation: bool) -> list[Problem]:
     """Every monitor and filename placeholder the spec's callbacks name must exist."""
     known = log_names(metric_names, has_validation)
     problems = []
@@ -187,23 +186,34 @@ def fit_callbacks(
         if c.type == "reduce_lr_on_plateau":
             m = normalize_monitor(c.monitor)
             cb: Any = keras.callbacks.ReduceLROnPlateau(
-                monitor=m, factor=c.factor, patience=c.patience,
-                mode=monitor_mode(m, c.mode), min_lr=c.min_lr)
+                monitor=m,
+                factor=c.factor,
+                patience=c.patience,
+                mode=monitor_mode(m, c.mode),
+                min_lr=c.min_lr,
+            )
             stateful.append(cb)
             callbacks.append(cb)
         elif c.type == "early_stopping":
             m = normalize_monitor(c.monitor)
             cb = keras.callbacks.EarlyStopping(
-                monitor=m, patience=c.patience, min_delta=c.min_delta,
-                mode=monitor_mode(m, c.mode), restore_best_weights=c.restore_best_weights)
+                monitor=m,
+                patience=c.patience,
+                min_delta=c.min_delta,
+                mode=monitor_mode(m, c.mode),
+                restore_best_weights=c.restore_best_weights,
+            )
             stateful.append(cb)
             callbacks.append(cb)
         elif c.type == "learning_rate_scheduler":
             schedule = c.schedule
         elif c.type == "tensorboard":
-            callbacks.append(keras.callbacks.TensorBoard(
-                log_dir=str(inside(run_dir, c.log_dir, f"{key}.log_dir")),
-                histogram_freq=c.histogram_freq))
+            callbacks.append(
+                keras.callbacks.TensorBoard(
+                    log_dir=str(inside(run_dir, c.log_dir, f"{key}.log_dir")),
+                    histogram_freq=c.histogram_freq,
+                )
+            )
         elif c.type == "csv_logger":
             csv_paths.append(inside(run_dir, c.filename, f"{key}.filename"))
     if schedule is not None:
@@ -232,8 +242,14 @@ def fit_callbacks(
     return callbacks, stateful
 
 
-def end_phase(model: Any, stateful: list[Any], last: LastWeights, backup: Backup,
-              meta: dict[str, Any], arrays: dict[str, np.ndarray]) -> None:
+def end_phase(
+    model: Any,
+    stateful: list[Any],
+    last: LastWeights,
+    backup: Backup,
+    meta: dict[str, Any],
+    arrays: dict[str, np.ndarray],
+) -> None:
     """Finish a phase whose last epoch (or early stop) was backed up but whose end was not:
     what ``fit`` does after its last epoch (the last weights saved, then EarlyStopping puts
     its best weights back), then the end-of-phase backup."""

@@ -162,8 +162,12 @@ def make_metrics(metrics: list[Any], objective: Objective) -> list[Any]:
 
 
 def compile_model(
-    model: Any, training: Any, objective: Objective, learning_rate: float | None = None,
-    *, weighted: bool = False,
+    model: Any,
+    training: Any,
+    objective: Objective,
+    learning_rate: float | None = None,
+    *,
+    weighted: bool = False,
 ) -> None:
     """``model.compile`` with a fresh optimizer, the objective's loss and the spec's metrics
     (``weighted``: as weighted metrics, for batches padded with rows of weight 0)."""

@@ -79,21 +79,29 @@ def _check_tf_config() -> None:
         cluster = config.get("cluster", {})
         tasks = sum(len(cluster.get(role, [])) for role in ("chief", "worker"))
     except (ValueError, AttributeError, TypeError) as exc:
-        raise UserError([Problem(f"TF_CONFIG is not a valid cluster description: {exc}",
-                                 key_path=key)]) from None
+        raise UserError(
+            [Problem(f"TF_CONFIG is not a valid cluster description: {exc}", key_path=key)]
+        ) from None
     if tasks > 1:
-        raise UserError([Problem(
-            f"TF_CONFIG names {tasks} workers, but Keras 3's model.fit cannot train across "
-            "workers (keras-team/keras#20585); use strategy: mirrored on one machine's GPUs",
-            key_path=key)])
+        raise UserError(
+            [
+                Problem(
+                    f"TF_CONFIG names {tasks} workers, but Keras 3's model.fit cannot train across "
+                    "workers (keras-team/keras#20585); use strategy: mirrored on one machine's "
+                    "GPUs",
+                    key_path=key,
+                )
+            ]
+        )
 
 
 class KerasDistribution:
     """What the runner needs of a strategy on the jax and torch backends: a scope (nothing
     to enter: ``keras.distribution`` is global) and the number of replicas."""
 
-    def __init__(self, replicas: int = 1, distribution: Any = None, processes: int = 1,
-                 process_id: int = 0) -> None:
+    def __init__(
+        self, replicas: int = 1, distribution: Any = None, processes: int = 1, process_id: int = 0
+    ) -> None:
         self.num_replicas_in_sync = replicas
         self.distribution = distribution
         self.processes, self.process_id = processes, process_id  # hosts of a multi-host run
@@ -129,10 +137,17 @@ def initialize_hosts(runtime: Any) -> int:
             keras.distribution.initialize()
             jax.devices()  # connect now, inside the redirect
     except (RuntimeError, ValueError) as exc:
-        raise UserError([Problem(
-            f"could not join the multi-host run ({exc}); check KERAS_DISTRIBUTION_JOB_ADDRESSES "
-            "(the coordinator's host:port), KERAS_DISTRIBUTION_NUM_PROCESSES and "
-            "KERAS_DISTRIBUTION_PROCESS_ID", key_path="runtime.distribution")]) from None
+        raise UserError(
+            [
+                Problem(
+                    f"could not join the multi-host run ({exc}); check "
+                    "KERAS_DISTRIBUTION_JOB_ADDRESSES "
+                    "(the coordinator's host:port), KERAS_DISTRIBUTION_NUM_PROCESSES and "
+                    "KERAS_DISTRIBUTION_PROCESS_ID",
+                    key_path="runtime.distribution",
+                )
+            ]
+        ) from None
     return int(jax.process_index())
 
 
@@ -172,7 +187,8 @@ def make_strategy(distribute: Any, runtime: Any = None) -> Any:
         # On several hosts each process feeds its own slice of every batch (even_batches),
         # so Keras need not re-shard a tf.data stream it cannot size.
         parallel = keras.distribution.DataParallel(
-            devices=devices, auto_shard_dataset=processes == 1)
+            devices=devices, auto_shard_dataset=processes == 1
+        )
         keras.distribution.set_distribution(parallel)
         return KerasDistribution(len(devices), parallel, processes, int(jax.process_index()))
     import tensorflow as tf

@@ -65,8 +65,13 @@ def _numpy_batches(dataset: Any) -> Any:
 
 
 def evaluate_model(
-    model: Any, dataset: Any, objective: Objective, class_names: list[str], split: str = "test",
-    outputs: dict[str, np.ndarray] | None = None, even: Any = None,
+    model: Any,
+    dataset: Any,
+    objective: Objective,
+    class_names: list[str],
+    split: str = "test",
+    outputs: dict[str, np.ndarray] | None = None,
+    even: Any = None,
 ) -> EvalResult:
     """Evaluate a compiled model on a dataset of ``(images, int labels)`` batches.
 

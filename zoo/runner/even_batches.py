@@ -19,8 +19,13 @@ import keras
 import numpy as np
 
 
-def even_batches(dataset: Any, replicas: int, class_weight: dict[int, float] | None = None,
-                 processes: int = 1, process_id: int = 0) -> Any:
+def even_batches(
+    dataset: Any,
+    replicas: int,
+    class_weight: dict[int, float] | None = None,
+    processes: int = 1,
+    process_id: int = 0,
+) -> Any:
     """``dataset`` of ``(x, int labels)`` as ``(x, labels, weights)`` batches whose sizes
     divide by ``replicas`` (padded rows weigh 0, real rows 1 or their class weight). With
     several ``processes`` (hosts), each gets its contiguous share of every padded batch."""
@@ -42,21 +47,26 @@ def _weight_table(class_weight: dict[int, float] | None) -> np.ndarray | None:
     return table
 
 
-def _pad(x: np.ndarray, y: np.ndarray, replicas: int, table: np.ndarray | None,
-         share: tuple[int, int] = (1, 0)) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _pad(
+    x: np.ndarray,
+    y: np.ndarray,
+    replicas: int,
+    table: np.ndarray | None,
+    share: tuple[int, int] = (1, 0),
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     n = len(x)
     extra = (-n) % replicas
     rows = np.concatenate([np.arange(n), np.full(extra, n - 1)]).astype(np.int64)
-    weights = (table[np.asarray(y, np.int64)] if table is not None
-               else np.ones(n, np.float32))
+    weights = table[np.asarray(y, np.int64)] if table is not None else np.ones(n, np.float32)
     weights = np.concatenate([weights, np.zeros(extra, np.float32)])
     processes, index = share
     part = slice(index * len(rows) // processes, (index + 1) * len(rows) // processes)
     return x[rows[part]], np.asarray(y)[rows[part]], weights[part]
 
 
-def _tf_even(dataset: Any, replicas: int, table: np.ndarray | None,
-             share: tuple[int, int] = (1, 0)) -> Any:
+def _tf_even(
+    dataset: Any, replicas: int, table: np.ndarray | None, share: tuple[int, int] = (1, 0)
+) -> Any:
     import tensorflow as tf
 
     weights = tf.constant(table) if table is not None else None
@@ -66,12 +76,15 @@ def _tf_even(dataset: Any, replicas: int, table: np.ndarray | None,
         n = tf.shape(x)[0]
         extra = (replicas - n % replicas) % replicas
         rows = tf.concat([tf.range(n), tf.fill([extra], n - 1)], 0)
-        real = (tf.gather(weights, tf.cast(y, tf.int32)) if weights is not None
-                else tf.ones([n], tf.float32))
+        real = (
+            tf.gather(weights, tf.cast(y, tf.int32))
+            if weights is not None
+            else tf.ones([n], tf.float32)
+        )
         w = tf.concat([real, tf.zeros([extra])], 0)
         total = n + extra
-        rows = rows[index * total // processes:(index + 1) * total // processes]
-        w = w[index * total // processes:(index + 1) * total // processes]
+        rows = rows[index * total // processes : (index + 1) * total // processes]
+        w = w[index * total // processes : (index + 1) * total // processes]
         return tf.gather(x, rows), tf.gather(y, rows), w
 
     return dataset.map(pad, deterministic=True)
@@ -80,8 +93,14 @@ def _tf_even(dataset: Any, replicas: int, table: np.ndarray | None,
 class EvenBatches(keras.utils.PyDataset):
     """A zoo PyDataset's batches, padded as :func:`even_batches` says."""
 
-    def __init__(self, inner: Any, replicas: int, table: np.ndarray | None,
-                 targets: Any = None, share: tuple[int, int] = (1, 0)) -> None:
+    def __init__(
+        self,
+        inner: Any,
+        replicas: int,
+        table: np.ndarray | None,
+        targets: Any = None,
+        share: tuple[int, int] = (1, 0),
+    ) -> None:
         super().__init__()
         self.inner, self.replicas, self.table, self.targets = inner, replicas, table, targets
         self.share = share
@@ -105,5 +124,8 @@ class EvenBatches(keras.utils.PyDataset):
             yield self[i]
 
     def map(self, targets: Any) -> EvenBatches:
-        return self if targets is None else EvenBatches(self.inner, self.replicas, self.table,
-                                                        targets, self.share)
+        return (
+            self
+            if targets is None
+            else EvenBatches(self.inner, self.replicas, self.table, targets, self.share)
+        )

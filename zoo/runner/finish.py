@@ -29,8 +29,9 @@ from zoo.runner.results import EvalResult, TrainResult
 from zoo.runner.setup import Workbench
 
 
-def finish(bench: Workbench, training: Training, record: RunRecord,
-           seconds: float) -> tuple[TrainResult, RunRecord]:
+def finish(
+    bench: Workbench, training: Training, record: RunRecord, seconds: float
+) -> tuple[TrainResult, RunRecord]:
     """Write every final file; returns the result and the finished record."""
     run = training.run_dir
     name = bench.loaded.spec.name
@@ -45,51 +46,87 @@ def finish(bench: Workbench, training: Training, record: RunRecord,
     history = read_history(run / HISTORY_FILE) if (run / HISTORY_FILE).exists() else {}
     with progress("drawing curves, confusion matrix, errors", 3) as bar:
         if history:
-            save_file(run, CURVES_FILE, lambda tmp: plot_curves(history, tmp, title=name),
-                      "curves")
+            save_file(run, CURVES_FILE, lambda tmp: plot_curves(history, tmp, title=name), "curves")
         bar.update()
         if evaluation is not None:
             ev = evaluation
-            save_file(run, CONFUSION_FILE, lambda tmp: plot_confusion(
-                ev.confusion_matrix, ev.class_names, tmp, title=f"{name}: {ev.split} set"),
-                "confusion")
+            save_file(
+                run,
+                CONFUSION_FILE,
+                lambda tmp: plot_confusion(
+                    ev.confusion_matrix, ev.class_names, tmp, title=f"{name}: {ev.split} set"
+                ),
+                "confusion",
+            )
             bar.update()
             _plot_errors(bench, run, ev.split, outputs)
         bar.update()
-    done = record.model_copy(update={
-        "status": FINISHED, "finished": now(), "reason": None, "ended": None,
-        "epochs_done": training.epochs,
-        "train_seconds": round(record.train_seconds + seconds, 3)})
+    done = record.model_copy(
+        update={
+            "status": FINISHED,
+            "finished": now(),
+            "reason": None,
+            "ended": None,
+            "epochs_done": training.epochs,
+            "train_seconds": round(record.train_seconds + seconds, 3),
+        }
+    )
     write_run_record(run, done, "finish")
     remove_backup(run, training.backup.directory.relative_to(run))
-    files = sorted(str(p.relative_to(run)) for p in run.rglob("*")
-                   if p.is_file() and p.name != ".lock")
-    result = TrainResult(run_dir=run, history=history, metrics=results.to_json(),
-                         evaluation=evaluation, epochs=training.epochs, seconds=seconds,
-                         files=files, model=bench.model, record=done, results=results)
+    files = sorted(
+        str(p.relative_to(run)) for p in run.rglob("*") if p.is_file() and p.name != ".lock"
+    )
+    result = TrainResult(
+        run_dir=run,
+        history=history,
+        metrics=results.to_json(),
+        evaluation=evaluation,
+        epochs=training.epochs,
+        seconds=seconds,
+        files=files,
+        model=bench.model,
+        record=done,
+        results=results,
+    )
     return result, done
 
 
 def _evaluate(bench: Workbench) -> tuple[EvalResult | None, dict[str, np.ndarray]]:
     """The kept weights on the test split (the validation split when there is none)."""
     pipelines = bench.pipelines
-    split, ds = (("test", pipelines.test) if pipelines.test is not None
-                 else ("validation", pipelines.validation))
+    split, ds = (
+        ("test", pipelines.test)
+        if pipelines.test is not None
+        else ("validation", pipelines.validation)
+    )
     outputs: dict[str, np.ndarray] = {}
     if ds is None:
         return None, outputs
-    evaluation = evaluate_model(bench.model, ds, bench.objective, bench.prepared.class_names,
-                                split, outputs, even=bench.even if bench.replicas > 1 else None)
+    evaluation = evaluate_model(
+        bench.model,
+        ds,
+        bench.objective,
+        bench.prepared.class_names,
+        split,
+        outputs,
+        even=bench.even if bench.replicas > 1 else None,
+    )
     return evaluation, outputs
 
 
 def _results(evaluation: EvalResult | None, weights: WeightsRecord, epochs: int) -> Results:
     if evaluation is None:
         return Results(weights=weights, epochs=epochs)
-    return Results(split=evaluation.split, count=evaluation.count, scores=evaluation.metrics,
-                   per_class=evaluation.per_class,  # type: ignore[arg-type]
-                   confusion_matrix=evaluation.confusion_matrix,
-                   class_names=evaluation.class_names, weights=weights, epochs=epochs)
+    return Results(
+        split=evaluation.split,
+        count=evaluation.count,
+        scores=evaluation.metrics,
+        per_class=evaluation.per_class,  # type: ignore[arg-type]
+        confusion_matrix=evaluation.confusion_matrix,
+        class_names=evaluation.class_names,
+        weights=weights,
+        epochs=epochs,
+    )
 
 
 def _plot_errors(bench: Workbench, run: Path, split: str, outputs: dict[str, Any]) -> None:
@@ -97,8 +134,10 @@ def _plot_errors(bench: Workbench, run: Path, split: str, outputs: dict[str, Any
     prepared = bench.prepared
     part = prepared.splits().get(split)
     labels = outputs.get("labels")
-    if part is None or labels is None or not np.array_equal(
-        np.asarray(part.labels, dtype=np.int64), labels
+    if (
+        part is None
+        or labels is None
+        or not np.array_equal(np.asarray(part.labels, dtype=np.int64), labels)
     ):
         return  # not in the split's order: no picture rather than a wrong one
     errors = worst_errors(outputs["probs"], labels)
@@ -108,12 +147,20 @@ def _plot_errors(bench: Workbench, run: Path, split: str, outputs: dict[str, Any
     else:
         h, w, c = prepared.image_shape
         paths = part.paths or []
-        images = load_images([paths[i] for i in index], (h, w), c,
-                             bench.loaded.spec.data.resize).images if index else np.zeros(0)
+        images = (
+            load_images([paths[i] for i in index], (h, w), c, bench.loaded.spec.data.resize).images
+            if index
+            else np.zeros(0)
+        )
     name = bench.loaded.spec.name
-    save_file(run, ERRORS_FILE, lambda tmp: plot_errors(
-        images, labels, errors, prepared.class_names, tmp,
-        title=f"{name}: worst {split} errors"), "errors")
+    save_file(
+        run,
+        ERRORS_FILE,
+        lambda tmp: plot_errors(
+            images, labels, errors, prepared.class_names, tmp, title=f"{name}: worst {split} errors"
+        ),
+        "errors",
+    )
 
 
 def elapsed(started: float) -> float:

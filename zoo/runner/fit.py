@@ -59,13 +59,24 @@ class Training:
         return int(self.rows[-1]["epoch"]) if self.rows else 0
 
 
-def fit_all(bench: Workbench, run_dir: Path, backup_dir: str, *, resuming: bool,
-            verbose: int, extra: list[Any], say_resumed: bool) -> Training:
+def fit_all(
+    bench: Workbench,
+    run_dir: Path,
+    backup_dir: str,
+    *,
+    resuming: bool,
+    verbose: int,
+    extra: list[Any],
+    say_resumed: bool,
+) -> Training:
     """Train every phase (from the backup when resuming); returns what was trained."""
     spec = bench.loaded.spec
-    training = Training(run_dir, Backup(run_dir / backup_dir),
-                        make_checkpoints(spec, run_dir, bench.has_validation),
-                        LastWeights(run_dir))
+    training = Training(
+        run_dir,
+        Backup(run_dir / backup_dir),
+        make_checkpoints(spec, run_dir, bench.has_validation),
+        LastWeights(run_dir),
+    )
     restore = training.backup.load() if resuming and training.backup.exists() else None
     phases = phases_of(spec.training)
     first, epoch = 0, 0
@@ -88,14 +99,18 @@ def fit_all(bench: Workbench, run_dir: Path, backup_dir: str, *, resuming: bool,
             assert set_trainable is not None  # zoo validate refuses phases without it
             set_trainable(bench.model, phase.unfreeze)
         with bench.strategy.scope():
-            compile_model(bench.model, spec.training, bench.objective, phase.learning_rate,
-                          weighted=bench.replicas > 1)
+            compile_model(
+                bench.model,
+                spec.training,
+                bench.objective,
+                phase.learning_rate,
+                weighted=bench.replicas > 1,
+            )
             if restore is not None:
                 training.backup.restore_model(bench.model, restore[1], with_optimizer=same)
         if restore is not None:
             Backup.restore_random(restore[0])
-        _fit_phase(bench, training, phase, start, epoch, restore if same else None,
-                   verbose, extra)
+        _fit_phase(bench, training, phase, start, epoch, restore if same else None, verbose, extra)
         restore = None
         epoch = training.epochs or epoch
     for checkpoint in training.checkpoints:
@@ -108,23 +123,42 @@ def _say_resumed(backed_up: int, recorded: int) -> None:
     """On stderr: the epoch the backup holds, and the epochs after it trained again."""
     where = f"epoch {backed_up}" if backed_up else "the start (no backup yet)"
     lost = (
-        f"; epoch {recorded} is trained again" if recorded == backed_up + 1
-        else f"; epochs {backed_up + 1}-{recorded} are trained again" if recorded > backed_up
+        f"; epoch {recorded} is trained again"
+        if recorded == backed_up + 1
+        else f"; epochs {backed_up + 1}-{recorded} are trained again"
+        if recorded > backed_up
         else ""
     )
     sys.stderr.write(f"zoo: resumed from {where}{lost}\n")
 
 
-def _fit_phase(bench: Workbench, training: Training, phase: Phase, start: int, initial: int,
-               restore: Restore | None, verbose: int, extra: list[Any]) -> None:
+def _fit_phase(
+    bench: Workbench,
+    training: Training,
+    phase: Phase,
+    start: int,
+    initial: int,
+    restore: Restore | None,
+    verbose: int,
+    extra: list[Any],
+) -> None:
     end = start + phase.epochs
     meta = restore[0] if restore is not None else {}
     if meta.get("phase_done"):
         return  # backed up after the phase had ended
     callbacks, stateful = fit_callbacks(
-        bench.loaded.spec, training.run_dir, phase, start, initial, extra=extra,
-        checkpoints=training.checkpoints, last=training.last, rows=training.rows,
-        backup=training.backup, restore=restore)
+        bench.loaded.spec,
+        training.run_dir,
+        phase,
+        start,
+        initial,
+        extra=extra,
+        checkpoints=training.checkpoints,
+        last=training.last,
+        rows=training.rows,
+        backup=training.backup,
+        restore=restore,
+    )
     if restore is not None and (meta.get("stopped") or initial >= end):
         # killed after the phase's last (or early-stopped) epoch, before its end
         end_phase(bench.model, stateful, training.last, training.backup, *restore)

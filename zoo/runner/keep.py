@@ -42,21 +42,31 @@ def keep_weights(model: Any, training: Training, setting: str) -> WeightsRecord:
     """Put the weights ``setting`` (``evaluation.weights``) asks for into ``model`` and
     record the contract (see the module docstring)."""
     rows = training.rows
-    last = EpochWeights(epoch=training.epochs, file=LAST_WEIGHTS_FILE,
-                        metrics=epoch_logs(rows, training.epochs))
+    last = EpochWeights(
+        epoch=training.epochs, file=LAST_WEIGHTS_FILE, metrics=epoch_logs(rows, training.epochs)
+    )
     recorded = best_checkpoint(training.checkpoints, validation_only=False)
     best = None
     if recorded is not None:
-        best = EpochWeights(epoch=recorded.best_epoch or 0, file=recorded.best_path,
-                            metrics=epoch_logs(rows, recorded.best_epoch))
-    chosen = None if setting == "last" else best_checkpoint(
-        training.checkpoints, validation_only=setting == "auto")
+        best = EpochWeights(
+            epoch=recorded.best_epoch or 0,
+            file=recorded.best_path,
+            metrics=epoch_logs(rows, recorded.best_epoch),
+        )
+    chosen = (
+        None
+        if setting == "last"
+        else best_checkpoint(training.checkpoints, validation_only=setting == "auto")
+    )
     note = None
     if setting == "best" and chosen is None:
         note = "no checkpoint kept a best epoch; the last epoch's weights are used"
     if chosen is not None and chosen is not recorded:  # auto passed over a training-loss one
-        best = EpochWeights(epoch=chosen.best_epoch or 0, file=chosen.best_path,
-                            metrics=epoch_logs(rows, chosen.best_epoch))
+        best = EpochWeights(
+            epoch=chosen.best_epoch or 0,
+            file=chosen.best_path,
+            metrics=epoch_logs(rows, chosen.best_epoch),
+        )
     if chosen is not None:
         chosen.load_best(model)
     else:
@@ -65,4 +75,7 @@ def keep_weights(model: Any, training: Training, setting: str) -> WeightsRecord:
         setting=setting,  # type: ignore[arg-type]
         kept="best" if chosen is not None else "last",
         monitor=(chosen or recorded).monitor if (chosen or recorded) else None,
-        best=best, last=last, note=note)
+        best=best,
+        last=last,
+        note=note,
+    )

@@ -33,7 +33,7 @@ from zoo.record.history import write_history
 from zoo.record.writing import DiskFull, fault, save_file, wants_fault
 from zoo.run_files import LAST_WEIGHTS_FILE
 from zoo.runner.aux_outputs import inference_model
-from zoo.runner.backup import Backup, BackgroundWriter, backup_due
+from zoo.runner.backup import BackgroundWriter, Backup, backup_due
 from zoo.runner.monitors import (
     FORMAT_ERRORS,
     aliased,
@@ -59,8 +59,13 @@ class Checkpoint(keras.callbacks.Callback):
     :meth:`flush`: an HDF5 write each improving epoch costs a few percent of a short epoch.
     """
 
-    def __init__(self, cb_spec: ModelCheckpointCallback, run_dir: Path, lazy: bool = False,
-                 key: str = "callbacks.filepath") -> None:
+    def __init__(
+        self,
+        cb_spec: ModelCheckpointCallback,
+        run_dir: Path,
+        lazy: bool = False,
+        key: str = "callbacks.filepath",
+    ) -> None:
         super().__init__()
         self.spec = cb_spec
         self.run_dir = run_dir
@@ -147,8 +152,12 @@ class Checkpoint(keras.callbacks.Callback):
             model.set_weights(saved.get_weights())
 
     def get_state(self) -> dict[str, Any]:
-        return {"best": self.best, "best_epoch": self.best_epoch, "best_path": self.best_path,
-                "last_path": self.last_path}
+        return {
+            "best": self.best,
+            "best_epoch": self.best_epoch,
+            "best_path": self.best_path,
+            "last_path": self.last_path,
+        }
 
     def get_arrays(self) -> list[np.ndarray]:
         return list(self.best_weights or []) if self.lazy else []
@@ -178,8 +187,9 @@ class LastWeights(keras.callbacks.Callback):
     def save(self, model: Any) -> None:
         self.weights = model.get_weights()
         saved = inference_model(model)
-        save_file(self.run_dir, LAST_WEIGHTS_FILE, lambda tmp: saved.save_weights(str(tmp)),
-                  "checkpoint")
+        save_file(
+            self.run_dir, LAST_WEIGHTS_FILE, lambda tmp: saved.save_weights(str(tmp)), "checkpoint"
+        )
 
     def load_into(self, model: Any) -> None:
         """The last epoch's weights into ``model`` (from memory, else from the file)."""
@@ -260,8 +270,14 @@ class RunBackup(keras.callbacks.Callback):
     :meth:`rescue` when ``fit`` raises, to back up the last epoch if it ended cleanly.
     """
 
-    def __init__(self, backup: Backup, meta_fn: BackupMeta, watched: list[Any],
-                 restore: Restore | None, cadence: BackupSpec | None = None) -> None:
+    def __init__(
+        self,
+        backup: Backup,
+        meta_fn: BackupMeta,
+        watched: list[Any],
+        restore: Restore | None,
+        cadence: BackupSpec | None = None,
+    ) -> None:
         super().__init__()
         self.backup, self.meta_fn, self.watched = backup, meta_fn, watched
         self.restore, self.cadence = restore, cadence
@@ -362,8 +378,7 @@ class RunBackup(keras.callbacks.Callback):
             raise KeyboardInterrupt
         self.stop_signal = signum
         sys.stderr.write(
-            "\nzoo: stopping at the end of this epoch, after a backup "
-            "(Ctrl-C again to stop now)\n"
+            "\nzoo: stopping at the end of this epoch, after a backup (Ctrl-C again to stop now)\n"
         )
 
 

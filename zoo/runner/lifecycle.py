@@ -55,8 +55,17 @@ class Where:
     resume: Path | None = None
 
 
-def run(loaded: LoadedSpec, where: Where, record: RunRecord | None, lock: RunLock | None,
-        *, verbose: int, quiet: bool, extra: list[Any], started: float) -> TrainResult:
+def run(
+    loaded: LoadedSpec,
+    where: Where,
+    record: RunRecord | None,
+    lock: RunLock | None,
+    *,
+    verbose: int,
+    quiet: bool,
+    extra: list[Any],
+    started: float,
+) -> TrainResult:
     """Set up, train and finish one run; see the module docstring."""
     bench = set_up(loaded, record)
     backup_dir = _backup_dir(loaded)
@@ -65,9 +74,14 @@ def run(loaded: LoadedSpec, where: Where, record: RunRecord | None, lock: RunLoc
             assert record is not None
             run_dir = where.resume
             remove_leftovers(run_dir)  # temporary files of writes a kill cut short
-            record = record.model_copy(update={
-                "status": RUNNING, "reason": None, "ended": None,
-                "resumed": [*record.resumed, now()]})
+            record = record.model_copy(
+                update={
+                    "status": RUNNING,
+                    "reason": None,
+                    "ended": None,
+                    "resumed": [*record.resumed, now()],
+                }
+            )
             write_run_record(run_dir, record)
             created = False
         else:
@@ -78,8 +92,11 @@ def run(loaded: LoadedSpec, where: Where, record: RunRecord | None, lock: RunLoc
             trackers.start(run_dir, loaded.resolved(), record)
             extra = [*extra, TrackEpochs(trackers)]
         ending = _Ending(run_dir, record, created, trackers)
-        return ending.watch(lambda: _train(bench, run_dir, backup_dir, record, where, verbose,
-                                           quiet, extra, started, ending))
+        return ending.watch(
+            lambda: _train(
+                bench, run_dir, backup_dir, record, where, verbose, quiet, extra, started, ending
+            )
+        )
     finally:
         if lock is not None:
             lock.release()
@@ -88,20 +105,36 @@ def run(loaded: LoadedSpec, where: Where, record: RunRecord | None, lock: RunLoc
             close()
 
 
-def _train(bench: Workbench, run_dir: Path, backup_dir: str, record: RunRecord, where: Where,
-           verbose: int, quiet: bool, extra: list[Any], started: float,
-           ending: _Ending) -> TrainResult:
-    training = fit_all(bench, run_dir, backup_dir, resuming=where.resume is not None,
-                       verbose=verbose, extra=extra,
-                       say_resumed=where.resume is not None and not quiet)
+def _train(
+    bench: Workbench,
+    run_dir: Path,
+    backup_dir: str,
+    record: RunRecord,
+    where: Where,
+    verbose: int,
+    quiet: bool,
+    extra: list[Any],
+    started: float,
+    ending: _Ending,
+) -> TrainResult:
+    training = fit_all(
+        bench,
+        run_dir,
+        backup_dir,
+        resuming=where.resume is not None,
+        verbose=verbose,
+        extra=extra,
+        say_resumed=where.resume is not None and not quiet,
+    )
     ending.training = training
     result, done = finish(bench, training, record, time.perf_counter() - started)
     ending.record = done
     return result
 
 
-def _create(loaded: LoadedSpec, record: RunRecord, where: Where,
-            bench: Workbench) -> tuple[Path, RunLock, RunRecord]:
+def _create(
+    loaded: LoadedSpec, record: RunRecord, where: Where, bench: Workbench
+) -> tuple[Path, RunLock, RunRecord]:
     """The new run folder, holding the resolved spec and the first record, locked."""
     host = int(getattr(bench.strategy, "process_id", 0))  # a multi-host run's process
     suffix = f"-host{host}" if host else ""  # each host writes a run folder of its own
@@ -120,8 +153,10 @@ def _create(loaded: LoadedSpec, record: RunRecord, where: Where,
 
 
 def _backup_dir(loaded: LoadedSpec) -> str:
-    return next((c.backup_dir for c in loaded.spec.callbacks
-                 if isinstance(c, BackupAndRestoreCallback)), DEFAULT_BACKUP_DIR)
+    return next(
+        (c.backup_dir for c in loaded.spec.callbacks if isinstance(c, BackupAndRestoreCallback)),
+        DEFAULT_BACKUP_DIR,
+    )
 
 
 def new_record(bench: Workbench, backup_dir: str) -> RunRecord:
@@ -134,29 +169,46 @@ def new_record(bench: Workbench, backup_dir: str) -> RunRecord:
     backend = str(keras.backend.backend())
     weights = bench.class_weight
     return RunRecord(
-        name=spec.name, status=RUNNING, created=now(), spec_version=spec.spec_version,
-        seed=spec.seed, deterministic=bench.deterministic, spec_dir=str(loaded.spec_dir),
+        name=spec.name,
+        status=RUNNING,
+        created=now(),
+        spec_version=spec.spec_version,
+        seed=spec.seed,
+        deterministic=bench.deterministic,
+        spec_dir=str(loaded.spec_dir),
         versions=versions(),
-        plugins={section: PluginUse(name=entry.name, plugin=entry.provenance.plugin,
-                                    distribution=entry.provenance.distribution,
-                                    version=entry.provenance.version,
-                                    module=entry.provenance.module)
-                 for section, entry in loaded.entries.items()},
+        plugins={
+            section: PluginUse(
+                name=entry.name,
+                plugin=entry.provenance.plugin,
+                distribution=entry.provenance.distribution,
+                version=entry.provenance.version,
+                module=entry.provenance.module,
+            )
+            for section, entry in loaded.entries.items()
+        },
         class_names=list(prepared.class_names),
-        image_shape=prepared.image_shape, resize=spec.data.resize,
+        image_shape=prepared.image_shape,
+        resize=spec.data.resize,
         sizes={k: len(v) for k, v in prepared.splits().items()},
         skipped_files=list(prepared.skipped),
         scaling=ScalingRecord(recipe=spec.scaling.recipe, state=scaling.state()),
         objective=ObjectiveRecord(**bench.objective.describe()),
-        backend=backend, input=input_pipeline(spec.runtime.input),
+        backend=backend,
+        input=input_pipeline(spec.runtime.input),
         strategy=StrategyRecord(
-            name=(spec.training.distribute.strategy if backend == "tensorflow"
-                  else spec.runtime.distribution),
+            name=(
+                spec.training.distribute.strategy
+                if backend == "tensorflow"
+                else spec.runtime.distribution
+            ),
             replicas=int(bench.strategy.num_replicas_in_sync),
             hosts=int(getattr(bench.strategy, "processes", 1)),
-            mixed_precision=spec.training.distribute.mixed_precision),
-        class_weight=({prepared.class_names[i]: w for i, w in weights.items()}
-                      if weights else None),
+            mixed_precision=spec.training.distribute.mixed_precision,
+        ),
+        class_weight=(
+            {prepared.class_names[i]: w for i, w in weights.items()} if weights else None
+        ),
         backup_dir=backup_dir,
     )
 
@@ -164,8 +216,9 @@ def new_record(bench: Workbench, backup_dir: str) -> RunRecord:
 class _Ending:
     """Records how a run ended, whatever stops it (see the module docstring)."""
 
-    def __init__(self, run_dir: Path, record: RunRecord, created: bool,
-                 trackers: Trackers | None) -> None:
+    def __init__(
+        self, run_dir: Path, record: RunRecord, created: bool, trackers: Trackers | None
+    ) -> None:
         self.run_dir, self.record, self.created = run_dir, record, created
         self.trackers = trackers
         self.training: Training | None = None
@@ -188,8 +241,10 @@ class _Ending:
             raise
         except KeyboardInterrupt:
             self._ended(INTERRUPTED, "interrupted (Ctrl-C)")
-            sys.stderr.write("\nzoo: training interrupted; continue it with: "
-                             f"zoo train --resume {self.run_dir}\n")
+            sys.stderr.write(
+                "\nzoo: training interrupted; continue it with: "
+                f"zoo train --resume {self.run_dir}\n"
+            )
             raise
         except BaseException as exc:
             self._ended(FAILED, f"{type(exc).__name__}: {exc}"[:500])

@@ -71,8 +71,9 @@ def _shape(shape: Sequence[Any]) -> str:
     return "(" + ",".join("?" if d is None else str(d) for d in shape) + ")"
 
 
-def check_shapes(model: Any, path: Path, expect_input_shape: Sequence[int] | None,
-                 expect_classes: int | None) -> None:
+def check_shapes(
+    model: Any, path: Path, expect_input_shape: Sequence[int] | None, expect_classes: int | None
+) -> None:
     """The model takes one image of the run's shape and outputs one score per class."""
     inputs = model.input_shape
     if isinstance(inputs, list) or (inputs and isinstance(inputs[0], (tuple, list))):
@@ -81,22 +82,27 @@ def check_shapes(model: Any, path: Path, expect_input_shape: Sequence[int] | Non
         want = tuple(int(d) for d in expect_input_shape)
         have = tuple(inputs[1:])
         fits = len(have) == len(want) and all(
-            h is None or h == w for h, w in zip(have, want, strict=True))
+            h is None or h == w for h, w in zip(have, want, strict=True)
+        )
         if not fits:
-            raise _fail(path, f"takes input {_shape(have)} but the run's images "
-                              f"are {_shape(want)}")
+            raise _fail(path, f"takes input {_shape(have)} but the run's images are {_shape(want)}")
     if expect_classes is not None:
         outputs = model.output_shape
         if isinstance(outputs, list) or (outputs and isinstance(outputs[0], (tuple, list))):
             raise _fail(path, f"has {len(outputs)} outputs; zoo models have one")
         if tuple(outputs[1:]) != (expect_classes,):
             have = outputs[1] if len(outputs) == 2 else _shape(outputs[1:])
-            raise _fail(path, f"outputs {have} scores per image but the run expects "
-                              f"{expect_classes}")
+            raise _fail(
+                path, f"outputs {have} scores per image but the run expects {expect_classes}"
+            )
 
 
-def load_model(path: str | Path, *, expect_input_shape: Sequence[int] | None = None,
-               expect_classes: int | None = None) -> Any:
+def load_model(
+    path: str | Path,
+    *,
+    expect_input_shape: Sequence[int] | None = None,
+    expect_classes: int | None = None,
+) -> Any:
     """The ``keras.Model`` in ``path``, loaded uncompiled in safe mode.
 
     :param expect_input_shape: ``(height, width, channels)`` the model must take.
@@ -114,11 +120,16 @@ def load_model(path: str | Path, *, expect_input_shape: Sequence[int] | None = N
     except (ValueError, TypeError) as exc:
         text = " ".join(str(exc).split())
         if "safe_mode" in text:
-            raise _fail(path, "Keras safe mode refuses to load it, and zoo never loads it "
-                              f"otherwise (arbitrary code): {_first_sentence(text)}") from None
+            raise _fail(
+                path,
+                "Keras safe mode refuses to load it, and zoo never loads it "
+                f"otherwise (arbitrary code): {_first_sentence(text)}",
+            ) from None
         if "Could not locate" in text or "Unknown" in text:
-            raise _fail(path, "uses a layer or object no installed plugin provides: "
-                              f"{_first_sentence(text)}") from None
+            raise _fail(
+                path,
+                f"uses a layer or object no installed plugin provides: {_first_sentence(text)}",
+            ) from None
         raise _fail(path, f"{CORRUPT}: {_first_sentence(text)}") from None
     except (OSError, KeyError, EOFError, zipfile.BadZipFile) as exc:
         raise _fail(path, f"{CORRUPT}: {_first_sentence(str(exc))}") from None

@@ -33,8 +33,9 @@ def monitor_mode(monitor: str, mode: str) -> str:
     if mode != "auto":
         return mode
     base = monitor[4:] if monitor.startswith("val_") else monitor
-    higher = any(base == h or base.endswith("_" + h) or base.startswith("top_")
-                 for h in HIGHER_IS_BETTER)
+    higher = any(
+        base == h or base.endswith("_" + h) or base.startswith("top_") for h in HIGHER_IS_BETTER
+    )
     return "max" if higher else "min"
 
 

@@ -83,8 +83,9 @@ class Run(Predictor):
         paths start where the original spec file was)."""
         if self._loaded_spec is None:
             base = Path(self.record.spec_dir) if self.record.spec_dir else self.path
-            self._loaded_spec = load_spec(self.path / SPEC_FILE, registry=self.registry,
-                                          base_dir=base)
+            self._loaded_spec = load_spec(
+                self.path / SPEC_FILE, registry=self.registry, base_dir=base
+            )
         return self._loaded_spec
 
     @property
@@ -98,8 +99,9 @@ class Run(Predictor):
             try:
                 data = yaml.safe_load(read_text(self.path / SPEC_FILE))
             except (RecordError, yaml.YAMLError) as exc:
-                raise UserError([Problem(f"cannot read {SPEC_FILE}: {exc}", str(self.path))]) \
-                    from None
+                raise UserError(
+                    [Problem(f"cannot read {SPEC_FILE}: {exc}", str(self.path))]
+                ) from None
             self._raw_spec = data if isinstance(data, dict) else {}
         return self._raw_spec
 
@@ -112,8 +114,9 @@ class Run(Predictor):
     def scaling(self) -> Scaling:
         """The run's scaling with its fitted state; works on NumPy arrays and tf tensors."""
         if self._scaling is None:
-            self._scaling = run_scaling(self.record, self.scaling_section, self.registry,
-                                        str(self.path))
+            self._scaling = run_scaling(
+                self.record, self.scaling_section, self.registry, str(self.path)
+            )
         return self._scaling
 
     @property
@@ -133,14 +136,21 @@ class Run(Predictor):
         if self._model is None:
             path = self.path / MODEL_FILE
             if not path.exists():
-                raise UserError([Problem(
-                    f"the run has no {MODEL_FILE}; it did not finish (resume it with: zoo "
-                    f"train --resume {self.path})", str(self.path))])
+                raise UserError(
+                    [
+                        Problem(
+                            f"the run has no {MODEL_FILE}; it did not finish (resume it with: zoo "
+                            f"train --resume {self.path})",
+                            str(self.path),
+                        )
+                    ]
+                )
             from zoo.runner.model_file import load_model  # imports Keras
 
             _ = self.registry  # plugins register their custom Keras objects on import
-            self._model = load_model(path, expect_input_shape=self.image_shape,
-                                     expect_classes=self.objective.num_classes)
+            self._model = load_model(
+                path, expect_input_shape=self.image_shape, expect_classes=self.objective.num_classes
+            )
         return self._model
 
     def compiled(self) -> Any:
@@ -176,8 +186,9 @@ class Run(Predictor):
                 saved = keras.saving.load_model(str(path), compile=False, safe_mode=True)
                 self.model.set_weights(saved.get_weights())
         except (ValueError, OSError) as exc:
-            raise UserError([Problem(f"cannot load the {which} weights from {chosen.file}: "
-                                     f"{exc}", where)]) from None
+            raise UserError(
+                [Problem(f"cannot load the {which} weights from {chosen.file}: {exc}", where)]
+            ) from None
         self._holding = which
         return {"used": which, "epoch": chosen.epoch, "file": chosen.file}
 

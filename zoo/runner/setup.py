@@ -59,8 +59,9 @@ class Workbench:
 
     def even(self, dataset: Any, class_weight: dict[int, float] | None = None) -> Any:
         """Batches padded to divide by the devices (class weights as sample weights)."""
-        return even_batches(dataset, self.replicas, class_weight, self.strategy.processes,
-                            self.strategy.process_id)
+        return even_batches(
+            dataset, self.replicas, class_weight, self.strategy.processes, self.strategy.process_id
+        )
 
     def feed(self, dataset: Any, training: bool) -> Any:
         """A split as fit/evaluate take it: targets, and under keras.distribution batches
@@ -75,8 +76,9 @@ class Workbench:
         run would."""
         if epoch != self.train_first:
             scaling = self.pipelines.scaling
-            train = build_pipelines(self.prepared, self.loaded, scaling_state=scaling.state(),
-                                    first_epoch=epoch).train
+            train = build_pipelines(
+                self.prepared, self.loaded, scaling_state=scaling.state(), first_epoch=epoch
+            ).train
             self.train_ds = self.feed(train, training=True)
             self.train_first = epoch
         return self.train_ds
@@ -99,33 +101,48 @@ def set_up(loaded: LoadedSpec, record: RunRecord | None) -> Workbench:
     pipelines = build_pipelines(prepared, loaded, scaling_state=state, first_epoch=0)
     mixed = spec.training.distribute.mixed_precision
     with precision(mixed), strategy.scope():
-        model = build_model(loaded, num_classes=prepared.num_classes,
-                            image_shape=prepared.image_shape)
+        model = build_model(
+            loaded, num_classes=prepared.num_classes, image_shape=prepared.image_shape
+        )
         model = float32_outputs(model) if mixed else model
     units = int(model.outputs[0].shape[-1])
     binary = spec.model.output_activation == "sigmoid" and units == 1
     if not binary and units != prepared.num_classes:
-        raise loaded.located([Problem(
-            f"the model has {units} outputs but the data has {prepared.num_classes} classes",
-            key_path="model.num_classes")])
+        raise loaded.located(
+            [
+                Problem(
+                    f"the model has {units} outputs but the data has {prepared.num_classes} "
+                    "classes",
+                    key_path="model.num_classes",
+                )
+            ]
+        )
     objective = choose_objective(spec.training, spec.model.output_activation, units)
     if len(model.outputs) > 1:
         model = _with_auxiliary_outputs(loaded, model, objective, strategy)
     weights = class_weights(spec.training.class_weight, prepared, loaded)
     if weights and len(model.outputs) > 1:
-        raise loaded.located([Problem(
-            "class_weight needs a model with one output (this one has "
-            f"{len(model.outputs)}: auxiliary classifiers)", key_path="training.class_weight")])
-    bench = Workbench(loaded, deterministic, prepared, pipelines, strategy, model, objective,
-                      weights)
+        raise loaded.located(
+            [
+                Problem(
+                    "class_weight needs a model with one output (this one has "
+                    f"{len(model.outputs)}: auxiliary classifiers)",
+                    key_path="training.class_weight",
+                )
+            ]
+        )
+    bench = Workbench(
+        loaded, deterministic, prepared, pipelines, strategy, model, objective, weights
+    )
     bench.train_ds = bench.feed(pipelines.train, training=True)
     if has_validation and pipelines.validation is not None:
         bench.val_ds = bench.feed(pipelines.validation, training=False)
     return bench
 
 
-def _with_auxiliary_outputs(loaded: LoadedSpec, model: Any, objective: Objective,
-                            strategy: Any) -> Any:
+def _with_auxiliary_outputs(
+    loaded: LoadedSpec, model: Any, objective: Objective, strategy: Any
+) -> Any:
     """A model with auxiliary outputs trains them all with the plugin's loss weights."""
     entry = loaded.entry("model")
     assert entry.capabilities.loss_weights is not None  # build_model checked it
@@ -134,8 +151,9 @@ def _with_auxiliary_outputs(loaded: LoadedSpec, model: Any, objective: Objective
         return with_auxiliary_losses(model, weights or {}, make_loss(objective), entry.owner)
 
 
-def class_weights(setting: ClassWeight | None, prepared: PreparedData,
-                  loaded: LoadedSpec) -> dict[int, float] | None:
+def class_weights(
+    setting: ClassWeight | None, prepared: PreparedData, loaded: LoadedSpec
+) -> dict[int, float] | None:
     """``training.class_weight`` as Keras wants it: {class index: weight}, every class.
 
     balanced: total / (classes x count) over the training split (scikit-learn's formula);
@@ -146,14 +164,22 @@ def class_weights(setting: ClassWeight | None, prepared: PreparedData,
         return None
     names = list(prepared.class_names)
     if setting == "balanced":
-        counts = np.bincount(np.asarray(prepared.train.labels, dtype=np.int64),
-                             minlength=len(names))
+        counts = np.bincount(
+            np.asarray(prepared.train.labels, dtype=np.int64), minlength=len(names)
+        )
         total = float(counts.sum())
         return {i: (total / (len(names) * int(c)) if c else 1.0) for i, c in enumerate(counts)}
     assert isinstance(setting, dict)
     unknown = [k for k in setting if k not in names]
     if unknown:
         shown = ", ".join(names[:50]) + (", ..." if len(names) > 50 else "")
-        raise loaded.located([Problem(f"unknown class '{k}' (the data's classes: {shown})",
-                                      key_path=f"training.class_weight.{k}") for k in unknown])
+        raise loaded.located(
+            [
+                Problem(
+                    f"unknown class '{k}' (the data's classes: {shown})",
+                    key_path=f"training.class_weight.{k}",
+                )
+                for k in unknown
+            ]
+        )
     return {i: float(setting.get(name, 1.0)) for i, name in enumerate(names)}

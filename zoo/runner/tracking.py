@@ -44,9 +44,9 @@ def env_params(name: str) -> dict[str, Any]:
     for key, value in os.environ.items():
         if key.startswith(prefix) and key != TRACKING_ENV:
             try:
-                out[key[len(prefix):].lower()] = yaml.safe_load(value) if value.strip() else None
+                out[key[len(prefix) :].lower()] = yaml.safe_load(value) if value.strip() else None
             except yaml.YAMLError:
-                out[key[len(prefix):].lower()] = value
+                out[key[len(prefix) :].lower()] = value
     return out
 
 
@@ -75,13 +75,17 @@ class Trackers:
                 params = entry.params.model_validate(env_params(name))
                 tracker = entry.factory(params)
             except ValidationError as exc:
-                errs = "; ".join(f"ZOO_{name.upper()}_{'_'.join(map(str, e['loc'])).upper()}: "
-                                 f"{e['msg']}" for e in exc.errors())
+                errs = "; ".join(
+                    f"ZOO_{name.upper()}_{'_'.join(map(str, e['loc'])).upper()}: {e['msg']}"
+                    for e in exc.errors()
+                )
                 _warn(f"tracker '{name}' not started: {errs}")
                 continue
             except Exception as exc:
-                _warn(f"tracker '{name}' ({entry.owner}) is broken and was not started: "
-                      f"{type(exc).__name__}: {exc}"[:500])
+                _warn(
+                    f"tracker '{name}' ({entry.owner}) is broken and was not started: "
+                    f"{type(exc).__name__}: {exc}"[:500]
+                )
                 continue
             made.append((name, entry.owner, tracker))
         return cls(made)
@@ -93,8 +97,11 @@ class Trackers:
                 getattr(tracker, method)(*args)
             except Exception as exc:  # a tracker never stops a run
                 self.trackers.remove(item)
-                _warn(f"tracker '{name}' ({owner}) is broken: {method} raised "
-                      f"{type(exc).__name__}: {exc}"[:500] + "; the run goes on without it")
+                _warn(
+                    f"tracker '{name}' ({owner}) is broken: {method} raised "
+                    f"{type(exc).__name__}: {exc}"[:500]
+                    + "; the run goes on without it"
+                )
 
     def start(self, run_dir: Path, resolved_spec: dict[str, Any], record: RunRecord) -> None:
         """The run folder exists (also again when a run is resumed)."""
@@ -111,6 +118,9 @@ class Trackers:
 
     def finish(self, status: str, results: Results | None, run_dir: Path) -> None:
         """However the run ended: its status, its results (finished runs) and its files."""
-        files = sorted(p for p in run_dir.rglob("*") if p.is_file() and p.name != ".lock") \
-            if run_dir.exists() else []
+        files = (
+            sorted(p for p in run_dir.rglob("*") if p.is_file() and p.name != ".lock")
+            if run_dir.exists()
+            else []
+        )
         self.call("finish", status, results.to_json() if results is not None else {}, files)

@@ -46,8 +46,9 @@ SpecLike = str | Path | LoadedSpec | SpecBase | Mapping[str, Any]
 _ONE_RUN = threading.Lock()  # seeds, Keras' session and op determinism are process-wide
 
 
-def load(spec: SpecLike, overrides: Sequence[str] = (),
-         registry: Registry | None = None) -> LoadedSpec:
+def load(
+    spec: SpecLike, overrides: Sequence[str] = (), registry: Registry | None = None
+) -> LoadedSpec:
     """A LoadedSpec from a path, a LoadedSpec, a Spec model or a plain mapping."""
     if isinstance(spec, (str, Path)):
         return load_spec(spec, overrides, registry)
@@ -58,8 +59,7 @@ def load(spec: SpecLike, overrides: Sequence[str] = (),
     if isinstance(spec, Mapping):
         return load_spec_text(_dump(dict(spec)), "<spec>", overrides, registry)
     if isinstance(spec, SpecBase):
-        return load_spec_text(_dump(spec.model_dump(mode="json")), "<spec>", overrides,
-                              registry)
+        return load_spec_text(_dump(spec.model_dump(mode="json")), "<spec>", overrides, registry)
     raise TypeError(
         f"train() takes a spec path, LoadedSpec, Spec or dict; got {type(spec).__name__}"
     )
@@ -70,8 +70,9 @@ def _dump(data: dict[str, Any]) -> str:
     try:
         return yaml.safe_dump(_plain(data), sort_keys=False)
     except yaml.YAMLError as exc:
-        raise UserError([Problem(f"the spec holds a value YAML cannot represent: {exc}",
-                                 "<spec>")]) from None
+        raise UserError(
+            [Problem(f"the spec holds a value YAML cannot represent: {exc}", "<spec>")]
+        ) from None
 
 
 def _plain(value: Any) -> Any:
@@ -134,19 +135,39 @@ def train(
     """
     started = time.perf_counter()
     if not _ONE_RUN.acquire(blocking=False):
-        raise UserError("another zoo.train is running in this process; seeds and Keras' state "
-                        "are process-wide, so runs in threads of one process would not be "
-                        "repeatable: train them one after another, or in separate processes")
+        raise UserError(
+            "another zoo.train is running in this process; seeds and Keras' state "
+            "are process-wide, so runs in threads of one process would not be "
+            "repeatable: train them one after another, or in separate processes"
+        )
     try:
-        return _train(spec, out=out, run_dir=run_dir, overrides=overrides, resume=resume,
-                      registry=registry, verbose=verbose, callbacks=callbacks, started=started)
+        return _train(
+            spec,
+            out=out,
+            run_dir=run_dir,
+            overrides=overrides,
+            resume=resume,
+            registry=registry,
+            verbose=verbose,
+            callbacks=callbacks,
+            started=started,
+        )
     finally:
         _ONE_RUN.release()
 
 
-def _train(spec: SpecLike | None, *, out: str | Path | None, run_dir: str | Path | None,
-           overrides: Sequence[str], resume: str | Path | None, registry: Registry | None,
-           verbose: int | None, callbacks: Sequence[Any], started: float) -> TrainResult:
+def _train(
+    spec: SpecLike | None,
+    *,
+    out: str | Path | None,
+    run_dir: str | Path | None,
+    overrides: Sequence[str],
+    resume: str | Path | None,
+    registry: Registry | None,
+    verbose: int | None,
+    callbacks: Sequence[Any],
+    started: float,
+) -> TrainResult:
     record: RunRecord | None = None
     lock: RunLock | None = None
     if resume is not None:
@@ -167,12 +188,22 @@ def _train(spec: SpecLike | None, *, out: str | Path | None, run_dir: str | Path
         _use_backend(loaded, record, resume)
         from zoo.runner.lifecycle import Where, run  # imports Keras: after the backend
 
-        where = Where(Path(out) if out is not None else None,
-                      Path(run_dir) if run_dir is not None else None, resume)
+        where = Where(
+            Path(out) if out is not None else None,
+            Path(run_dir) if run_dir is not None else None,
+            resume,
+        )
         held, lock = lock, None  # run() releases it
-        return run(loaded, where, record, held,
-                   verbose=_verbose(loaded.spec.training.verbose) if verbose is None else verbose,
-                   quiet=verbose == 0, extra=list(callbacks), started=started)
+        return run(
+            loaded,
+            where,
+            record,
+            held,
+            verbose=_verbose(loaded.spec.training.verbose) if verbose is None else verbose,
+            quiet=verbose == 0,
+            extra=list(callbacks),
+            started=started,
+        )
     finally:
         if lock is not None:
             lock.release()
@@ -186,8 +217,9 @@ def _use_backend(loaded: LoadedSpec, record: RunRecord | None, run: Path | None)
         wanted = record.backend or backend.DEFAULT_BACKEND
         problems = backend.problems_for(wanted, key)
         if problems:
-            raise UserError([Problem(f"the run trained on '{wanted}': {p.message}",
-                                     str(run)) for p in problems])
+            raise UserError(
+                [Problem(f"the run trained on '{wanted}': {p.message}", str(run)) for p in problems]
+            )
         backend.activate(wanted, key)
     else:
         try:
@@ -200,8 +232,9 @@ def _use_backend(loaded: LoadedSpec, record: RunRecord | None, run: Path | None)
         raise loaded.located(exc.problems) from None
 
 
-def _resumable(run: Path, spec: SpecLike | None, overrides: Sequence[str],
-               registry: Registry | None) -> tuple[RunRecord, LoadedSpec]:
+def _resumable(
+    run: Path, spec: SpecLike | None, overrides: Sequence[str], registry: Registry | None
+) -> tuple[RunRecord, LoadedSpec]:
     """The record and the spec of a run to resume (read under its lock), or a UserError."""
     record = read_run_record(run)
     if record.status == FINISHED:
@@ -218,7 +251,14 @@ def _resumable(run: Path, spec: SpecLike | None, overrides: Sequence[str],
         given = load(spec, overrides, registry)
         diff = _differences(given.resolved(), loaded.resolved())
         if diff:
-            raise UserError([Problem(
-                "the spec differs from the run's spec at: " + ", ".join(diff[:10])
-                + "; resume with the run's own spec (leave SPEC out)", str(run))])
+            raise UserError(
+                [
+                    Problem(
+                        "the spec differs from the run's spec at: "
+                        + ", ".join(diff[:10])
+                        + "; resume with the run's own spec (leave SPEC out)",
+                        str(run),
+                    )
+                ]
+            )
     return record, loaded

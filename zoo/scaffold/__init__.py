@@ -20,10 +20,20 @@ SUFFIX = ".tmpl"
 def names(name: str) -> dict[str, str]:
     """The spellings of ``name``: entry-point name, import package, distribution, title."""
     if not NAME_PATTERN.match(name):
-        raise UserError([Problem(f"plugin name must be lowercase letters, digits and '_', "
-                                 f"starting with a letter. Received: {name!r}")])
-    return {"name": name, "package": f"zoo_{name}", "dist": "zoo-" + name.replace("_", "-"),
-            "title": name.replace("_", " ").title()}
+        raise UserError(
+            [
+                Problem(
+                    f"plugin name must be lowercase letters, digits and '_', "
+                    f"starting with a letter. Received: {name!r}"
+                )
+            ]
+        )
+    return {
+        "name": name,
+        "package": f"zoo_{name}",
+        "dist": "zoo-" + name.replace("_", "-"),
+        "title": name.replace("_", " ").title(),
+    }
 
 
 def _files() -> list[tuple[str, str]]:
@@ -56,8 +66,14 @@ def new_plugin(name: str, out: str | Path = ".") -> Path:
     values = names(name)
     dest = Path(out) / values["dist"]
     if dest.exists():
-        raise UserError([Problem(f"{dest} already exists; choose another NAME or --out "
-                                 "(zoo plugin new never overwrites)")])
+        raise UserError(
+            [
+                Problem(
+                    f"{dest} already exists; choose another NAME or --out "
+                    "(zoo plugin new never overwrites)"
+                )
+            ]
+        )
     for rel, text in _files():
         rel = rel.replace("__package__", values["package"])
         if rel.endswith(SUFFIX):

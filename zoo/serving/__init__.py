@@ -18,5 +18,14 @@ from zoo.serving.exporter import ExportResult, export
 from zoo.serving.formats import FORMATS, QUANTIZATIONS
 from zoo.serving.open import evaluate_run, open_predictor, predict
 
-__all__ = ["FORMATS", "QUANTIZATIONS", "ExportResult", "ExportedModel", "evaluate_run",
-           "export", "load_export", "open_predictor", "predict"]
+__all__ = [
+    "FORMATS",
+    "QUANTIZATIONS",
+    "ExportResult",
+    "ExportedModel",
+    "evaluate_run",
+    "export",
+    "load_export",
+    "open_predictor",
+    "predict",
+]

@@ -73,9 +73,7 @@ def artifact_bytes(path: Path) -> int:
 
 def _check_options(fmt: ExportFormat, quantize: str | None, calibration_images: int) -> None:
     if quantize is not None and quantize not in QUANTIZATIONS:
-        raise UserError(
-            f"unknown quantization '{quantize}' (known: {', '.join(QUANTIZATIONS)})"
-        )
+        raise UserError(f"unknown quantization '{quantize}' (known: {', '.join(QUANTIZATIONS)})")
     if quantize is not None and fmt.name != "tflite":
         raise UserError(f"quantization applies to the tflite format only, not {fmt.name}")
     if calibration_images < 1:
@@ -102,8 +100,12 @@ def _is_export(path: Path) -> bool:
 def _check_target(dest: Path, force: bool) -> None:
     if dest.suffix.lower() in FILE_SUFFIXES:
         raise UserError(
-            [Problem("the output is a folder for the model and its manifest, not a file name",
-                     str(dest))]
+            [
+                Problem(
+                    "the output is a folder for the model and its manifest, not a file name",
+                    str(dest),
+                )
+            ]
         )
     if not (dest.exists() or dest.is_symlink()):
         return
@@ -113,8 +115,11 @@ def _check_target(dest: Path, force: bool) -> None:
         raise UserError([Problem("already exists; pass --force to replace it", str(dest))])
     if not _is_export(dest):
         raise UserError(
-            [Problem("exists and is not a zoo export; not replacing it, even with --force",
-                     str(dest))]
+            [
+                Problem(
+                    "exists and is not a zoo export; not replacing it, even with --force", str(dest)
+                )
+            ]
         )
 
 
@@ -204,7 +209,12 @@ def export(
         check = _self_check(serving, runtime, run.image_shape, calibration)
         num_classes = int(serving.outputs[0].shape[-1])
         manifest = build_manifest(
-            run, fmt, quantize, runtime, num_classes, check,
+            run,
+            fmt,
+            quantize,
+            runtime,
+            num_classes,
+            check,
             None if calibration is None else int(len(calibration)),
         )
         atomic_write_json(tmp / MANIFEST_FILE, manifest.to_json())

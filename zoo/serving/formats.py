@@ -50,9 +50,7 @@ FORMATS: dict[str, ExportFormat] = {
 def get_format(name: str) -> ExportFormat:
     fmt = FORMATS.get(str(name).lower())
     if fmt is None:
-        raise UserError(
-            f"unknown export format '{name}' (known: {', '.join(FORMATS)})"
-        )
+        raise UserError(f"unknown export format '{name}' (known: {', '.join(FORMATS)})")
     return fmt
 
 

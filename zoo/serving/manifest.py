@@ -40,9 +40,15 @@ def run_metrics(run: Run) -> dict[str, Any]:
     return {"split": results.split, "count": results.count, **results.scores}
 
 
-def build_manifest(run: Run, fmt: ExportFormat, quantize: str | None, runtime: Runtime,
-                   num_classes: int, check: dict[str, Any],
-                   calibration: int | None) -> ExportManifest:
+def build_manifest(
+    run: Run,
+    fmt: ExportFormat,
+    quantize: str | None,
+    runtime: Runtime,
+    num_classes: int,
+    check: dict[str, Any],
+    calibration: int | None,
+) -> ExportManifest:
     record = run.record
     h, w, c = run.image_shape
     model = record.plugins.get("model")
@@ -58,10 +64,14 @@ def build_manifest(run: Run, fmt: ExportFormat, quantize: str | None, runtime: R
         calibration=None if calibration is None else {"split": "train", "images": calibration},
         metrics=run_metrics(run),
         check=check,
-        source_run=SourceRun(path=str(run.path.resolve()), name=record.name,
-                             created=record.created, seed=record.seed,
-                             epochs=record.epochs_done,
-                             architecture=model.name if model else None),
+        source_run=SourceRun(
+            path=str(run.path.resolve()),
+            name=record.name,
+            created=record.created,
+            seed=record.seed,
+            epochs=record.epochs_done,
+            architecture=model.name if model else None,
+        ),
         versions=export_versions(),
         created=now(),
     )

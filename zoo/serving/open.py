@@ -33,18 +33,26 @@ def open_predictor(path: str | Path, registry: Registry | None = None) -> Predic
         return load_export(path)
     if not path.exists():
         raise UserError([Problem("no such run folder or exported model", str(path))])
-    raise UserError([Problem(
-        f"not a run folder (no {INFO_FILE}) nor an exported model (a zoo export folder, a "
-        "SavedModel folder, a .tflite or .onnx file)", str(path))])
+    raise UserError(
+        [
+            Problem(
+                f"not a run folder (no {INFO_FILE}) nor an exported model (a zoo export folder, a "
+                "SavedModel folder, a .tflite or .onnx file)",
+                str(path),
+            )
+        ]
+    )
 
 
-def evaluate_export(exported: ExportedModel, data: str | Path | None = None,
-                    batch_size: int | None = None) -> EvalResult:
+def evaluate_export(
+    exported: ExportedModel, data: str | Path | None = None, batch_size: int | None = None
+) -> EvalResult:
     """An exported model on its source run's test split, a spec's data or a class folder."""
     where = str(exported.path)
     if not exported.class_names:
         raise UserError(
-            [Problem("evaluating an export needs its manifest.json (the class names)", where)])
+            [Problem("evaluating an export needs its manifest.json (the class names)", where)]
+        )
     if data is not None and Path(data).is_dir():
         images, labels = folder_images(Path(data), exported)
         split = "folder"
@@ -52,8 +60,9 @@ def evaluate_export(exported: ExportedModel, data: str | Path | None = None,
         if data is None:
             source = exported.manifest.source_run.path if exported.manifest else None
             if not (source and Path(source).is_dir()):
-                raise UserError([Problem("the run it came from is not here; give the data "
-                                         "with --data", where)])
+                raise UserError(
+                    [Problem("the run it came from is not here; give the data with --data", where)]
+                )
             prepared, where = Run(source).prepared(None)
         else:
             prepared, where = spec_data(Path(data))
@@ -62,9 +71,12 @@ def evaluate_export(exported: ExportedModel, data: str | Path | None = None,
     return evaluate_probabilities(probs, labels, exported.class_names, split)
 
 
-def evaluate_run(run: str | Path | Predictor, data: str | Path | None = None,
-                 batch_size: int | None = None,
-                 weights: Literal["best", "last"] | None = None) -> EvalResult:
+def evaluate_run(
+    run: str | Path | Predictor,
+    data: str | Path | None = None,
+    batch_size: int | None = None,
+    weights: Literal["best", "last"] | None = None,
+) -> EvalResult:
     """Evaluate a saved run (or an export of one) on its own test split, another spec's
     data, or a class folder.
 
@@ -80,13 +92,20 @@ def evaluate_run(run: str | Path | Predictor, data: str | Path | None = None,
         result.weights = chosen
         return result
     if weights is not None:
-        raise UserError([Problem("--weights applies to a run folder; an export holds one set "
-                                 "of weights", str(model.path))])
+        raise UserError(
+            [
+                Problem(
+                    "--weights applies to a run folder; an export holds one set of weights",
+                    str(model.path),
+                )
+            ]
+        )
     assert isinstance(model, ExportedModel)
     return evaluate_export(model, data, batch_size)
 
 
-def predict(run: str | Path | Predictor, images: Sequence[Any] | Any,
-            top_k: int = 5) -> list[Prediction]:
+def predict(
+    run: str | Path | Predictor, images: Sequence[Any] | Any, top_k: int = 5
+) -> list[Prediction]:
     """Shortcut: ``open_predictor(run).predict(images, top_k)``."""
     return (run if isinstance(run, Predictor) else open_predictor(run)).predict(images, top_k)

@@ -40,7 +40,10 @@ def _has_all_defaults(model: type[BaseModel]) -> bool:
 def _member(section: str, key: str, base: type[Section], entry: PluginEntry) -> type[BaseModel]:
     params_field: Any
     if _has_all_defaults(entry.params):
-        params_field = (entry.params, Field(default_factory=entry.params, description=f"Parameters of '{entry.name}'."))
+        params_field = (
+            entry.params,
+            Field(default_factory=entry.params, description=f"Parameters of '{entry.name}'."),
+        )
     else:
         params_field = (entry.params, Field(description=f"Parameters of '{entry.name}'."))
     return create_model(  # type: ignore[call-overload]
@@ -63,7 +66,8 @@ def _union(section: str, registry: Registry) -> Any:
             raise ValueError(f"unknown {label} '{value}' (none is registered)")
 
         return create_model(
-            f"{section.title()}_none", __base__=base,
+            f"{section.title()}_none",
+            __base__=base,
             **{key: (Annotated[str, AfterValidator(_none_registered)], ...)},
             params=(dict[str, Any], Field(default_factory=dict)),
         )
@@ -88,9 +92,14 @@ def build_spec_model(registry: Registry) -> type[SpecBase]:
         __doc__=SpecBase.__doc__,
         data=(_union("data", registry), Field(description="Where the images come from.")),
         model=(_union("model", registry), Field(description="The architecture.")),
-        scaling=(scaling_union, Field(validate_default=True, description="Pixel scaling.", **scaling_default)),
-        augmentation=(_union("augmentation", registry) | None,
-                      Field(None, description="Training-time augmentation, or none.")),
+        scaling=(
+            scaling_union,
+            Field(validate_default=True, description="Pixel scaling.", **scaling_default),
+        ),
+        augmentation=(
+            _union("augmentation", registry) | None,
+            Field(None, description="Training-time augmentation, or none."),
+        ),
     )
     registry._spec_model = spec_model  # type: ignore[attr-defined]
     return spec_model

@@ -35,10 +35,17 @@ class LoadedSpec:
     error (:meth:`located`).
     """
 
-    def __init__(self, spec: SpecBase, path: Path | None, warnings: list[Problem],
-                 raw: dict[str, Any], registry: Registry | None = None,
-                 spec_dir: Path | None = None, doc: YamlDocument | None = None,
-                 overrides: Sequence[str] = ()) -> None:
+    def __init__(
+        self,
+        spec: SpecBase,
+        path: Path | None,
+        warnings: list[Problem],
+        raw: dict[str, Any],
+        registry: Registry | None = None,
+        spec_dir: Path | None = None,
+        doc: YamlDocument | None = None,
+        overrides: Sequence[str] = (),
+    ) -> None:
         self.spec = spec
         self.path = path
         self.warnings = warnings
@@ -79,8 +86,16 @@ class LoadedSpec:
     def with_spec_dir(self, spec_dir: Path) -> LoadedSpec:
         """The same spec, with relative paths starting at ``spec_dir`` (a resumed run's
         spec lives in the run folder; its data paths start where the original spec was)."""
-        return LoadedSpec(self.spec, self.path, self.warnings, self.raw, self.registry,
-                          spec_dir, self.doc, self.overrides)
+        return LoadedSpec(
+            self.spec,
+            self.path,
+            self.warnings,
+            self.raw,
+            self.registry,
+            spec_dir,
+            self.doc,
+            self.overrides,
+        )
 
     def located(self, problems: Sequence[Problem]) -> UserError:
         """A UserError whose problems name this spec's file, line and column (or the
@@ -110,16 +125,28 @@ def parse_override(text: str) -> tuple[list[str | int], Any]:
     (``callbacks.0.patience``).
     """
     if "=" not in text:
-        raise UserError([Problem(f"override must look like key.path=value, got {one_line(text, 200)!r}",
-                                 "--set")])
+        raise UserError(
+            [
+                Problem(
+                    f"override must look like key.path=value, got {one_line(text, 200)!r}", "--set"
+                )
+            ]
+        )
     key, _, raw_value = text.partition("=")
     where = "--set " + one_line(text, 200)
     if not key.strip():
         raise UserError([Problem("override has an empty key path", where)])
     path = parse_path(key)
     if path is None:
-        raise UserError([Problem(f"not a key path: {one_line(key, 200)!r} (write it like "
-                                 "training.epochs or callbacks[0].patience)", where)])
+        raise UserError(
+            [
+                Problem(
+                    f"not a key path: {one_line(key, 200)!r} (write it like "
+                    "training.epochs or callbacks[0].patience)",
+                    where,
+                )
+            ]
+        )
     return path, parse_value(raw_value, where)
 
 
@@ -131,17 +158,32 @@ def apply_overrides(data: dict[str, Any], overrides: Sequence[str]) -> dict[str,
         cur: Any = data
         for i, step in enumerate(path):
             last = i == len(path) - 1
-            if isinstance(cur, dict) and (last or cur.get(step) is None) \
-                    and (last or not isinstance(path[i + 1], int)):
+            if (
+                isinstance(cur, dict)
+                and (last or cur.get(step) is None)
+                and (last or not isinstance(path[i + 1], int))
+            ):
                 cur[step] = value if last else {}  # missing mappings are created
             elif not _has(cur, step):
                 here = format_path(path[: i + (isinstance(cur, dict))]) or "the spec"
-                why = (f"{here} has {len(cur)} item{'s' * (len(cur) != 1)}" if isinstance(cur, list) and isinstance(step, int)
-                       else f"{here} is a list: give an index, like {here}[0]" if isinstance(cur, list)
-                       else f"{here} is not set; set the whole list: {here}=[...]" if isinstance(cur, dict)
-                       else f"{here} is {brief(cur)}, not a mapping")
-                raise UserError([Problem(f"cannot set this: {why}", "--set " + one_line(text, 200),
-                                         key_path=format_path(path))])
+                why = (
+                    f"{here} has {len(cur)} item{'s' * (len(cur) != 1)}"
+                    if isinstance(cur, list) and isinstance(step, int)
+                    else f"{here} is a list: give an index, like {here}[0]"
+                    if isinstance(cur, list)
+                    else f"{here} is not set; set the whole list: {here}=[...]"
+                    if isinstance(cur, dict)
+                    else f"{here} is {brief(cur)}, not a mapping"
+                )
+                raise UserError(
+                    [
+                        Problem(
+                            f"cannot set this: {why}",
+                            "--set " + one_line(text, 200),
+                            key_path=format_path(path),
+                        )
+                    ]
+                )
             elif last:
                 cur[step] = value
             cur = cur[step]
@@ -157,11 +199,26 @@ def _has(container: Any, step: str | int) -> bool:
 def _migrate(data: dict[str, Any], file: str) -> dict[str, Any]:
     version = data.get("spec_version", CURRENT_SPEC_VERSION)
     if not isinstance(version, int) or isinstance(version, bool) or version < 1:
-        raise UserError([Problem(f"spec_version must be a positive integer (got {version!r})", file,
-                                 key_path="spec_version")])
+        raise UserError(
+            [
+                Problem(
+                    f"spec_version must be a positive integer (got {version!r})",
+                    file,
+                    key_path="spec_version",
+                )
+            ]
+        )
     if version > CURRENT_SPEC_VERSION:
-        raise UserError([Problem(f"spec_version {version} is newer than this zoo understands "
-                                 f"({CURRENT_SPEC_VERSION}); upgrade zoo", file, key_path="spec_version")])
+        raise UserError(
+            [
+                Problem(
+                    f"spec_version {version} is newer than this zoo understands "
+                    f"({CURRENT_SPEC_VERSION}); upgrade zoo",
+                    file,
+                    key_path="spec_version",
+                )
+            ]
+        )
     while version < CURRENT_SPEC_VERSION:
         data = MIGRATIONS[version](data)
         version += 1
@@ -169,8 +226,13 @@ def _migrate(data: dict[str, Any], file: str) -> dict[str, Any]:
     return data
 
 
-def load_spec_text(text: str, file: str = "<spec>", overrides: Sequence[str] = (),
-                   registry: Registry | None = None, base_dir: Path | None = None) -> LoadedSpec:
+def load_spec_text(
+    text: str,
+    file: str = "<spec>",
+    overrides: Sequence[str] = (),
+    registry: Registry | None = None,
+    base_dir: Path | None = None,
+) -> LoadedSpec:
     """Validate spec text; raises :class:`UserError` listing every problem at once.
 
     ``base_dir`` is where relative paths in the spec start (default: the file's folder).
@@ -184,12 +246,15 @@ def load_spec_text(text: str, file: str = "<spec>", overrides: Sequence[str] = (
     model = build_spec_model(registry)
     auto = _wants_auto_scaling(data)
     try:
-        spec = model.model_validate(_with_scaling(data, registry.default_scaling()) if auto else data)
+        spec = model.model_validate(
+            _with_scaling(data, registry.default_scaling()) if auto else data
+        )
         if auto:
             spec = _resolve_auto_scaling(spec, data, model, registry)
     except ValidationError as exc:
-        problems = _without_conflicts(problems_from_validation(exc, doc, model, registry),
-                                      data, registry)
+        problems = _without_conflicts(
+            problems_from_validation(exc, doc, model, registry), data, registry
+        )
         problems += _conflict_problems(data, registry, doc)
         raise UserError([_blame_override(p, overrides) for p in problems]) from None
     problems = _conflict_problems(data, registry, doc)
@@ -216,8 +281,9 @@ def _with_scaling(data: dict[str, Any], recipe: str | None) -> dict[str, Any]:
     return out
 
 
-def _resolve_auto_scaling(spec: SpecBase, data: dict[str, Any], model: type[SpecBase],
-                          registry: Registry) -> SpecBase:
+def _resolve_auto_scaling(
+    spec: SpecBase, data: dict[str, Any], model: type[SpecBase], registry: Registry
+) -> SpecBase:
     """``scaling: {recipe: auto}``: the recipe the architecture's params require, else the
     registry's default."""
     entry = registry.get(spec.model.architecture, "architecture")
@@ -228,8 +294,9 @@ def _resolve_auto_scaling(spec: SpecBase, data: dict[str, Any], model: type[Spec
     return model.model_validate(_with_scaling(data, wanted))
 
 
-def _without_conflicts(problems: list[Problem], data: dict[str, Any],
-                       registry: Registry) -> list[Problem]:
+def _without_conflicts(
+    problems: list[Problem], data: dict[str, Any], registry: Registry
+) -> list[Problem]:
     """Drop 'unknown plugin' reports for names that are really claimed twice: the conflict
     problem says what is wrong."""
     clashing = {path for path, name in _plugin_names(data) if name in registry.conflicts}
@@ -256,13 +323,20 @@ def _blame_override(problem: Problem, overrides: Sequence[str]) -> Problem:
     for text in reversed(overrides):
         key = parse_path(text.partition("=")[0])
         if key is not None and (path[: len(key)] == key or key[: len(path)] == path):
-            return Problem(problem.message, "--set " + one_line(text, 200), key_path=problem.key_path)
+            return Problem(
+                problem.message, "--set " + one_line(text, 200), key_path=problem.key_path
+            )
     return problem
 
 
-def _conflict_problems(data: dict[str, Any], registry: Registry, doc: YamlDocument) -> list[Problem]:
-    return [_located(Problem(registry.conflict_message(name), key_path=path), doc)
-            for path, name in _plugin_names(data) if name in registry.conflicts]
+def _conflict_problems(
+    data: dict[str, Any], registry: Registry, doc: YamlDocument
+) -> list[Problem]:
+    return [
+        _located(Problem(registry.conflict_message(name), key_path=path), doc)
+        for path, name in _plugin_names(data)
+        if name in registry.conflicts
+    ]
 
 
 def _plugin_checks(loaded: LoadedSpec, doc: YamlDocument, auto_scaling: bool) -> list[Problem]:
@@ -304,14 +378,22 @@ def _core_checks(loaded: LoadedSpec, auto_scaling: bool) -> list[Problem]:
     problems = []
     wanted = caps.required_scaling(spec.model.params) if caps.required_scaling else None
     if wanted is not None and spec.scaling.recipe != wanted and not auto_scaling:
-        problems.append(Problem(
-            f"architecture '{model.name}' with these params expects the '{wanted}' scaling its "
-            f"weights were trained with, not '{spec.scaling.recipe}'; set scaling: "
-            f"{{recipe: {wanted}}} (or {{recipe: auto}})", key_path="scaling.recipe"))
+        problems.append(
+            Problem(
+                f"architecture '{model.name}' with these params expects the '{wanted}' scaling its "
+                f"weights were trained with, not '{spec.scaling.recipe}'; set scaling: "
+                f"{{recipe: {wanted}}} (or {{recipe: auto}})",
+                key_path="scaling.recipe",
+            )
+        )
     if spec.training.phases and caps.set_trainable is None:
-        problems.append(Problem(
-            f"architecture '{model.name}' has no layers to freeze or unfreeze, so it cannot "
-            "have fine-tuning phases", key_path="training.phases"))
+        problems.append(
+            Problem(
+                f"architecture '{model.name}' has no layers to freeze or unfreeze, so it cannot "
+                "have fine-tuning phases",
+                key_path="training.phases",
+            )
+        )
     from zoo.spec.runtime_checks import runtime_problems
 
     return problems + runtime_problems(spec)
@@ -322,16 +404,19 @@ def _located(problem: Problem, doc: YamlDocument, default_path: str | None = Non
     key_path = problem.key_path or default_path
     line = column = None
     if key_path:
-        steps = [int(s) if s.isdigit() else s
-                 for s in re.split(r"\.|\[|\]", key_path) if s]
+        steps = [int(s) if s.isdigit() else s for s in re.split(r"\.|\[|\]", key_path) if s]
         found = locate(doc.root, steps)
         if found:
             line, column = found
     return Problem(problem.message, problem.file or doc.file, line, column, key_path)
 
 
-def load_spec(path: str | Path, overrides: Sequence[str] = (), registry: Registry | None = None,
-              base_dir: Path | None = None) -> LoadedSpec:
+def load_spec(
+    path: str | Path,
+    overrides: Sequence[str] = (),
+    registry: Registry | None = None,
+    base_dir: Path | None = None,
+) -> LoadedSpec:
     """Read and validate a spec file (relative paths start at ``base_dir``, default: the
     file's folder)."""
     path = Path(path)
@@ -344,7 +429,9 @@ def load_spec(path: str | Path, overrides: Sequence[str] = (), registry: Registr
     return load_spec_text(text, str(path), overrides, registry, base_dir)
 
 
-def validate_spec(path: str | Path, overrides: Sequence[str] = (), registry: Registry | None = None) -> list[Problem]:
+def validate_spec(
+    path: str | Path, overrides: Sequence[str] = (), registry: Registry | None = None
+) -> list[Problem]:
     """Every problem in a spec file (empty when it is valid)."""
     try:
         load_spec(path, overrides, registry)

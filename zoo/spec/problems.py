@@ -21,7 +21,9 @@ MAX_ERRORS = 500  # validation errors looked at (the work per error is not tiny)
 BARE_NAME_TYPES = frozenset({"model_attributes_type", "model_type", "dict_type"})
 
 
-def normalize_loc(loc: Sequence[str | int], data: Any, error_type: str) -> tuple[list[str | int], bool]:
+def normalize_loc(
+    loc: Sequence[str | int], data: Any, error_type: str
+) -> tuple[list[str | int], bool]:
     """Drop what Pydantic adds to a location that is not in the file: union tags and labels.
 
     Also says whether a union member's label was dropped (the error is one alternative).
@@ -41,7 +43,12 @@ def normalize_loc(loc: Sequence[str | int], data: Any, error_type: str) -> tuple
             continue  # the union member Pydantic chose by its tag
         elif last and error_type in ("missing", "extra_forbidden"):
             out.append(step)
-        elif isinstance(cur, dict) and isinstance(step, str) and step.isidentifier() and not _is_label(step):
+        elif (
+            isinstance(cur, dict)
+            and isinstance(step, str)
+            and step.isidentifier()
+            and not _is_label(step)
+        ):
             out.append(step)  # a key that is missing deeper in the structure
             cur = None
         else:
@@ -83,7 +90,10 @@ def allowed_keys(model: type[BaseModel], path: Sequence[str | int], data: Any) -
                 return []
             t, cur = field.annotation, cur.get(step) if isinstance(cur, dict) else None
         elif typing.get_origin(t) in (list, tuple) and isinstance(step, int):
-            t, cur = typing.get_args(t)[0], cur[step] if isinstance(cur, list) and step < len(cur) else None
+            t, cur = (
+                typing.get_args(t)[0],
+                cur[step] if isinstance(cur, list) and step < len(cur) else None,
+            )
         elif typing.get_origin(t) is dict:
             t, cur = typing.get_args(t)[1], cur.get(step) if isinstance(cur, dict) else None
         else:
@@ -94,8 +104,13 @@ def allowed_keys(model: type[BaseModel], path: Sequence[str | int], data: Any) -
     return []
 
 
-def _message(err: dict[str, Any], path: list[str | int], doc: YamlDocument,
-             model: type[BaseModel], registry: Registry) -> str:
+def _message(
+    err: dict[str, Any],
+    path: list[str | int],
+    doc: YamlDocument,
+    model: type[BaseModel],
+    registry: Registry,
+) -> str:
     kind = err["type"]
     ctx = err.get("ctx") or {}
     if kind == "extra_forbidden":
@@ -105,12 +120,18 @@ def _message(err: dict[str, Any], path: list[str | int], doc: YamlDocument,
         return f"unknown key {brief(str(path[-1]))}" + (f"; {hint}" if hint else "") + expected
     if kind == "missing":
         return f"missing required key {brief(str(path[-1]))}" if path else "missing value"
-    if kind in BARE_NAME_TYPES and len(path) == 1 and path[0] in PLUGIN_SECTIONS \
-            and isinstance(err.get("input"), str):
+    if (
+        kind in BARE_NAME_TYPES
+        and len(path) == 1
+        and path[0] in PLUGIN_SECTIONS
+        and isinstance(err.get("input"), str)
+    ):
         return _bare_name_message(str(path[0]), err["input"], registry)
     if kind in ("union_tag_invalid", "union_tag_not_found") and path and path[0] in PLUGIN_SECTIONS:
         key, _, filters = PLUGIN_SECTIONS[str(path[0])]
-        label = filters.get("recipe_type") or ("data source" if filters["kind"] == "data" else filters["kind"])
+        label = filters.get("recipe_type") or (
+            "data source" if filters["kind"] == "data" else filters["kind"]
+        )
         names = registry.names(filters["kind"], filters.get("recipe_type"))  # type: ignore[arg-type]
         if kind == "union_tag_not_found":
             return f"missing required key '{key}' (known {label}s: {', '.join(names)})"
@@ -118,16 +139,21 @@ def _message(err: dict[str, Any], path: list[str | int], doc: YamlDocument,
     if kind == "union_tag_invalid":
         tags = ctx.get("expected_tags", "")
         hint = did_you_mean(str(ctx.get("tag")), [t.strip(" '") for t in str(tags).split(",")])
-        return f"unknown {ctx.get('discriminator', 'tag').strip(chr(39))} '{ctx.get('tag')}'" + (
-            f"; {hint}" if hint else "") + f" (expected one of: {tags})"
+        return (
+            f"unknown {ctx.get('discriminator', 'tag').strip(chr(39))} '{ctx.get('tag')}'"
+            + (f"; {hint}" if hint else "")
+            + f" (expected one of: {tags})"
+        )
     msg = err["msg"]
     if kind == "literal_error" and isinstance(err.get("input"), str):
-        options = [o.strip(" '") for o in str(ctx.get("expected", "")).replace(" or ", ",").split(",")]
+        options = [
+            o.strip(" '") for o in str(ctx.get("expected", "")).replace(" or ", ",").split(",")
+        ]
         hint = did_you_mean(err["input"], [o for o in options if o])
         if hint:
             msg += f"; {hint}"
     if msg.startswith("Value error, "):
-        msg = msg[len("Value error, "):]
+        msg = msg[len("Value error, ") :]
     shown = err.get("input")
     if "input" in err and not isinstance(shown, (dict, list)):
         text = brief(shown)
@@ -141,8 +167,10 @@ def _bare_name_message(section: str, value: str, registry: Registry) -> str:
     key, _, filters = PLUGIN_SECTIONS[section]
     names = registry.names(filters["kind"], filters.get("recipe_type"))  # type: ignore[arg-type]
     name = value if value in names else next(iter(close_matches(value, names, n=1)), value)
-    return (f"expected a mapping, not the bare name {brief(value)}; "
-            f"write {section}: {{{key}: {brief(name, quote=False)}}}")
+    return (
+        f"expected a mapping, not the bare name {brief(value)}; "
+        f"write {section}: {{{key}: {brief(name, quote=False)}}}"
+    )
 
 
 def _value_at(data: Any, path: Sequence[str | int], key: str) -> Any:
@@ -154,8 +182,13 @@ def _value_at(data: Any, path: Sequence[str | int], key: str) -> Any:
     return data.get(key) if isinstance(data, dict) else None
 
 
-def problems_from_validation(exc: ValidationError, doc: YamlDocument, model: type[BaseModel],
-                             registry: Registry, prefix: Sequence[str | int] = ()) -> list[Problem]:
+def problems_from_validation(
+    exc: ValidationError,
+    doc: YamlDocument,
+    model: type[BaseModel],
+    registry: Registry,
+    prefix: Sequence[str | int] = (),
+) -> list[Problem]:
     """One Problem per mistake; errors from several union members at one key are merged."""
     merged: dict[tuple, list[str]] = {}
     keys_at: dict[tuple, bool] = {}
@@ -173,7 +206,10 @@ def problems_from_validation(exc: ValidationError, doc: YamlDocument, model: typ
         msg = _message(err, path, doc, model, registry)
         if err["type"] in ("union_tag_invalid", "union_tag_not_found"):
             tag_key = str((err.get("ctx") or {}).get("discriminator", "")).strip("'")
-            if err["type"] == "union_tag_not_found" or _value_at(doc.data, path, tag_key) is not None:
+            if (
+                err["type"] == "union_tag_not_found"
+                or _value_at(doc.data, path, tag_key) is not None
+            ):
                 path = [*path, tag_key]
         key = tuple(path)
         bucket = merged.setdefault(key, [])
@@ -184,8 +220,9 @@ def problems_from_validation(exc: ValidationError, doc: YamlDocument, model: typ
     for key, messages in merged.items():
         pos = locate(doc.root, list(key), key=keys_at[key])
         line, col = pos if pos else (None, None)
-        problems.append(Problem(one_line(" or ".join(messages)), doc.file, line, col,
-                                format_path(key) or None))
+        problems.append(
+            Problem(one_line(" or ".join(messages)), doc.file, line, col, format_path(key) or None)
+        )
     problems.sort(key=lambda p: (p.line or 0, p.column or 0))
     return _at_most(problems, len(errors), doc.file)
 
@@ -195,5 +232,7 @@ def _at_most(problems: list[Problem], errors: int, file: str) -> list[Problem]:
     if len(problems) <= MAX_PROBLEMS and errors <= MAX_ERRORS:
         return problems
     hidden = max(errors - MAX_PROBLEMS, len(problems) - MAX_PROBLEMS, 1)
-    return [*problems[:MAX_PROBLEMS],
-            Problem(f"... and about {hidden} more problems not shown", file)]
+    return [
+        *problems[:MAX_PROBLEMS],
+        Problem(f"... and about {hidden} more problems not shown", file),
+    ]

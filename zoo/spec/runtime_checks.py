@@ -21,41 +21,72 @@ def runtime_problems(spec: Any) -> list[Problem]:
     problems: list[Problem] = []
     if not installed(backend):
         where = "" if runtime.backend else " ($KERAS_BACKEND or the default)"
-        problems.append(Problem(
-            f"backend '{backend}'{where} is not installed; {INSTALL_HINT[backend]}", key_path=key))
+        problems.append(
+            Problem(
+                f"backend '{backend}'{where} is not installed; {INSTALL_HINT[backend]}",
+                key_path=key,
+            )
+        )
     tf = tensorflow_installed()
     if runtime.input == "tf_data" and not tf:
-        problems.append(Problem(
-            "input tf_data needs TensorFlow, which is not installed; use input: py_dataset "
-            f"(or auto), or {INSTALL_HINT['tensorflow']}", key_path="runtime.input"))
+        problems.append(
+            Problem(
+                "input tf_data needs TensorFlow, which is not installed; use input: py_dataset "
+                f"(or auto), or {INSTALL_HINT['tensorflow']}",
+                key_path="runtime.input",
+            )
+        )
     pipeline = input_pipeline(runtime.input)
     augmentation = getattr(spec, "augmentation", None)
-    if augmentation is not None and getattr(augmentation, "path", "auto") == "graph" \
-            and pipeline != "tf_data":
-        problems.append(Problem(
-            "path: graph runs TensorFlow ops inside tf.data, but this spec's input is "
-            f"{pipeline}; use path: auto or python, or runtime.input: tf_data",
-            key_path="augmentation.path"))
+    if (
+        augmentation is not None
+        and getattr(augmentation, "path", "auto") == "graph"
+        and pipeline != "tf_data"
+    ):
+        problems.append(
+            Problem(
+                "path: graph runs TensorFlow ops inside tf.data, but this spec's input is "
+                f"{pipeline}; use path: auto or python, or runtime.input: tf_data",
+                key_path="augmentation.path",
+            )
+        )
     distribute = spec.training.distribute
     if backend != "tensorflow" and distribute.strategy != "default":
-        problems.append(Problem(
-            f"strategy {distribute.strategy} is a tf.distribute strategy: it needs the "
-            f"tensorflow backend, not {backend}"
-            + ("; use runtime.distribution: data_parallel" if backend == "jax" else ""),
-            key_path="training.distribute.strategy"))
+        problems.append(
+            Problem(
+                f"strategy {distribute.strategy} is a tf.distribute strategy: it needs the "
+                f"tensorflow backend, not {backend}"
+                + ("; use runtime.distribution: data_parallel" if backend == "jax" else ""),
+                key_path="training.distribute.strategy",
+            )
+        )
     if backend != "tensorflow" and distribute.devices:
-        problems.append(Problem(
-            f"devices name TensorFlow devices: they need the tensorflow backend, not {backend}",
-            key_path="training.distribute.devices"))
+        problems.append(
+            Problem(
+                f"devices name TensorFlow devices: they need the tensorflow backend, not {backend}",
+                key_path="training.distribute.devices",
+            )
+        )
     if runtime.distribution == "data_parallel" and backend != "jax":
-        hint = ("use training.distribute.strategy: mirrored" if backend == "tensorflow"
-                else "use backend: jax")
-        problems.append(Problem(
-            f"data_parallel is Keras' JAX distribution API; the {backend} backend does not "
-            f"support it: {hint}", key_path="runtime.distribution"))
+        hint = (
+            "use training.distribute.strategy: mirrored"
+            if backend == "tensorflow"
+            else "use backend: jax"
+        )
+        problems.append(
+            Problem(
+                f"data_parallel is Keras' JAX distribution API; the {backend} backend does not "
+                f"support it: {hint}",
+                key_path="runtime.distribution",
+            )
+        )
     for i, callback in enumerate(getattr(spec, "callbacks", [])):
         if getattr(callback, "type", None) == "tensorboard" and not tf:
-            problems.append(Problem(
-                "the tensorboard callback writes with TensorFlow, which is not installed; "
-                f"remove it or {INSTALL_HINT['tensorflow']}", key_path=f"callbacks[{i}].type"))
+            problems.append(
+                Problem(
+                    "the tensorboard callback writes with TensorFlow, which is not installed; "
+                    f"remove it or {INSTALL_HINT['tensorflow']}",
+                    key_path=f"callbacks[{i}].type",
+                )
+            )
     return problems

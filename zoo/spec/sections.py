@@ -74,8 +74,14 @@ def _split_size(value: object) -> float | int:
 SplitSize = Annotated[
     float | int,
     PlainValidator(_split_size),
-    WithJsonSchema({"anyOf": [{"type": "number", "exclusiveMinimum": 0, "exclusiveMaximum": 1},
-                              {"type": "integer", "minimum": 0, "maximum": MAX_IMAGES}]}),
+    WithJsonSchema(
+        {
+            "anyOf": [
+                {"type": "number", "exclusiveMinimum": 0, "exclusiveMaximum": 1},
+                {"type": "integer", "minimum": 0, "maximum": MAX_IMAGES},
+            ]
+        }
+    ),
 ]
 Side = Annotated[int, Field(strict=True, ge=1, le=MAX_SIDE)]
 
@@ -125,16 +131,19 @@ def _in_run(value: str, may_enter: str | None = None) -> PurePosixPath:
         raise ValueError("must stay inside the run folder ('..' leaves it)")
     if not path.parts:
         raise ValueError("must name a file or folder inside the run folder, not the folder itself")
-    if len(value) > MAX_PATH or any(len(p.encode("utf-8", "replace")) > MAX_PATH
-                                    for p in path.parts):
+    if len(value) > MAX_PATH or any(
+        len(p.encode("utf-8", "replace")) > MAX_PATH for p in path.parts
+    ):
         raise ValueError(f"path longer than {MAX_PATH} characters")
     top = path.parts[0].casefold()
     if top in _RESERVED_FILES:
-        raise ValueError(f"'{path.parts[0]}' is a file zoo writes in every run; "
-                         "choose another name")
+        raise ValueError(
+            f"'{path.parts[0]}' is a file zoo writes in every run; choose another name"
+        )
     if top in _RESERVED_DIRS and top != may_enter:
-        raise ValueError(f"'{path.parts[0]}/' is a folder zoo keeps for its own files; "
-                         "choose another name")
+        raise ValueError(
+            f"'{path.parts[0]}/' is a folder zoo keeps for its own files; choose another name"
+        )
     return path
 
 
@@ -171,21 +180,27 @@ def _checkpoint_template(value: str) -> str:
     sample = "".join(text + ("0" if name is not None else "") for text, name, _, _ in parts)
     _in_run(sample, may_enter=DEFAULT_CHECKPOINT_DIR)
     if PurePosixPath(value).as_posix().casefold() in _RUN_CHECKPOINTS:
-        raise ValueError(f"'{value}' is a file zoo writes in every run (the run's own best or "
-                         "last weights); choose another name")
+        raise ValueError(
+            f"'{value}' is a file zoo writes in every run (the run's own best or "
+            "last weights); choose another name"
+        )
     return value
 
 
 def _check_placeholder(name: str, spec: str, conv: str | None) -> None:
     if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name) or conv:
-        raise ValueError(f"placeholder {{{name}{'!' + conv if conv else ''}}} is not allowed: use "
-                         "{epoch} or a metric name such as {val_loss}")
+        raise ValueError(
+            f"placeholder {{{name}{'!' + conv if conv else ''}}} is not allowed: use "
+            "{epoch} or a metric name such as {val_loss}"
+        )
     match = (_EPOCH_FORMAT if name == "epoch" else _METRIC_FORMAT).fullmatch(spec)
     width, precision = (int(g or 0) for g in ((*match.groups(), None)[:2] if match else (0, 0)))
     if not match or width > MAX_FORMAT_WIDTH or precision > MAX_FORMAT_PRECISION:
         example = "{epoch:03d}" if name == "epoch" else f"{{{name}:.4f}}"
-        raise ValueError(f"format '{{{name}:{spec}}}' is not allowed; write e.g. {example} (width "
-                         f"up to {MAX_FORMAT_WIDTH}, precision up to {MAX_FORMAT_PRECISION})")
+        raise ValueError(
+            f"format '{{{name}:{spec}}}' is not allowed; write e.g. {example} (width "
+            f"up to {MAX_FORMAT_WIDTH}, precision up to {MAX_FORMAT_PRECISION})"
+        )
 
 
 class SplitSpec(Section):
@@ -225,7 +240,8 @@ class DataSpec(Section):
     )
     split: SplitSpec = Field(default_factory=SplitSpec, description="Train/validation/test split.")
     on_bad_file: Literal["error", "skip"] = Field(
-        "error", description="A corrupt or unreadable image: stop with its name, or skip and count it."
+        "error",
+        description="A corrupt or unreadable image: stop with its name, or skip and count it.",
     )
     cache: bool = Field(True, description="Cache decoded, resized images in memory.")
 
@@ -244,11 +260,16 @@ class ModelSpec(Section):
         None, description="Keras model name; defaults to the spec's name."
     )
     input_shape: tuple[Side, ...] | None = Field(
-        None, min_length=1, max_length=4,
+        None,
+        min_length=1,
+        max_length=4,
         description="Model input shape; null derives it from the data section.",
     )
     num_classes: int | None = Field(
-        None, strict=True, ge=1, le=MAX_CLASSES,
+        None,
+        strict=True,
+        ge=1,
+        le=MAX_CLASSES,
         description="Output units; null derives it from the data's class names.",
     )
 
@@ -284,7 +305,8 @@ class OptimizerSpec(Section):
     """The optimizer and its learning rate."""
 
     name: Literal["sgd", "adagrad", "rmsprop", "adam", "adamw"] = Field(
-        "adam", description="Optimizer: sgd (with momentum/nesterov), adagrad, rmsprop, adam, adamw."
+        "adam",
+        description="Optimizer: sgd (with momentum/nesterov), adagrad, rmsprop, adam, adamw.",
     )
     learning_rate: float = Field(
         1e-3, gt=0, le=MAX_LEARNING_RATE, description="Initial learning rate."
@@ -292,7 +314,9 @@ class OptimizerSpec(Section):
     momentum: float = Field(0.0, ge=0, lt=1, description="Momentum (sgd, rmsprop).")
     nesterov: bool = Field(False, description="Nesterov momentum (sgd only).")
     weight_decay: float | None = Field(
-        None, ge=0, le=1,
+        None,
+        ge=0,
+        le=1,
         description="Decoupled weight decay (adamw; others apply it too when set).",
     )
     clipnorm: float | None = Field(
@@ -325,7 +349,9 @@ class CosineSchedule(Section):
     """Cosine decay from the initial rate to `alpha` times it over the run."""
 
     name: Literal["cosine"] = Field(description="Cosine decay.")
-    alpha: float = Field(0.0, ge=0, le=1, description="Final rate as a fraction of the initial one.")
+    alpha: float = Field(
+        0.0, ge=0, le=1, description="Final rate as a fraction of the initial one."
+    )
     warmup_epochs: int = Field(
         0, strict=True, ge=0, le=MAX_EPOCHS, description="Linear warm-up epochs before the decay."
     )
@@ -338,7 +364,9 @@ class ExponentialSchedule(Section):
     decay_rate: float = Field(0.96, gt=0, le=1, description="Per-epoch multiplier.")
 
 
-Schedule = Annotated[StepSchedule | CosineSchedule | ExponentialSchedule, Field(discriminator="name")]
+Schedule = Annotated[
+    StepSchedule | CosineSchedule | ExponentialSchedule, Field(discriminator="name")
+]
 
 
 class LossSpec(Section):
@@ -369,16 +397,22 @@ class PhaseSpec(Section):
     """One fine-tuning phase: unfreeze part of a transfer model, train at its own rate."""
 
     epochs: int = Field(
-        strict=True, ge=1, le=MAX_EPOCHS,
+        strict=True,
+        ge=1,
+        le=MAX_EPOCHS,
         description="Epochs in this phase (added after earlier phases).",
     )
     learning_rate: float = Field(
         gt=0, le=MAX_LEARNING_RATE, description="Learning rate for this phase."
     )
-    unfreeze: (Annotated[int, Field(strict=True, ge=0, le=100_000)] | Literal["all", "none"]
-               | Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_./-]{0,199}$")]) = Field(
-        "none", description="Base layers to make trainable: a count from the top, all, none, "
-        "or the name of the layer to unfreeze from (that layer and every one above it)."
+    unfreeze: (
+        Annotated[int, Field(strict=True, ge=0, le=100_000)]
+        | Literal["all", "none"]
+        | Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_./-]{0,199}$")]
+    ) = Field(
+        "none",
+        description="Base layers to make trainable: a count from the top, all, none, "
+        "or the name of the layer to unfreeze from (that layer and every one above it).",
     )
 
 
@@ -386,10 +420,12 @@ class DistributeSpec(Section):
     """Where to train; the batch size is global across replicas."""
 
     strategy: Literal["default", "mirrored", "multi_worker"] = Field(
-        "default", description="default (one device), mirrored (local GPUs), multi_worker (TF_CONFIG)."
+        "default",
+        description="default (one device), mirrored (local GPUs), multi_worker (TF_CONFIG).",
     )
     devices: list[Annotated[str, Field(min_length=1, max_length=100)]] | None = Field(
-        None, max_length=1024,
+        None,
+        max_length=1024,
         description="Devices for the mirrored strategy, e.g. ['/cpu:0', '/cpu:1'].",
     )
     mixed_precision: bool = Field(False, description="Train in mixed_float16.")
@@ -398,15 +434,18 @@ class DistributeSpec(Section):
 def _class_weight_keys(value: object) -> object:
     """YAML reads a class named 3 as the number 3: class names are strings."""
     if isinstance(value, dict):
-        return {str(k) if isinstance(k, (int, float)) and not isinstance(k, bool) else k: v
-                for k, v in value.items()}
+        return {
+            str(k) if isinstance(k, (int, float)) and not isinstance(k, bool) else k: v
+            for k, v in value.items()
+        }
     return value
 
 
 ClassWeight = Annotated[
     Literal["balanced"]
-    | dict[Annotated[str, Field(min_length=1, max_length=200)],
-           Annotated[float, Field(ge=0, le=1e6)]],
+    | dict[
+        Annotated[str, Field(min_length=1, max_length=200)], Annotated[float, Field(ge=0, le=1e6)]
+    ],
     BeforeValidator(_class_weight_keys),
 ]
 
@@ -419,12 +458,17 @@ class BackupSpec(Section):
     """
 
     every_seconds: float = Field(
-        60.0, ge=0, le=86_400,
+        60.0,
+        ge=0,
+        le=86_400,
         description="Back up after an epoch once this many seconds passed since the last "
         "backup (0: after every epoch).",
     )
     every_epochs: int | None = Field(
-        None, strict=True, ge=1, le=MAX_EPOCHS,
+        None,
+        strict=True,
+        ge=1,
+        le=MAX_EPOCHS,
         description="Back up every N epochs instead (1: after every epoch); overrides "
         "every_seconds.",
     )
@@ -434,22 +478,30 @@ class TrainingSpec(Section):
     """How to train."""
 
     epochs: int = Field(
-        10, strict=True, ge=1, le=MAX_EPOCHS,
+        10,
+        strict=True,
+        ge=1,
+        le=MAX_EPOCHS,
         description="Epochs of the first phase (training.phases add their own after it).",
     )
     batch_size: int = Field(
-        32, strict=True, ge=1, le=MAX_BATCH_SIZE,
+        32,
+        strict=True,
+        ge=1,
+        le=MAX_BATCH_SIZE,
         description="Global batch size (8 to 32 suits small data sets).",
     )
     optimizer: OptimizerSpec = Field(default_factory=OptimizerSpec, description="The optimizer.")
     schedule: Schedule | None = Field(None, description="A learning-rate schedule, or none.")
     loss: LossSpec = Field(default_factory=LossSpec, description="The loss.")
     metrics: list[Metric] = Field(
-        default_factory=lambda: ["accuracy"], max_length=20,
+        default_factory=lambda: ["accuracy"],
+        max_length=20,
         description="Metrics reported every epoch.",
     )
     phases: list[PhaseSpec] = Field(
-        default_factory=list, max_length=100,
+        default_factory=list,
+        max_length=100,
         description="Fine-tuning phases run after the first one.",
     )
     distribute: DistributeSpec = Field(
@@ -524,7 +576,9 @@ class ModelCheckpointCallback(Section):
     )
     monitor: MetricRef = Field("val_loss", description="Metric to watch.")
     save_best_only: bool = Field(True, description="Only keep a file when the metric improves.")
-    save_weights_only: bool = Field(True, description="Weights (.weights.h5) or whole model (.keras).")
+    save_weights_only: bool = Field(
+        True, description="Weights (.weights.h5) or whole model (.keras)."
+    )
     mode: Mode = Field("auto", description="Whether lower (min) or higher (max) is better.")
 
     @model_validator(mode="after")
@@ -534,7 +588,11 @@ class ModelCheckpointCallback(Section):
             raise PydanticCustomError(
                 "checkpoint_suffix",
                 "filepath must end in '{want}' when save_weights_only is {flag} (Keras 3 rule)",
-                {"want": want, "flag": str(self.save_weights_only).lower(), "zoo_loc": ("filepath",)},
+                {
+                    "want": want,
+                    "flag": str(self.save_weights_only).lower(),
+                    "zoo_loc": ("filepath",),
+                },
             )
         return self
 
@@ -546,7 +604,10 @@ class ReduceLROnPlateauCallback(Section):
     monitor: MetricRef = Field("val_loss", description="Metric to watch.")
     factor: float = Field(0.1, gt=0, lt=1, description="Multiplier applied to the learning rate.")
     patience: int = Field(
-        10, strict=True, ge=0, le=MAX_EPOCHS,
+        10,
+        strict=True,
+        ge=0,
+        le=MAX_EPOCHS,
         description="Epochs without improvement before lowering.",
     )
     mode: Mode = Field("auto", description="min, max or auto.")
@@ -561,7 +622,10 @@ class EarlyStoppingCallback(Section):
     type: Literal["early_stopping"] = Field(description="EarlyStopping.")
     monitor: MetricRef = Field("val_loss", description="Metric to watch.")
     patience: int = Field(
-        5, strict=True, ge=0, le=MAX_EPOCHS,
+        5,
+        strict=True,
+        ge=0,
+        le=MAX_EPOCHS,
         description="Epochs without improvement before stopping.",
     )
     mode: Mode = Field("auto", description="min, max or auto.")
@@ -595,7 +659,10 @@ class TensorBoardCallback(Section):
         "tensorboard", description="Folder inside the run folder."
     )
     histogram_freq: int = Field(
-        0, strict=True, ge=0, le=MAX_EPOCHS,
+        0,
+        strict=True,
+        ge=0,
+        le=MAX_EPOCHS,
         description="Epochs between weight histograms (0: none).",
     )
 
@@ -621,8 +688,12 @@ Callback = Annotated[
 ]
 
 # The spec key naming where each kind of callback writes.
-OUTPUT_KEYS = {"model_checkpoint": "filepath", "csv_logger": "filename",
-               "tensorboard": "log_dir", "backup_and_restore": "backup_dir"}
+OUTPUT_KEYS = {
+    "model_checkpoint": "filepath",
+    "csv_logger": "filename",
+    "tensorboard": "log_dir",
+    "backup_and_restore": "backup_dir",
+}
 
 
 def _separate_outputs(callbacks: list[BaseModel]) -> list[BaseModel]:
@@ -631,9 +702,11 @@ def _separate_outputs(callbacks: list[BaseModel]) -> list[BaseModel]:
     kinds = [str(getattr(cb, "type", "")) for cb in callbacks]
     backups = [i for i, kind in enumerate(kinds) if kind == "backup_and_restore"]
     if len(backups) > 1:
-        raise PydanticCustomError("zoo_check", "only one backup_and_restore entry is allowed "
-                                  "(callbacks[{first}] is one)",
-                                  {"first": backups[0], "zoo_loc": (backups[1],)})
+        raise PydanticCustomError(
+            "zoo_check",
+            "only one backup_and_restore entry is allowed (callbacks[{first}] is one)",
+            {"first": backups[0], "zoo_loc": (backups[1],)},
+        )
     seen: list[tuple[int, str, tuple[str, ...]]] = []
     for i, cb in enumerate(callbacks):
         key = OUTPUT_KEYS.get(kinds[i])
@@ -643,10 +716,17 @@ def _separate_outputs(callbacks: list[BaseModel]) -> list[BaseModel]:
         for j, other_key, other in seen:
             if parts[: len(other)] == other or other[: len(parts)] == parts:
                 raise PydanticCustomError(
-                    "zoo_check", "'{path}' overlaps callbacks[{j}].{other_key} '{other}': each "
+                    "zoo_check",
+                    "'{path}' overlaps callbacks[{j}].{other_key} '{other}': each "
                     "callback needs a file or folder of its own",
-                    {"path": getattr(cb, key), "j": j, "other_key": other_key,
-                     "other": getattr(callbacks[j], other_key), "zoo_loc": (i, key)})
+                    {
+                        "path": getattr(cb, key),
+                        "j": j,
+                        "other_key": other_key,
+                        "other": getattr(callbacks[j], other_key),
+                        "zoo_loc": (i, key),
+                    },
+                )
         seen.append((i, key, parts))
     return callbacks
 
@@ -662,19 +742,30 @@ class SpecBase(Section):
     """
 
     spec_version: int = Field(CURRENT_SPEC_VERSION, description="Spec format version.")
-    name: str = Field("experiment", pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$",
-                      description="Run name; run folders are named after it.")
+    name: str = Field(
+        "experiment",
+        pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$",
+        description="Run name; run folders are named after it.",
+    )
     description: str | None = Field(None, description="Free text about the experiment.")
-    seed: int = Field(42, strict=True, ge=0, le=MAX_SEED,
-                      description="Seeds every random source (Python, NumPy, TF).")
+    seed: int = Field(
+        42,
+        strict=True,
+        ge=0,
+        le=MAX_SEED,
+        description="Seeds every random source (Python, NumPy, TF).",
+    )
     data: DataSpec = Field(description="Where the images come from.")
     model: ModelSpec = Field(description="The architecture.")
     scaling: RecipeSpec = Field(description="Pixel scaling.")
     augmentation: AugmentationSpec | None = Field(
-        None, description="Training-time augmentation, or none.")
+        None, description="Training-time augmentation, or none."
+    )
     training: TrainingSpec = Field(default_factory=TrainingSpec, description="How to train.")
     callbacks: Callbacks = Field(default_factory=list, description="Keras callbacks.")
-    evaluation: EvaluationSpec = Field(default_factory=EvaluationSpec,
-                                       description="How the finished run is evaluated.")
-    runtime: RuntimeSpec = Field(default_factory=RuntimeSpec,
-                                 description="Keras backend, input pipeline, distribution.")
+    evaluation: EvaluationSpec = Field(
+        default_factory=EvaluationSpec, description="How the finished run is evaluated."
+    )
+    runtime: RuntimeSpec = Field(
+        default_factory=RuntimeSpec, description="Keras backend, input pipeline, distribution."
+    )

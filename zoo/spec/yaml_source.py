@@ -79,20 +79,25 @@ class _Bounds:
     def _count_alias(self, node: yaml.Node, depth: int, event: Any) -> None:
         measured = self._measured.get(id(node))
         if measured is None:
-            raise _LimitError(f"alias '*{event.anchor}' refers to a value that contains it",
-                              event.start_mark)
+            raise _LimitError(
+                f"alias '*{event.anchor}' refers to a value that contains it", event.start_mark
+            )
         size, height = measured
         self._total += size
         self._reach = max(self._reach, depth + height - 1)
         if self._reach > MAX_DEPTH:
-            raise _LimitError(f"alias '*{event.anchor}' nests the spec more than {MAX_DEPTH} "
-                              "levels deep", event.start_mark)
+            raise _LimitError(
+                f"alias '*{event.anchor}' nests the spec more than {MAX_DEPTH} levels deep",
+                event.start_mark,
+            )
         self._check_total(event)
 
     def _check_total(self, event: Any) -> None:
         if self._total > MAX_NODES:
-            raise _LimitError(f"more than {MAX_NODES} keys and values (aliases expanded); "
-                              "a spec is far smaller", event.start_mark)
+            raise _LimitError(
+                f"more than {MAX_NODES} keys and values (aliases expanded); a spec is far smaller",
+                event.start_mark,
+            )
 
 
 class _Constructor(yaml.constructor.SafeConstructor):
@@ -106,7 +111,10 @@ class _Constructor(yaml.constructor.SafeConstructor):
         except (ValueError, TypeError, KeyError, AttributeError, OverflowError, IndexError) as exc:
             kind = str(node.tag).rsplit(":", 1)[-1]
             raise yaml.constructor.ConstructorError(
-                None, None, f"cannot read {kind} value ({_one_line(str(exc))})", node.start_mark,
+                None,
+                None,
+                f"cannot read {kind} value ({_one_line(str(exc))})",
+                node.start_mark,
             ) from None
 
     def construct_yaml_int(self, node: yaml.ScalarNode) -> int:
@@ -119,8 +127,15 @@ class _Constructor(yaml.constructor.SafeConstructor):
 _Constructor.add_constructor("tag:yaml.org,2002:int", _Constructor.construct_yaml_int)
 
 
-class _PyLoader(_Bounds, yaml.reader.Reader, yaml.scanner.Scanner, yaml.parser.Parser,
-                yaml.composer.Composer, _Constructor, yaml.resolver.Resolver):
+class _PyLoader(
+    _Bounds,
+    yaml.reader.Reader,
+    yaml.scanner.Scanner,
+    yaml.parser.Parser,
+    yaml.composer.Composer,
+    _Constructor,
+    yaml.resolver.Resolver,
+):
     """Pure-Python parsing (where PyYAML was built without libyaml)."""
 
     def __init__(self, text: str) -> None:
@@ -137,8 +152,13 @@ _CParser = getattr(getattr(yaml, "_yaml", None), "CParser", None) if yaml.__with
 
 if _CParser is not None:
 
-    class _CLoader(_Bounds, yaml.composer.Composer, _CParser,  # type: ignore[misc, valid-type]
-                   _Constructor, yaml.resolver.Resolver):
+    class _CLoader(
+        _Bounds,
+        yaml.composer.Composer,
+        _CParser,  # type: ignore[misc, valid-type]
+        _Constructor,
+        yaml.resolver.Resolver,
+    ):
         """libyaml's parser (ten times faster) under the same bounded Python composer."""
 
         def __init__(self, text: str) -> None:
@@ -202,8 +222,13 @@ def _check_characters(text: str) -> None:
     """What YAML does not allow (NUL, other control characters), found before parsing."""
     match = yaml.reader.Reader.NON_PRINTABLE.search(text)
     if match:
-        raise yaml.reader.ReaderError("<spec>", match.start(), ord(match.group()), "unicode",
-                                      "special characters are not allowed")
+        raise yaml.reader.ReaderError(
+            "<spec>",
+            match.start(),
+            ord(match.group()),
+            "unicode",
+            "special characters are not allowed",
+        )
 
 
 def _limit_problem(exc: _LimitError, file: str, located: bool = True) -> Problem:
@@ -224,8 +249,13 @@ def _yaml_problem(exc: yaml.YAMLError, text: str, file: str) -> Problem:
     if isinstance(exc, yaml.reader.ReaderError):
         before = text[: exc.position]
         line, col = before.count("\n") + 1, exc.position - (before.rfind("\n") + 1) + 1
-        return Problem(f"not valid YAML: character #x{exc.character:04x} is not allowed "
-                       "(control characters and NUL cannot appear in YAML)", file, line, col)
+        return Problem(
+            f"not valid YAML: character #x{exc.character:04x} is not allowed "
+            "(control characters and NUL cannot appear in YAML)",
+            file,
+            line,
+            col,
+        )
     return Problem(f"not valid YAML: {_one_line(str(exc))}", file)
 
 
@@ -260,8 +290,14 @@ def _duplicates_in(node: yaml.MappingNode, file: str) -> list[Problem]:
         if isinstance(key, yaml.ScalarNode):
             if key.value in seen:
                 first = seen[key.value].start_mark.line + 1
-                out.append(Problem(f"duplicate key {_shown(key.value)} (first set on line {first})",
-                                   file, key.start_mark.line + 1, key.start_mark.column + 1))
+                out.append(
+                    Problem(
+                        f"duplicate key {_shown(key.value)} (first set on line {first})",
+                        file,
+                        key.start_mark.line + 1,
+                        key.start_mark.column + 1,
+                    )
+                )
             seen[key.value] = key
     return out
 
@@ -274,7 +310,9 @@ def _shown(key: str, limit: int = 60) -> str:
     return f"'{text}'"
 
 
-def locate(root: yaml.Node | None, path: Sequence[str | int], key: bool = False) -> tuple[int, int] | None:
+def locate(
+    root: yaml.Node | None, path: Sequence[str | int], key: bool = False
+) -> tuple[int, int] | None:
     """Line and column (1-based) of the value at ``path``; of its key when ``key`` is true.
 
     Walks as far as the path exists, so a missing key points at its parent mapping.

@@ -69,9 +69,14 @@ def _read(run: Path) -> dict[str, Any]:
     except RecordError:
         history = {}
     state = run_state(run)
-    return {"run": run, "spec": flatten(spec if isinstance(spec, dict) else {}),
-            "results": results, "history": history, "status": state.status,
-            "epochs": state.epochs}
+    return {
+        "run": run,
+        "spec": flatten(spec if isinstance(spec, dict) else {}),
+        "results": results,
+        "history": history,
+        "status": state.status,
+        "epochs": state.epochs,
+    }
 
 
 def compare(paths: list[str | Path]) -> dict[str, Any]:
@@ -80,27 +85,37 @@ def compare(paths: list[str | Path]) -> dict[str, Any]:
     keys: list[str] = []
     for r in runs:
         keys += [k for k in r["spec"] if k not in keys]
-    differing = [k for k in keys if k not in IGNORED_KEYS
-                 and len({json.dumps(r["spec"].get(k), sort_keys=True, default=str)
-                          for r in runs}) > 1]
+    differing = [
+        k
+        for k in keys
+        if k not in IGNORED_KEYS
+        and len({json.dumps(r["spec"].get(k), sort_keys=True, default=str) for r in runs}) > 1
+    ]
     rows = []
     for r in runs:
         results = r["results"]
         split = (results.split if results is not None else None) or "test"
         final = results.scores if results is not None else {}
         h = r["history"]
-        row = {"run": str(r["run"]), "status": r["status"],
-               "spec": {k: r["spec"].get(k) for k in differing},
-               "epochs": r["epochs"],
-               "split": split if final else None}
+        row = {
+            "run": str(r["run"]),
+            "status": r["status"],
+            "spec": {k: r["spec"].get(k) for k in differing},
+            "epochs": r["epochs"],
+            "split": split if final else None,
+        }
         for name in METRIC_COLUMNS:
             row[f"{split}_{name}" if final else name] = final.get(name)
             series = [v for v in h.get(f"val_{name}", []) if not math.isnan(v)]
-            row[f"best_val_{name}"] = (max(series) if "acc" in name else min(series)) \
-                if series else None
+            row[f"best_val_{name}"] = (
+                (max(series) if "acc" in name else min(series)) if series else None
+            )
         rows.append(row)
-    return {"differing_keys": differing, "runs": rows, "histories": {
-        str(r["run"]): r["history"] for r in runs}}
+    return {
+        "differing_keys": differing,
+        "runs": rows,
+        "histories": {str(r["run"]): r["history"] for r in runs},
+    }
 
 
 def plot_overlay(result: dict[str, Any], path: str | Path) -> None:
@@ -113,8 +128,9 @@ def plot_overlay(result: dict[str, Any], path: str | Path) -> None:
     histories = result["histories"]
     metrics = [m for m in ("loss", "accuracy") if any(m in h for h in histories.values())]
     if not metrics:
-        raise UserError([Problem("no run has a history.csv with loss or accuracy to plot",
-                                 str(path))])
+        raise UserError(
+            [Problem("no run has a history.csv with loss or accuracy to plot", str(path))]
+        )
     fig, axes = plt.subplots(1, len(metrics), figsize=(6 * len(metrics), 4.5), squeeze=False)
     colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
     for i, (run, h) in enumerate(histories.items()):
@@ -125,8 +141,13 @@ def plot_overlay(result: dict[str, Any], path: str | Path) -> None:
             if m in h:
                 ax.plot(epochs[: len(h[m])], h[m], color=color, label=f"{label}")
             if f"val_{m}" in h:
-                ax.plot(epochs[: len(h[f"val_{m}"])], h[f"val_{m}"], color=color,
-                        linestyle="--", label=f"{label} (val)")
+                ax.plot(
+                    epochs[: len(h[f"val_{m}"])],
+                    h[f"val_{m}"],
+                    color=color,
+                    linestyle="--",
+                    label=f"{label} (val)",
+                )
     for ax, m in zip(axes[0], metrics, strict=True):
         ax.set_xlabel("epoch")
         ax.set_title(m)

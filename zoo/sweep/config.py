@@ -83,18 +83,23 @@ class Objective(_Strict):
     metric: str = Field("accuracy", description="A metric of the spec (accuracy, loss, ...).")
     split: Literal["validation", "test"] = "validation"
     direction: Literal["maximize", "minimize"] | None = Field(
-        None, description="Default: minimize for loss-like metrics, else maximize.")
+        None, description="Default: minimize for loss-like metrics, else maximize."
+    )
     weights: Literal["kept", "best", "last"] = Field(
-        "kept", description="Which epoch's value scores a trial: kept (the weights the trial's "
+        "kept",
+        description="Which epoch's value scores a trial: kept (the weights the trial's "
         "model.keras holds, so the winner, best_spec.yaml and its model agree), best (the best "
         "checkpoint's epoch) or last (the last epoch). The test split is evaluated on the kept "
-        "weights only.")
+        "weights only.",
+    )
 
     @model_validator(mode="after")
     def _test_is_kept(self) -> Objective:
         if self.split == "test" and self.weights != "kept":
-            raise ValueError("the test split is evaluated on the kept weights only; use "
-                             "weights: kept (or split: validation)")
+            raise ValueError(
+                "the test split is evaluated on the kept weights only; use "
+                "weights: kept (or split: validation)"
+            )
         return self
 
     @property
@@ -192,7 +197,9 @@ def load_sweep(path: str | Path) -> Sweep:
         raise UserError([Problem(f"cannot read sweep file: {exc}", str(path))]) from None
     doc = parse_yaml(text, str(path))
     if not isinstance(doc.data, dict):
-        raise UserError([Problem("a sweep file must be a mapping of keys to values", str(path), 1, 1)])
+        raise UserError(
+            [Problem("a sweep file must be a mapping of keys to values", str(path), 1, 1)]
+        )
     try:
         model = SweepFile.model_validate(doc.data)
     except ValidationError as exc:
@@ -200,9 +207,15 @@ def load_sweep(path: str | Path) -> Sweep:
 
         raise UserError(problems_from_validation(exc, doc, SweepFile, default_registry())) from None
     sweep = Sweep(model, path, doc)
-    problems = [sweep.located("not a key path (write it like training.epochs or "
-                              "callbacks[0].patience)", ["space", key], key=True)
-                for key in model.space if parse_path(key) is None]
+    problems = [
+        sweep.located(
+            "not a key path (write it like training.epochs or callbacks[0].patience)",
+            ["space", key],
+            key=True,
+        )
+        for key in model.space
+        if parse_path(key) is None
+    ]
     if problems:
         raise UserError(problems)
     return sweep
@@ -233,8 +246,9 @@ def check_sweep(sweep: Sweep) -> list[Problem]:
                 load_spec(sweep.spec_path, [*sweep.overrides, text])
             except UserError as exc:
                 why = "; ".join(p.message for p in exc.problems[:3])
-                problems.append(sweep.located(f"the spec is not valid with {text}: {why}", where,
-                                              key=True))
+                problems.append(
+                    sweep.located(f"the spec is not valid with {text}: {why}", where, key=True)
+                )
     return problems
 
 
@@ -249,9 +263,11 @@ def _missing_step(data: Any, path: list[str | int]) -> str | None:
             cur = cur[step]
         elif isinstance(cur, dict):
             hint = did_you_mean(str(step), [str(k) for k in cur])
-            return (f"the spec has no key {format_path(path[: i + 1])!r}"
-                    + (f"; {hint}" if hint else "")
-                    + f" ({here} has: {', '.join(map(str, cur)) or 'nothing'})")
+            return (
+                f"the spec has no key {format_path(path[: i + 1])!r}"
+                + (f"; {hint}" if hint else "")
+                + f" ({here} has: {', '.join(map(str, cur)) or 'nothing'})"
+            )
         elif isinstance(cur, list):
             return f"{here} has {len(cur)} items; no index {step}"
         else:

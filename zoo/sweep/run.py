@@ -81,16 +81,26 @@ def open_storage(out: Path, url: str | None) -> tuple[Any, str]:
         return optuna.storages.JournalStorage(JournalFileBackend(str(path))), str(path)
     try:
         if "://" not in url:
-            raise ValueError("not a database URL (like sqlite:////abs/study.db or "
-                             "postgresql://user@host/db)")
+            raise ValueError(
+                "not a database URL (like sqlite:////abs/study.db or postgresql://user@host/db)"
+            )
         storage = optuna.storages.RDBStorage(
-            url, heartbeat_interval=HEARTBEAT_SECONDS, grace_period=GRACE_SECONDS,
-            heartbeat_stale_trial_callback=_retry_failed)
+            url,
+            heartbeat_interval=HEARTBEAT_SECONDS,
+            grace_period=GRACE_SECONDS,
+            heartbeat_stale_trial_callback=_retry_failed,
+        )
         storage.get_all_studies()  # connect now
     except Exception as exc:  # sqlalchemy, a missing driver, a bad URL: all the same to users
         text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise UserError([Problem(f"cannot use the study storage: {type(exc).__name__}: "
-                                 f"{text[:300]}", f"--storage {_hide_password(url)}")]) from None
+        raise UserError(
+            [
+                Problem(
+                    f"cannot use the study storage: {type(exc).__name__}: {text[:300]}",
+                    f"--storage {_hide_password(url)}",
+                )
+            ]
+        ) from None
     return storage, _hide_password(url)
 
 
@@ -108,8 +118,9 @@ def _retry_failed(study: Any, trial: Any) -> None:
 
 
 def _requeue(study: Any, trial: Any) -> None:
-    study.enqueue_trial(dict(trial.params), user_attrs={"zoo_retry_of": trial.number},
-                        skip_if_exists=False)
+    study.enqueue_trial(
+        dict(trial.params), user_attrs={"zoo_retry_of": trial.number}, skip_if_exists=False
+    )
 
 
 def _pid_alive(pid: int) -> bool:
@@ -193,8 +204,11 @@ def suggest(trial: Any, sweep: Sweep) -> list[str]:
         else:
             assert isinstance(p, Choice)
             labels = [_label(v) for v in p.values]
-            value = p.values[labels.index(trial.suggest_categorical(key, labels))] \
-                if not _primitive(p.values) else trial.suggest_categorical(key, p.values)
+            value = (
+                p.values[labels.index(trial.suggest_categorical(key, labels))]
+                if not _primitive(p.values)
+                else trial.suggest_categorical(key, p.values)
+            )
         out.append(override(key, value))
     return out
 
@@ -215,9 +229,15 @@ def objective_value(sweep: Sweep, results: Results) -> tuple[float, int | None]:
     if obj.split == "test":
         if results.split != "test" or obj.metric not in results.scores:
             shown = ", ".join(results.scores) if results.split == "test" else ""
-            raise UserError([sweep.located(
-                f"the runs have no test metric {obj.metric!r} (test metrics: "
-                f"{shown or 'none: the spec has no test split'})", ["objective", "metric"])])
+            raise UserError(
+                [
+                    sweep.located(
+                        f"the runs have no test metric {obj.metric!r} (test metrics: "
+                        f"{shown or 'none: the spec has no test split'})",
+                        ["objective", "metric"],
+                    )
+                ]
+            )
         return float(results.scores[obj.metric]), results.weights.kept_weights.epoch
     epoch = results.weights.of(obj.weights)
     if epoch is None:  # objective.weights: best, and no checkpoint kept a best epoch
@@ -225,17 +245,30 @@ def objective_value(sweep: Sweep, results: Results) -> tuple[float, int | None]:
     value = epoch.metrics.get(obj.history_key)
     if value is None:
         logged = ", ".join(sorted(epoch.metrics)) or "nothing"
-        raise UserError([sweep.located(
-            f"the runs log no {obj.history_key!r} (logged: {logged})", ["objective", "metric"])])
+        raise UserError(
+            [
+                sweep.located(
+                    f"the runs log no {obj.history_key!r} (logged: {logged})",
+                    ["objective", "metric"],
+                )
+            ]
+        )
     return float(value), epoch.epoch
 
 
 # ---- the sweep -------------------------------------------------------------------------------
 
 
-def run_sweep(sweep: Sweep, out: str | Path, *, storage: str | None = None, join: bool = False,
-              trials: int | None = None, timeout: float | None = None,
-              report: Callable[[str], None] | None = None) -> SweepResult:
+def run_sweep(
+    sweep: Sweep,
+    out: str | Path,
+    *,
+    storage: str | None = None,
+    join: bool = False,
+    trials: int | None = None,
+    timeout: float | None = None,
+    report: Callable[[str], None] | None = None,
+) -> SweepResult:
     """Run trials until the budget (``trials`` across all workers, ``timeout`` seconds for
     this worker) is spent; write trials.csv, best_spec.yaml and plots; return the state."""
     import optuna
@@ -251,8 +284,15 @@ def run_sweep(sweep: Sweep, out: str | Path, *, storage: str | None = None, join
     timeout = timeout if timeout is not None else sweep.timeout
     fresh = not (out / SWEEP_INFO).exists()
     if not join and not fresh:
-        raise UserError([Problem("this folder already holds a sweep; add --join to add a worker "
-                                 "to its study, or choose another --out", str(out))])
+        raise UserError(
+            [
+                Problem(
+                    "this folder already holds a sweep; add --join to add a worker "
+                    "to its study, or choose another --out",
+                    str(out),
+                )
+            ]
+        )
     if not join and out.exists() and any(out.iterdir()):
         raise UserError([Problem("the folder is not empty; choose a new --out", str(out))])
     (out / TRIALS_DIR).mkdir(parents=True, exist_ok=True)
@@ -262,14 +302,27 @@ def run_sweep(sweep: Sweep, out: str | Path, *, storage: str | None = None, join
         seed += os.getpid()  # joined workers must not draw the same points
     study = _study(sweep, store, store_name, seed, budget, join)
     if fresh:
-        _write(out / SWEEP_INFO, json.dumps({
-            "study": sweep.name, "storage": store_name, "sweep_file": str(sweep.path.resolve()),
-            "spec": str(sweep.spec_path), "objective": sweep.objective.model_dump(),
-            "direction": sweep.objective.resolved_direction, "created": now()}, indent=2))
+        _write(
+            out / SWEEP_INFO,
+            json.dumps(
+                {
+                    "study": sweep.name,
+                    "storage": store_name,
+                    "sweep_file": str(sweep.path.resolve()),
+                    "spec": str(sweep.spec_path),
+                    "objective": sweep.objective.model_dump(),
+                    "direction": sweep.objective.resolved_direction,
+                    "created": now(),
+                },
+                indent=2,
+            ),
+        )
     reaped = reap_dead_trials(study) if storage is None else []
     if reaped and report:
-        report(f"trials {', '.join(map(str, reaped))}: their worker died; marked failed, "
-               "their parameters queued again")
+        report(
+            f"trials {', '.join(map(str, reaped))}: their worker died; marked failed, "
+            "their parameters queued again"
+        )
     started, ran = time.monotonic(), 0
     stop_error: list[BaseException] = []
     host, pid = socket.gethostname(), os.getpid()
@@ -279,8 +332,11 @@ def run_sweep(sweep: Sweep, out: str | Path, *, storage: str | None = None, join
         trial.set_user_attr("host", host)
         trial.set_user_attr("pid", pid)
         if budget is not None and storage is not None:
-            before = [t for t in study.get_trials(deepcopy=False)
-                      if t.number < trial.number and counted(t)]
+            before = [
+                t
+                for t in study.get_trials(deepcopy=False)
+                if t.number < trial.number and counted(t)
+            ]
             if len(before) >= budget:
                 trial.set_user_attr("zoo_surplus", True)
                 raise _Surplus()
@@ -288,12 +344,19 @@ def run_sweep(sweep: Sweep, out: str | Path, *, storage: str | None = None, join
         run_dir = out / TRIALS_DIR / f"trial-{trial.number:04d}"
         trial.set_user_attr("overrides", overrides)
         trial.set_user_attr("run_dir", str(run_dir.resolve()))
-        pruner = TrialPruning(trial, sweep.objective.history_key) \
-            if sweep.pruner.name != "none" else None
+        pruner = (
+            TrialPruning(trial, sweep.objective.history_key)
+            if sweep.pruner.name != "none"
+            else None
+        )
         try:
-            result = train(sweep.spec_path, run_dir=run_dir, verbose=0,
-                           overrides=[*sweep.overrides, *overrides],
-                           callbacks=[pruner] if pruner else [])
+            result = train(
+                sweep.spec_path,
+                run_dir=run_dir,
+                verbose=0,
+                overrides=[*sweep.overrides, *overrides],
+                callbacks=[pruner] if pruner else [],
+            )
         except UserError as exc:
             trial.set_user_attr("zoo_error", str(exc)[:500])
             stop_error.append(exc)
@@ -313,17 +376,28 @@ def run_sweep(sweep: Sweep, out: str | Path, *, storage: str | None = None, join
         if report and not t.user_attrs.get("zoo_surplus"):
             value = "" if t.value is None else f" {sweep.objective.metric}={t.value:.4f}"
             why = t.user_attrs.get("zoo_error")
-            report(f"trial {t.number}: {t.state.name.lower()}{value}"
-                   + (f" ({why})" if why else "") + f"  {t.user_attrs.get('run_dir', '')}")
+            report(
+                f"trial {t.number}: {t.state.name.lower()}{value}"
+                + (f" ({why})" if why else "")
+                + f"  {t.user_attrs.get('run_dir', '')}"
+            )
 
     while not stop_error:
         if timeout is not None and time.monotonic() - started >= timeout:
             break
         with budget_lock(out) as release:
-            if budget is not None and sum(counted(t) for t in study.get_trials(deepcopy=False)) >= budget:
+            if (
+                budget is not None
+                and sum(counted(t) for t in study.get_trials(deepcopy=False)) >= budget
+            ):
                 break
-            study.optimize(lambda t: objective(t, release), n_trials=1, catch=(Exception,),
-                           callbacks=[progress], gc_after_trial=True)
+            study.optimize(
+                lambda t: objective(t, release),
+                n_trials=1,
+                catch=(Exception,),
+                callbacks=[progress],
+                gc_after_trial=True,
+            )
         ran += 1
         write_trials_csv(study, out / TRIALS_CSV)
     if stop_error:
@@ -331,8 +405,9 @@ def run_sweep(sweep: Sweep, out: str | Path, *, storage: str | None = None, join
     return finish(sweep, study, out, store_name, ran)
 
 
-def _study(sweep: Sweep, store: Any, store_name: str, seed: int | None, budget: int | None,
-           join: bool) -> Any:
+def _study(
+    sweep: Sweep, store: Any, store_name: str, seed: int | None, budget: int | None, join: bool
+) -> Any:
     import optuna
 
     s = sweep.sampler
@@ -342,20 +417,44 @@ def _study(sweep: Sweep, store: Any, store_name: str, seed: int | None, budget: 
         startup = max(2, min(10, budget // 3)) if budget else 10
         sampler = optuna.samplers.TPESampler(seed=seed, n_startup_trials=startup)
     p = sweep.pruner
-    pruner: Any = (optuna.pruners.MedianPruner(n_startup_trials=p.startup_trials,
-                                               n_warmup_steps=p.warmup_epochs)
-                   if p.name == "median" else optuna.pruners.HyperbandPruner(min_resource=1)
-                   if p.name == "hyperband" else optuna.pruners.NopPruner())
+    pruner: Any = (
+        optuna.pruners.MedianPruner(
+            n_startup_trials=p.startup_trials, n_warmup_steps=p.warmup_epochs
+        )
+        if p.name == "median"
+        else optuna.pruners.HyperbandPruner(min_resource=1)
+        if p.name == "hyperband"
+        else optuna.pruners.NopPruner()
+    )
     try:
-        study = optuna.create_study(study_name=sweep.name, storage=store, sampler=sampler,
-                                    pruner=pruner, direction=sweep.objective.resolved_direction,
-                                    load_if_exists=join)
+        study = optuna.create_study(
+            study_name=sweep.name,
+            storage=store,
+            sampler=sampler,
+            pruner=pruner,
+            direction=sweep.objective.resolved_direction,
+            load_if_exists=join,
+        )
     except optuna.exceptions.DuplicatedStudyError:
-        raise UserError([Problem(f"the storage already has a study named {sweep.name!r}; add "
-                                 "--join to add a worker to it", store_name)]) from None
+        raise UserError(
+            [
+                Problem(
+                    f"the storage already has a study named {sweep.name!r}; add "
+                    "--join to add a worker to it",
+                    store_name,
+                )
+            ]
+        ) from None
     if study.direction.name.lower() != sweep.objective.resolved_direction:
-        raise UserError([Problem(f"study {sweep.name!r} {study.direction.name.lower()}s, this "
-                                 f"sweep file {sweep.objective.resolved_direction}s", store_name)])
+        raise UserError(
+            [
+                Problem(
+                    f"study {sweep.name!r} {study.direction.name.lower()}s, this "
+                    f"sweep file {sweep.objective.resolved_direction}s",
+                    store_name,
+                )
+            ]
+        )
     return study
 
 
@@ -376,24 +475,56 @@ def write_trials_csv(study: Any, path: Path) -> None:
         names += [n for n in t.params if n not in names]
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
-    w.writerow(["number", "state", "value", "weights", "epoch", "seconds", *names, "run_dir",
-                "host", "pid", "note"])
+    w.writerow(
+        [
+            "number",
+            "state",
+            "value",
+            "weights",
+            "epoch",
+            "seconds",
+            *names,
+            "run_dir",
+            "host",
+            "pid",
+            "note",
+        ]
+    )
     for t in trials:
-        seconds = (t.datetime_complete - t.datetime_start).total_seconds() \
-            if t.datetime_complete and t.datetime_start else ""
+        seconds = (
+            (t.datetime_complete - t.datetime_start).total_seconds()
+            if t.datetime_complete and t.datetime_start
+            else ""
+        )
         a = t.user_attrs
-        note = "; ".join(x for x in (
-            "interrupted (worker died)" if t.state.name == "FAIL" and "zoo_error" not in a
-            else "",
-            f"retry of {a['zoo_retry_of']}" if "zoo_retry_of" in a else "",
-            f"pruned after epoch {a['pruned_at_epoch']}" if "pruned_at_epoch" in a else "",
-            a.get("zoo_error", "")) if x)
+        note = "; ".join(
+            x
+            for x in (
+                "interrupted (worker died)"
+                if t.state.name == "FAIL" and "zoo_error" not in a
+                else "",
+                f"retry of {a['zoo_retry_of']}" if "zoo_retry_of" in a else "",
+                f"pruned after epoch {a['pruned_at_epoch']}" if "pruned_at_epoch" in a else "",
+                a.get("zoo_error", ""),
+            )
+            if x
+        )
         scored = a.get("scored") if isinstance(a.get("scored"), dict) else {}
-        w.writerow([t.number, t.state.name, "" if t.value is None else t.value,
-                    scored.get("weights", ""), scored.get("epoch", ""),
-                    f"{seconds:.2f}" if seconds != "" else "",
-                    *[t.params.get(n, "") for n in names],
-                    a.get("run_dir", ""), a.get("host", ""), a.get("pid", ""), note])
+        w.writerow(
+            [
+                t.number,
+                t.state.name,
+                "" if t.value is None else t.value,
+                scored.get("weights", ""),
+                scored.get("epoch", ""),
+                f"{seconds:.2f}" if seconds != "" else "",
+                *[t.params.get(n, "") for n in names],
+                a.get("run_dir", ""),
+                a.get("host", ""),
+                a.get("pid", ""),
+                note,
+            ]
+        )
     _write(path, buf.getvalue())
 
 
@@ -402,8 +533,13 @@ def finish(sweep: Sweep, study: Any, out: Path, store_name: str, ran: int) -> Sw
 
     write_trials_csv(study, out / TRIALS_CSV)
     all_trials = study.get_trials(deepcopy=False)
-    result = SweepResult(out=out, study_name=sweep.name, storage=store_name,
-                         trials=sum(counted(t) for t in all_trials), ran=ran)
+    result = SweepResult(
+        out=out,
+        study_name=sweep.name,
+        storage=store_name,
+        trials=sum(counted(t) for t in all_trials),
+        ran=ran,
+    )
     complete = [t for t in all_trials if t.state == TrialState.COMPLETE]
     if complete:
         best = study.best_trial
@@ -411,13 +547,17 @@ def finish(sweep: Sweep, study: Any, out: Path, store_name: str, ran: int) -> Sw
         result.best_run = best.user_attrs.get("run_dir")
         overrides = [*sweep.overrides, *best.user_attrs.get("overrides", [])]
         resolved = load_spec(sweep.spec_path, overrides).resolved()
-        header = (f"# best trial {best.number} of sweep {sweep.name!r}: "
-                  f"{sweep.objective.split} {sweep.objective.metric} = {best.value:.6g}\n"
-                  f"# from {sweep.spec_path} with: {' '.join(overrides)}\n"
-                  f"# train it: zoo train {out / BEST_SPEC}\n")
+        header = (
+            f"# best trial {best.number} of sweep {sweep.name!r}: "
+            f"{sweep.objective.split} {sweep.objective.metric} = {best.value:.6g}\n"
+            f"# from {sweep.spec_path} with: {' '.join(overrides)}\n"
+            f"# train it: zoo train {out / BEST_SPEC}\n"
+        )
         _write(out / BEST_SPEC, header + yaml.safe_dump(resolved, sort_keys=False))
     result.skipped_plots = write_plots(study, out)
-    result.files = sorted(p.name for p in out.iterdir() if p.is_file() and not p.name.startswith("."))
+    result.files = sorted(
+        p.name for p in out.iterdir() if p.is_file() and not p.name.startswith(".")
+    )
     return result
 
 
