@@ -27,6 +27,18 @@ TEST_WORKERS ?= 2
 test: setup
 	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile
 
+# ruff (lint and format), mypy over zoo/ and the built-in plugins, import-linter's layers and
+# no-cycle contracts (pyproject.toml). mypy finds the built-ins, imported as zoo_builtins,
+# through a link in build/mypy.
+LINTED := zoo plugins tests benchmarks
+
+lint: setup
+	@mkdir -p build/mypy && ln -sfn ../../plugins build/mypy/zoo_builtins
+	$(BIN)/ruff check $(LINTED)
+	$(BIN)/ruff format --check $(LINTED)
+	$(BIN)/mypy -p zoo -p zoo_builtins
+	$(BIN)/lint-imports
+
 bench: setup
 	$(BIN)/python benchmarks/bench_cli_startup.py
 	$(BIN)/python benchmarks/bench_pipeline.py

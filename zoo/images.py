@@ -280,7 +280,7 @@ def load_images(
     if out is not None:
         images = out if not bad else out[kept]
     elif len(kept):
-        images = np.stack([results[i].image for i in kept])  # type: ignore[misc]
+        images = np.stack([results[i].image for i in kept])
     else:
         images = np.zeros((0, *(tuple(image_size or (0, 0))), channels or 3), dtype=np.uint8)
     return LoadedImages(images, kept, skipped)

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from zoo.errors import UserError
-from zoo.images import convert_images, read_image
+from zoo.images import ResizeMode, convert_images, read_image
 
 DEFAULT_BATCH = 64
 
@@ -69,7 +69,7 @@ class Predictor:
     path: Path
     class_names: list[str]
     image_shape: tuple[int, int, int]
-    resize_mode: str = "stretch"
+    resize_mode: ResizeMode = "stretch"
 
     def _probs(self, batch: np.ndarray, batch_size: int) -> np.ndarray:
         raise NotImplementedError
@@ -86,7 +86,7 @@ class Predictor:
         batch, names = [], []
         for i, item in enumerate(images):
             if isinstance(item, (str, Path)):
-                batch.append(read_image(item, (h, w), c, self.resize_mode))  # type: ignore[arg-type]
+                batch.append(read_image(item, (h, w), c, self.resize_mode))
                 names.append(str(item))
             else:
                 arr = self._uint8(np.asarray(item))

@@ -52,6 +52,7 @@ import os
 import sys
 import threading
 import warnings
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -327,7 +328,7 @@ def set_trainable(model: keras.Model, unfreeze: int | str) -> int:
 
 
 @contextlib.contextmanager
-def _keras_loads(path: Path):  # noqa: ANN202
+def _keras_loads(path: Path) -> Iterator[None]:
     """Keras' applications asked for ``weights="imagenet"`` load ``path`` instead.
 
     Building with ``weights="imagenet"`` gives exactly the graph Keras builds for pretrained
@@ -351,12 +352,12 @@ def _keras_loads(path: Path):  # noqa: ANN202
     ]
     with _BUILD_LOCK:
         for m in modules:
-            m.file_utils = _Local()
+            m.file_utils = _Local()  # type: ignore[attr-defined]  # keras' module attribute
         try:
             yield
         finally:
             for m in modules:
-                m.file_utils = real
+                m.file_utils = real  # type: ignore[attr-defined]
 
 
 def _summarise_load_error(row: Backbone, path: Path, exc: Exception) -> str:
@@ -452,7 +453,7 @@ def build_backbone(params: BackboneParams, ctx: zoo.ModelContext, *, row: Backbo
     return model
 
 
-def _factory(row: Backbone):  # noqa: ANN202
+def _factory(row: Backbone) -> Callable[[BackboneParams, zoo.ModelContext], keras.Model]:
     def factory(params: BackboneParams, ctx: zoo.ModelContext) -> keras.Model:
         return build_backbone(params, ctx, row=row)
 
@@ -471,7 +472,7 @@ def default_param_count(row: Backbone) -> int:
 
 
 @zoo.hookimpl
-def zoo_register_architectures(registry) -> None:
+def zoo_register_architectures(registry: plugin.PluginRegistrar) -> None:
     for row in BACKBONES:
         size = row.default_size
         registry.add_architecture(

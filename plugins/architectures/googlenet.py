@@ -18,10 +18,15 @@ off (the default) the model has one output and ``loss_weights`` returns None.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import Field
-from zoo_builtins.architectures._checks import SpatialTrace, check_input_size, smallest_input
+from zoo_builtins.architectures._checks import (
+    SpatialTrace,
+    Tracer,
+    check_input_size,
+    smallest_input,
+)
 from zoo_builtins.architectures._layers import Head, Initializer, build_head
 
 import zoo
@@ -67,8 +72,8 @@ class GoogLeNetParams(zoo.PluginParams):
         description="The reference head: GAP, Dropout 0.5.",
     )
 
-    def filters(self, module: str) -> Filters:
-        return tuple(self.inception_filters.get(module, NOTE_FILTERS[module]))  # type: ignore[return-value]
+    def filters(self, module: ModuleName) -> Filters:
+        return self.inception_filters.get(module, NOTE_FILTERS[module])
 
 
 def loss_weights(params: GoogLeNetParams) -> dict[str, float] | None:
@@ -79,7 +84,7 @@ def loss_weights(params: GoogLeNetParams) -> dict[str, float] | None:
     return {"predictions": 1.0, "aux1_predictions": w, "aux2_predictions": w}
 
 
-def _trace(params: GoogLeNetParams):  # noqa: ANN202
+def _trace(params: GoogLeNetParams) -> Tracer:
     def trace(height: int, width: int) -> SpatialTrace:
         t = SpatialTrace(height, width)
         t.require(
@@ -164,7 +169,7 @@ def build_googlenet(params: GoogLeNetParams, ctx: zoo.ModelContext) -> keras.Mod
     x = _inception(x, params.filters("3b"), "inception_3b", init)
     x = layers.MaxPooling2D(3, strides=2, padding="same", name="pool3_3x3_s2")(x)
     # Stage 4
-    aux_outputs = []
+    aux_outputs: list[Any] = []
     for module in ("4a", "4b", "4c", "4d", "4e"):
         x = _inception(x, params.filters(module), f"inception_{module}", init)
         if params.aux_classifiers and module in ("4a", "4d"):
@@ -180,7 +185,7 @@ def build_googlenet(params: GoogLeNetParams, ctx: zoo.ModelContext) -> keras.Mod
 
 
 @zoo.hookimpl
-def zoo_register_architectures(registry) -> None:
+def zoo_register_architectures(registry: plugin.PluginRegistrar) -> None:
     registry.add_architecture(
         "googlenet",
         params=GoogLeNetParams,

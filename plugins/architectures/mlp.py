@@ -58,7 +58,7 @@ def build_mlp(params: MLPParams, ctx: zoo.ModelContext) -> keras.Model:
 
 
 @zoo.hookimpl
-def zoo_register_architectures(registry) -> None:
+def zoo_register_architectures(registry: plugin.PluginRegistrar) -> None:
     registry.add_architecture(
         "mlp",
         params=MLPParams,

@@ -32,7 +32,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import Field, field_validator, model_validator
-from zoo_builtins.architectures._checks import SpatialTrace, check_input_size, smallest_input
+from zoo_builtins.architectures._checks import (
+    SpatialTrace,
+    Tracer,
+    check_input_size,
+    smallest_input,
+)
 from zoo_builtins.architectures._layers import Head, Initializer, build_head
 
 import zoo
@@ -212,7 +217,7 @@ def required_scaling(params: ResNetParams) -> str | None:
     return "caffe" if params.weights is not None else None
 
 
-def _trace(params: ResNetParams):  # noqa: ANN202
+def _trace(params: ResNetParams) -> Tracer:
     total = 32 if params.stem == "imagenet" else 8
 
     def trace(height: int, width: int) -> SpatialTrace:
@@ -339,7 +344,7 @@ def build_resnet(params: ResNetParams, ctx: zoo.ModelContext, *, variant: str) -
 
 
 @zoo.hookimpl
-def zoo_register_architectures(registry) -> None:
+def zoo_register_architectures(registry: plugin.PluginRegistrar) -> None:
     for name, (block_type, depths, count) in VARIANTS.items():
         layers_total = sum(depths) * (3 if block_type == "bottleneck" else 2) + 2
         note = " (the reference model with the defaults)" if name == "resnet50" else ""

@@ -23,7 +23,12 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from pydantic import Field, field_validator, model_validator
-from zoo_builtins.architectures._checks import SpatialTrace, check_input_size, smallest_input
+from zoo_builtins.architectures._checks import (
+    SpatialTrace,
+    Tracer,
+    check_input_size,
+    smallest_input,
+)
 from zoo_builtins.architectures._layers import (
     Activation,
     Head,
@@ -187,7 +192,7 @@ class SimpleCNNParams(zoo.PluginParams):
         return data
 
 
-def _trace(params: SimpleCNNParams):  # noqa: ANN202
+def _trace(params: SimpleCNNParams) -> Tracer:
     def trace(height: int, width: int) -> SpatialTrace:
         t = SpatialTrace(height, width)
         for b, block in enumerate(params.blocks, start=1):
@@ -246,7 +251,7 @@ def build_simple_cnn(params: SimpleCNNParams, ctx: zoo.ModelContext) -> keras.Mo
 
 
 @zoo.hookimpl
-def zoo_register_architectures(registry) -> None:
+def zoo_register_architectures(registry: plugin.PluginRegistrar) -> None:
     registry.add_architecture(
         "simple_cnn",
         params=SimpleCNNParams,

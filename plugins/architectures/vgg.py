@@ -12,7 +12,12 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Annotated, Literal
 
 from pydantic import Field, model_validator
-from zoo_builtins.architectures._checks import SpatialTrace, check_input_size, smallest_input
+from zoo_builtins.architectures._checks import (
+    SpatialTrace,
+    Tracer,
+    check_input_size,
+    smallest_input,
+)
 from zoo_builtins.architectures._layers import Head, Initializer, build_head
 
 import zoo
@@ -62,7 +67,7 @@ class VGGParams(zoo.PluginParams):
         return self.blocks if self.blocks is not None else LAYOUTS[self.depth]
 
 
-def _trace(params: VGGParams):  # noqa: ANN202
+def _trace(params: VGGParams) -> Tracer:
     def trace(height: int, width: int) -> SpatialTrace:
         t = SpatialTrace(height, width)
         for b, _ in enumerate(params.layout(), start=1):
@@ -104,7 +109,7 @@ def build_vgg(params: VGGParams, ctx: zoo.ModelContext) -> keras.Model:
 
 
 @zoo.hookimpl
-def zoo_register_architectures(registry) -> None:
+def zoo_register_architectures(registry: plugin.PluginRegistrar) -> None:
     registry.add_architecture(
         "vgg",
         params=VGGParams,

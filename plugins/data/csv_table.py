@@ -17,6 +17,7 @@ from __future__ import annotations
 import csv
 from pathlib import Path
 
+import numpy as np
 from pydantic import Field
 from zoo_builtins.data._common import (
     SPLIT_FOLDERS,
@@ -28,6 +29,7 @@ from zoo_builtins.data._common import (
 )
 
 import zoo
+from zoo import plugin
 from zoo.plugin import ImageSet, Problem, ShapeHint, SourceData, UserError, read_label_map
 
 
@@ -162,7 +164,10 @@ def load_csv(params: CsvParams, ctx: zoo.DataContext) -> SourceData:
         raise UserError(
             [Problem(f"no row has split 'train' in column '{params.split_col}'", str(path))]
         )
-    splits = {s: ImageSet(labels, paths=paths) for s, (labels, paths) in grouped.items()}
+    splits = {
+        s: ImageSet(np.asarray(labels, dtype=np.int64), paths=paths)
+        for s, (labels, paths) in grouped.items()
+    }
     return SourceData(class_names=class_names, splits=splits, skipped=skipped)
 
 
@@ -185,7 +190,7 @@ def csv_shape_hint(params: CsvParams, ctx: zoo.DataContext) -> ShapeHint:
 
 
 @zoo.hookimpl
-def zoo_register_data_sources(registry) -> None:
+def zoo_register_data_sources(registry: plugin.PluginRegistrar) -> None:
     registry.add_data_source(
         "csv",
         params=CsvParams,

@@ -13,6 +13,7 @@ from typing import Any
 from pydantic import Field
 
 import zoo
+from zoo import plugin
 from zoo.plugin import ImageSet, ShapeHint, SourceData
 
 NATIVE_SIZE = 8
@@ -66,7 +67,7 @@ def digits_shape_hint(params: DigitsParams, ctx: zoo.DataContext) -> ShapeHint:
 
 
 @zoo.hookimpl
-def zoo_register_data_sources(registry) -> None:
+def zoo_register_data_sources(registry: plugin.PluginRegistrar) -> None:
     registry.add_data_source(
         "digits",
         params=DigitsParams,

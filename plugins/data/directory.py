@@ -20,6 +20,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
+import numpy as np
 from pydantic import Field
 from zoo_builtins.data._common import (
     SPLIT_FOLDERS,
@@ -32,6 +33,7 @@ from zoo_builtins.data._common import (
 )
 
 import zoo
+from zoo import plugin
 from zoo.plugin import (
     ImageSet,
     Problem,
@@ -223,7 +225,10 @@ def load_directory(params: DirectoryParams, ctx: zoo.DataContext) -> SourceData:
     class_names, files, skipped = scan(params, ctx.spec_dir, ctx.on_bad_file)
     index = {name: i for i, name in enumerate(class_names)}
     splits = {
-        split: ImageSet([index[name] for _, name in pairs], paths=[p for p, _ in pairs])
+        split: ImageSet(
+            np.asarray([index[name] for _, name in pairs], dtype=np.int64),
+            paths=[p for p, _ in pairs],
+        )
         for split, pairs in files.items()
         if pairs or split == "train"
     }
@@ -258,7 +263,7 @@ def directory_shape_hint(params: DirectoryParams, ctx: zoo.DataContext) -> Shape
 
 
 @zoo.hookimpl
-def zoo_register_data_sources(registry) -> None:
+def zoo_register_data_sources(registry: plugin.PluginRegistrar) -> None:
     registry.add_data_source(
         "directory",
         params=DirectoryParams,

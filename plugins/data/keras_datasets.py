@@ -413,7 +413,7 @@ def fetch_keras_dataset(params: KerasDatasetParams, ctx: zoo.FetchContext) -> li
 
 
 @zoo.hookimpl
-def zoo_register_data_sources(registry) -> None:
+def zoo_register_data_sources(registry: plugin.PluginRegistrar) -> None:
     registry.add_data_source(
         "keras",
         params=KerasDatasetParams,

@@ -21,6 +21,7 @@ from pydantic import Field
 from zoo_builtins.data._common import label_order, paths_exist, require, resolve_path
 
 import zoo
+from zoo import plugin
 from zoo.plugin import ImageSet, Problem, ShapeHint, SourceData, UserError
 
 SPLIT_SUFFIXES = {"train": ("_train",), "validation": ("_validation", "_val"), "test": ("_test",)}
@@ -303,7 +304,7 @@ def _prod(shape: tuple[int, ...]) -> int:
 
 
 @zoo.hookimpl
-def zoo_register_data_sources(registry) -> None:
+def zoo_register_data_sources(registry: plugin.PluginRegistrar) -> None:
     registry.add_data_source(
         "numpy",
         params=NpzParams,

@@ -562,11 +562,11 @@ def check_against_image(
 ) -> list[TransformError]:
     """Problems of a canonical pipeline on images of ``image_size`` (and ``channels``)."""
     problems: list[TransformError] = []
-    start: Sizes = frozenset({(int(image_size[0]), int(image_size[1]))})
+    h, w = int(image_size[0]), int(image_size[1])
+    start = frozenset({(h, w)})
     out = _walk(items, start, channels if probe else None, (), problems)
     if out is not None and out != start:
         other = sorted(out - start)
-        h, w = start and next(iter(start))
         problems.append(
             TransformError(
                 "the pipeline can output images of "
@@ -696,7 +696,7 @@ def _leaf_sizes(name: str, args: dict[str, Any], sizes: frozenset[tuple[int, int
     if name in ("CenterCrop", "RandomCrop", "Resize"):
         return frozenset({(args["height"], args["width"])})
     if name in ("RandomResizedCrop", "RandomSizedCrop"):
-        return frozenset({tuple(args["size"])})  # type: ignore[arg-type]
+        return frozenset({tuple(args["size"])})
     if name in SWAPS:
         return sizes | {(w, h) for h, w in sizes}
     if name == "PadIfNeeded":

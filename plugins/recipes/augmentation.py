@@ -44,6 +44,7 @@ from zoo_builtins.recipes._graph_ops import GRAPH, keras_style_graph
 from zoo_builtins.recipes._named import NAMED, keras_items, keras_params
 
 import zoo
+from zoo import plugin
 from zoo.plugin import Problem, UserError, format_path
 
 ITEMS_PATH = ("augmentation", "params", "transforms")
@@ -266,7 +267,8 @@ def _named_factory(
 
     def build(params: NamedParams, ctx: zoo.AugmentContext) -> AlbumentationsAugmenter:
         def items_for(p: NamedParams) -> list[dict[str, Any]]:
-            return albu.canonical_items(expand(p.p, p.strength, tuple(ctx.image_size)))
+            size = (int(ctx.image_size[0]), int(ctx.image_size[1]))
+            return albu.canonical_items(expand(p.p, p.strength, size))
 
         items = items_for(params)
 
@@ -295,7 +297,7 @@ def _named_check(name: str) -> Callable[[NamedParams, Any], list[str]]:
 
 
 @zoo.hookimpl
-def zoo_register_recipes(registry) -> None:
+def zoo_register_recipes(registry: plugin.PluginRegistrar) -> None:
     registry.add_augmentation(
         "albumentations",
         params=AlbumentationsParams,

@@ -23,13 +23,14 @@ for those two recipes.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 import numpy as np
 from pydantic import Field
 
 import zoo
+from zoo import plugin
 from zoo.plugin import AffineScaling
 
 IMAGENET_RGB_MEAN = (0.485, 0.456, 0.406)  # of pixels in 0..1 (torch)
@@ -195,7 +196,7 @@ def build_dataset(params: DatasetParams, state: dict | None = None) -> DatasetSc
     return DatasetScaling(params, state)
 
 
-def _check_gray(recipe: str):
+def _check_gray(recipe: str) -> Callable[[Any, Any], list[str]]:
     def check(params: Any, spec: Any) -> list[str]:
         if getattr(spec.data, "channels", None) == 1:
             return [
@@ -208,7 +209,7 @@ def _check_gray(recipe: str):
 
 
 @zoo.hookimpl
-def zoo_register_recipes(registry) -> None:
+def zoo_register_recipes(registry: plugin.PluginRegistrar) -> None:
     registry.add_scaling(
         "unit",
         params=zoo.NoParams,

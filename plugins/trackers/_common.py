@@ -23,8 +23,9 @@ def flatten(data: Any, prefix: str = "") -> dict[str, Any]:
 
 def final_metrics(metrics: dict[str, Any]) -> dict[str, float]:
     """metrics.json's numbers of the evaluated split: ``{'test_accuracy': 0.97, ...}``."""
-    split = metrics.get("split")
-    values = metrics.get(split) if isinstance(metrics.get(split), dict) else {}
+    split = str(metrics.get("split"))
+    found = metrics.get(split)
+    values: dict[str, Any] = found if isinstance(found, dict) else {}
     return {
         f"{split}_{k}": float(v)
         for k, v in values.items()

@@ -18,6 +18,7 @@ from typing import Any
 from pydantic import Field
 
 import zoo
+from zoo import plugin
 from zoo.plugin import hookimpl
 
 from ._common import final_metrics, flatten
@@ -118,7 +119,7 @@ class MlflowTracker:
 
 
 @hookimpl
-def zoo_register_trackers(registry):
+def zoo_register_trackers(registry: plugin.PluginRegistrar) -> None:
     registry.add_tracker(
         "mlflow",
         params=MlflowParams,

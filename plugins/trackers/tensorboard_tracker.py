@@ -9,6 +9,7 @@ from typing import Any
 from pydantic import Field
 
 import zoo
+from zoo import plugin
 from zoo.plugin import hookimpl
 
 from ._common import final_metrics
@@ -58,7 +59,7 @@ class TensorBoardTracker:
 
 
 @hookimpl
-def zoo_register_trackers(registry):
+def zoo_register_trackers(registry: plugin.PluginRegistrar) -> None:
     registry.add_tracker(
         "tensorboard",
         params=TensorBoardParams,

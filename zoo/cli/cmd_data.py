@@ -10,7 +10,11 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from zoo.data.prepared import PreparedData
+    from zoo.images import ResizeMode
 
 DEFAULT_SAMPLES = 16
 
@@ -94,12 +98,12 @@ def pick_samples(labels: Any, n: int) -> list[int]:
 
 
 def save_grid(
-    prepared: Any,
+    prepared: PreparedData,
     target: str | Path,
     *,
     split: str = "train",
     samples: int = 16,
-    resize: str = "stretch",
+    resize: ResizeMode = "stretch",
 ) -> int:
     """Save sample images of ``split`` with their class names as titles; returns how many."""
     import math
@@ -123,7 +127,7 @@ def save_grid(
         if image_set.images is not None:
             images.append(image_set.images[i])
         else:
-            images.append(read_image(image_set.paths[i], (h, w), c, resize))
+            images.append(read_image((image_set.paths or [])[i], (h, w), c, resize))
     cols = min(len(images), 8)
     rows = math.ceil(len(images) / cols)
     fig = Figure(figsize=(cols * 1.6, rows * 1.8), dpi=100)

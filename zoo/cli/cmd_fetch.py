@@ -11,10 +11,13 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from typing import Any
 
 from zoo.cli.output import print_json, print_problems
+from zoo.errors import Problem
+from zoo.spec.loader import SectionName
 
-SECTIONS = ("data", "model", "scaling", "augmentation")
+SECTIONS: tuple[SectionName, ...] = ("data", "model", "scaling", "augmentation")
 
 
 def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
@@ -39,7 +42,8 @@ def run(args: argparse.Namespace) -> int:
 
     loaded = load_spec(args.spec, args.overrides)
     ctx = FetchContext(spec_dir=loaded.spec_dir, offline=os.environ.get("ZOO_OFFLINE") == "1")
-    results, missing = [], []
+    results: list[dict[str, Any]] = []
+    missing: list[Problem] = []
     for section in SECTIONS:
         if section not in loaded.entries:
             continue

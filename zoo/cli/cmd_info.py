@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import argparse
 import sys
+from typing import Any
+
+from pydantic import BaseModel
 
 from zoo.cli.output import print_json, print_table, terminal_width
 
@@ -68,7 +71,7 @@ def run(args: argparse.Namespace) -> int:
         f"  from: {info['distribution'] or '?'} {info['version'] or ''} (plugin "
         f"'{info['plugin']}')\n\n"
     )
-    rows = []
+    rows: list[tuple[str, ...]] = []
     for prm in _expanded(zoo.registry().get(args.name).params):
         default = "(required)" if prm["required"] else _short(repr(prm["default"]), 24)
         bounds = " ".join(_bound(k, v) for k, v in prm["bounds"].items())
@@ -108,7 +111,7 @@ def _nested_models(annotation: object) -> list[type]:
     return found
 
 
-def _expanded(model: type, prefix: str = "", depth: int = 0) -> list[dict]:
+def _expanded(model: type[BaseModel], prefix: str = "", depth: int = 0) -> list[dict[str, Any]]:
     """Parameter rows of ``model`` with each nested parameter model's rows after its own,
     named by path (``head.pooling``, ``blocks[].convs``)."""
     import typing

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 from collections import defaultdict
+from typing import Any
 
 from zoo.cli.output import print_json, print_table
 
@@ -30,7 +31,7 @@ def run(args: argparse.Namespace) -> int:
     for clashing in reg.conflicts.values():
         for entry in clashing:
             names[entry.provenance.plugin].append(f"{entry.name} (CONFLICT)")
-    records = [
+    records: list[dict[str, Any]] = [
         {
             "plugin": p.plugin,
             "distribution": p.distribution,

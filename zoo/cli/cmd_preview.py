@@ -114,8 +114,10 @@ def draw(
     rows = math.ceil(len(tiles) / cols)
     hist_rows = 2 if histograms is not None else 0
     fig = Figure(figsize=(2.4 * max(cols, 3), 2.6 * rows + 2.4 * hist_rows), layout="constrained")
-    parts = (
-        fig.subfigures(2, 1, height_ratios=[2.6 * rows, 2.4 * hist_rows]) if hist_rows else [fig]
+    parts: list[Any] = (
+        list(fig.subfigures(2, 1, height_ratios=[2.6 * rows, 2.4 * hist_rows]).flat)  # type: ignore[union-attr]  # an array for 2 rows
+        if hist_rows
+        else [fig]
     )
     parts[0].suptitle(title)
     axes = np.atleast_1d(parts[0].subplots(rows, cols, squeeze=False)).ravel()

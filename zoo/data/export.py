@@ -122,13 +122,13 @@ def _write_split(
     per_class: dict[int, int] = {}
     for row, label in enumerate(image_set.labels):
         label = int(label)
-        folder = root / folders[label]
+        target_dir = root / folders[label]
         if originals is not None:
             src = Path(originals[row])
-            target = folder / src.name
+            target = target_dir / src.name
             n = 1
             while target in used:
-                target = folder / f"{src.stem}_{n}{src.suffix}"
+                target = target_dir / f"{src.stem}_{n}{src.suffix}"
                 n += 1
             used.add(target)
             shutil.copy2(src, target)
@@ -136,7 +136,7 @@ def _write_split(
             assert image_set.images is not None
             per_class[label] = per_class.get(label, 0) + 1
             stem = folders[label] + ("_" if folders[label][-1].isdigit() else "")
-            write_png(folder / f"{stem}{per_class[label]}.png", image_set.images[row])
+            write_png(target_dir / f"{stem}{per_class[label]}.png", image_set.images[row])
     return len(image_set)
 
 

@@ -66,7 +66,7 @@ def prepare_data(loaded: LoadedSpec, *, workers: int | None = None) -> PreparedD
     data = spec.data
     source = load_source(loaded)
     skipped = list(source.skipped)
-    size = tuple(int(s) for s in data.image_size) if data.image_size else None
+    size = (int(data.image_size[0]), int(data.image_size[1])) if data.image_size else None
 
     sets: dict[str, ImageSet] = {}
     originals: dict[str, list[Path]] = {}

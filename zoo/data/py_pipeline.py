@@ -41,7 +41,7 @@ from zoo.data.recipes import (
 )
 from zoo.data.workers import usable_cpus
 from zoo.errors import Problem, UserError
-from zoo.images import read_image
+from zoo.images import ResizeMode, read_image
 from zoo.plugin.contracts import Scaling
 from zoo.plugin.source import ImageSet
 from zoo.spec.loader import LoadedSpec
@@ -55,7 +55,7 @@ class _Split:
 
     image_set: ImageSet
     shape: tuple[int, int, int]
-    resize: str
+    resize: ResizeMode
     batch: int
     scaling: Scaling
     augment: BatchAugment | None = None

@@ -90,7 +90,7 @@ def make_augmenter(loaded: LoadedSpec, image_shape: tuple[int, int, int]) -> Aug
         return None
     augmenter = entry.factory(section.params, _augment_context(loaded, image_shape))
     shape = (int(image_shape[0]), int(image_shape[1]), int(image_shape[2]))
-    return check_augmenter(augmenter, entry, shape)  # type: ignore[no-any-return]
+    return check_augmenter(augmenter, entry, shape)
 
 
 def augmentation_path(loaded: LoadedSpec, image_size: tuple[int, int] | None = None) -> str | None:

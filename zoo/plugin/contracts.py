@@ -6,7 +6,7 @@ authors import them from :mod:`zoo.plugin`; ``docs/plugins.md`` explains each on
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, Protocol, runtime_checkable
@@ -134,17 +134,16 @@ class Augmenter(Protocol):
 # ---- capabilities: optional, typed functions a plugin passes to ``registry.add_*`` --------
 
 
-class SpecCheck(Protocol):
-    """``check_spec(params, spec)``: judge the whole spec at validate time.
+SpecCheck = Callable[..., Iterable[str] | None]
+"""``check_spec(params, spec)``: judge the whole spec at validate time.
 
-    Return warnings (strings), or raise :class:`zoo.UserError` whose problems carry a
-    ``key_path`` into the spec (``model.params.weights``); zoo locates them in the file.
-    Must not import TensorFlow and may only do cheap file-system checks. A check that also
-    takes a ``spec_dir`` keyword gets the folder relative paths start from (to check that a
-    data folder or weights file exists): ``check_spec(params, spec, *, spec_dir)``.
-    """
-
-    def __call__(self, params: Any, spec: Any) -> Iterable[str] | None: ...
+Return warnings (strings), or raise :class:`zoo.UserError` whose problems carry a
+``key_path`` into the spec (``model.params.weights``); zoo locates them in the file. Must
+not import TensorFlow and may only do cheap file-system checks. A check that also takes a
+``spec_dir`` keyword gets the folder relative paths start from (to check that a data
+folder or weights file exists): ``check_spec(params, spec, *, spec_dir)``. (A plain
+callable type: the keyword is optional, which a Protocol cannot say.)
+"""
 
 
 class Fetch(Protocol):
@@ -154,14 +153,14 @@ class Fetch(Protocol):
     one problem per missing file (all of them, not the first): ``zoo fetch`` reports them.
     """
 
-    def __call__(self, params: Any, ctx: FetchContext) -> list[Path]: ...
+    def __call__(self, params: Any, ctx: FetchContext, /) -> list[Path]: ...
 
 
 class ShapeHintFn(Protocol):
     """``shape_hint(params, ctx: DataContext) -> ShapeHint``: image size, channels and class
     count without loading the images (cheap: reads at most a header or a folder listing)."""
 
-    def __call__(self, params: Any, ctx: DataContext) -> ShapeHint | None: ...
+    def __call__(self, params: Any, ctx: DataContext, /) -> ShapeHint | None: ...
 
 
 class SetTrainable(Protocol):
@@ -169,7 +168,7 @@ class SetTrainable(Protocol):
     (a layer count from the top, ``"all"``, ``"none"`` or a layer name to unfreeze from)
     to a built model; returns how many base layers now train. The runner recompiles."""
 
-    def __call__(self, model: Any, unfreeze: int | str) -> int: ...
+    def __call__(self, model: Any, unfreeze: int | str, /) -> int: ...
 
 
 class LossWeights(Protocol):
@@ -179,7 +178,7 @@ class LossWeights(Protocol):
     others only add to the training loss with their weights.
     """
 
-    def __call__(self, params: Any) -> dict[str, float] | None: ...
+    def __call__(self, params: Any, /) -> dict[str, float] | None: ...
 
 
 class RequiredScaling(Protocol):
@@ -187,7 +186,7 @@ class RequiredScaling(Protocol):
     need (pretrained weights expect their own preprocessing). ``scaling: {recipe: auto}``
     picks it; another recipe is a located validation error."""
 
-    def __call__(self, params: Any) -> str | None: ...
+    def __call__(self, params: Any, /) -> str | None: ...
 
 
 class GraphAugment(Protocol):
@@ -202,17 +201,17 @@ class GraphAugment(Protocol):
     ``augmentation: {path: python}``.
     """
 
-    def __call__(self, params: Any, ctx: AugmentContext) -> Any: ...
+    def __call__(self, params: Any, ctx: AugmentContext, /) -> Any: ...
 
 
 class SmallestInput(Protocol):
     """``smallest_input(params) -> (height, width)``: the smallest input these params build
     at (``zoo.testing`` builds there; a plugin's own size error should name it too)."""
 
-    def __call__(self, params: Any) -> tuple[int, int]: ...
+    def __call__(self, params: Any, /) -> tuple[int, int]: ...
 
 
 class ToSpec(Protocol):
     """``to_spec(augmenter) -> dict``: a built augmenter back to its spec params (round trip)."""
 
-    def __call__(self, augmenter: Any) -> dict[str, Any]: ...
+    def __call__(self, augmenter: Any, /) -> dict[str, Any]: ...

@@ -116,7 +116,7 @@ def check_scaling(scaling: Any, entry: PluginEntry) -> Scaling:
             f"state()); {type(scaling).__name__} lacks "
             f"{', '.join(missing) or '__call__'}",
         )
-    return scaling  # type: ignore[no-any-return]
+    return scaling
 
 
 def check_augmented(out: Any, image: np.ndarray, who: str = "the augmenter") -> np.ndarray:

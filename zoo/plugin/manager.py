@@ -55,10 +55,10 @@ def _entry_points() -> list[metadata.EntryPoint]:
             continue
         seen.add(key)
         unique.append(ep)
-    known = {ep.name for ep in unique} | {_dist_name(ep) for ep in unique} - {None}
+    known = {ep.name for ep in unique} | {d for ep in unique if (d := _dist_name(ep))}
     for var, names in ((ONLY_ENV, only or set()), (DISABLE_ENV, disabled)):
-        for name in sorted(names - known):  # type: ignore[operator]
-            hint = did_you_mean(name, sorted(known))  # type: ignore[arg-type]
+        for name in sorted(names - known):
+            hint = did_you_mean(name, sorted(known))
             sys.stderr.write(
                 f"zoo: warning: {var} names '{name}', which is no installed "
                 f"plugin or package" + (f"; {hint}" if hint else "") + "\n"

@@ -12,7 +12,7 @@ import fnmatch
 import re
 import types
 import typing
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -278,6 +278,7 @@ class PluginRegistrar:
         if counted is not None:
             _check_counted(name, counted)
         count = counted.count if counted is not None else param_count
+        assert not isinstance(count, ParamCount)
         self._add(
             "architecture",
             name,
@@ -637,7 +638,7 @@ class Registry:
         return entry
 
     @staticmethod
-    def unknown_message(name: str, label: str, candidates: list[str]) -> str:
+    def unknown_message(name: str, label: str, candidates: Sequence[str]) -> str:
         hint = did_you_mean(name, candidates)
         known = ", ".join(candidates) if candidates else "none registered"
         return f"unknown {label} '{name}'" + (f"; {hint}" if hint else "") + f" (known: {known})"

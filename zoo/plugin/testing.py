@@ -554,7 +554,7 @@ def check_data_source(
     check = _Checker(entry, "data source")
     p = _params(entry, params)
     ctx = DataContext(
-        image_size=tuple(image_size) if image_size else None,
+        image_size=(int(image_size[0]), int(image_size[1])) if image_size else None,
         channels=channels,
         seed=seed,
         spec_dir=Path(spec_dir),

@@ -257,7 +257,8 @@ class RunLock:
     """
 
     def __init__(self, run_dir: Path, fd: int) -> None:
-        self.run_dir, self._fd = run_dir, fd
+        self.run_dir = run_dir
+        self._fd: int | None = fd
 
     @classmethod
     def acquire(cls, run_dir: str | Path) -> RunLock:

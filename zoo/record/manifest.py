@@ -64,7 +64,7 @@ class SourceRun(Record):
 class ExportManifest(Record):
     """Everything ``manifest.json`` says; see the module docstring."""
 
-    kind: Literal["zoo-export"] = MANIFEST_KIND
+    kind: Literal["zoo-export"] = "zoo-export"
     manifest_version: int = MANIFEST_VERSION
     format: Literal["savedmodel", "tflite", "onnx"]
     quantization: Literal["float16", "dynamic", "int8"] | None = None

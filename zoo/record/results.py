@@ -139,7 +139,8 @@ def _unversioned(data: dict[str, Any]) -> int:
 def _migrate_1(data: dict[str, Any]) -> dict[str, Any]:
     """Format 1: ``weights`` was ``{used, epoch, monitor, value, checkpoint, last_epoch,
     last_weights, setting}`` and ``final_epoch`` held the last epoch's logs."""
-    old = data.get("weights") if isinstance(data.get("weights"), dict) else {}
+    found = data.get("weights")
+    old: dict[str, Any] = found if isinstance(found, dict) else {}
     final = data.pop("final_epoch", None)
     last_logs = final if isinstance(final, dict) else {}
     used = old.get("used", "last")

@@ -18,6 +18,7 @@ from typing import Any
 
 from zoo.errors import Problem, UnknownPluginError, UserError
 from zoo.plugin.contracts import Scaling
+from zoo.plugin.guards import check_scaling
 from zoo.plugin.registry import Registry
 from zoo.plugin.scaling import AFFINE_KEYS, AffineScaling
 from zoo.record.run import RunRecord, ScalingRecord
@@ -45,7 +46,7 @@ def run_scaling(
         entry = None
     if entry is not None:
         params = entry.params.model_validate((section or {}).get("params") or {})
-        return entry.factory(params, state)  # type: ignore[no-any-return]
+        return check_scaling(entry.factory(params, state), entry)
     if is_affine_state(record.scaling):
         assert state is not None
         return AffineScaling.from_state(state)

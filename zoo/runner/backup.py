@@ -121,7 +121,7 @@ class Backup:
             self.directory.mkdir(parents=True, exist_ok=True)
             with atomic_path(self.path) as tmp:
                 with open(tmp, "wb") as f:
-                    np.savez(f, **arrays)
+                    np.savez(f, **arrays)  # type: ignore[arg-type]  # stubs: allow_pickle
                 if epoch is not None:
                     fault("during_backup", epoch)
 

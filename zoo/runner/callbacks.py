@@ -30,11 +30,11 @@ from zoo.runner.monitors import (
     normalize_monitor,
     template_problem,
 )
+from zoo.runner.phases import Phase
 from zoo.spec.sections import ModelCheckpointCallback, SpecBase, TrainingSpec
 from zoo.suggest import did_you_mean
 
-if TYPE_CHECKING:
-    from zoo.runner.fit import Phase
+if TYPE_CHECKING:  # the classes import Keras; this module must not
     from zoo.runner.keras_callbacks import Checkpoint, LastWeights
 
 Restore = tuple[dict[str, Any], dict[str, np.ndarray]]

@@ -157,7 +157,7 @@ def split_images(
     if part.images is not None:
         images = convert_images(part.images, (h, w), c, run.resize_mode)
     else:
-        images = load_images(part.paths, (h, w), c, run.resize_mode).images
+        images = load_images(part.paths or [], (h, w), c, run.resize_mode).images
     return images, _remap(part.labels, list(prepared.class_names), run.class_names, where), split
 
 

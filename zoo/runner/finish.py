@@ -121,7 +121,7 @@ def _results(evaluation: EvalResult | None, weights: WeightsRecord, epochs: int)
         split=evaluation.split,
         count=evaluation.count,
         scores=evaluation.metrics,
-        per_class=evaluation.per_class,  # type: ignore[arg-type]
+        per_class=evaluation.per_class,
         confusion_matrix=evaluation.confusion_matrix,
         class_names=evaluation.class_names,
         weights=weights,

@@ -20,27 +20,10 @@ from zoo.runner.backup import Backup
 from zoo.runner.callbacks import end_phase, fit_callbacks, make_checkpoints
 from zoo.runner.compile import compile_model
 from zoo.runner.keras_callbacks import Checkpoint, LastWeights
+from zoo.runner.phases import Phase, phases_of
 from zoo.runner.setup import Workbench
-from zoo.spec.sections import TrainingSpec
 
 Restore = tuple[dict[str, Any], dict[str, np.ndarray]]
-
-
-@dataclass(frozen=True)
-class Phase:
-    """One ``model.fit`` call: phase 0 is ``training.epochs``; then ``training.phases``."""
-
-    index: int
-    epochs: int
-    learning_rate: float
-    unfreeze: int | str | None
-
-
-def phases_of(training: TrainingSpec) -> list[Phase]:
-    out = [Phase(0, training.epochs, training.optimizer.learning_rate, None)]
-    for i, p in enumerate(training.phases, start=1):
-        out.append(Phase(i, p.epochs, p.learning_rate, p.unfreeze))
-    return out
 
 
 @dataclass

@@ -10,7 +10,7 @@ logged at each, and says which ``model.keras`` holds.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from zoo.record.results import EpochWeights, WeightsRecord
 from zoo.run_files import LAST_WEIGHTS_FILE
@@ -38,7 +38,9 @@ def best_checkpoint(checkpoints: list[Checkpoint], validation_only: bool) -> Che
     return None
 
 
-def keep_weights(model: Any, training: Training, setting: str) -> WeightsRecord:
+def keep_weights(
+    model: Any, training: Training, setting: Literal["auto", "best", "last"]
+) -> WeightsRecord:
     """Put the weights ``setting`` (``evaluation.weights``) asks for into ``model`` and
     record the contract (see the module docstring)."""
     rows = training.rows
@@ -72,9 +74,9 @@ def keep_weights(model: Any, training: Training, setting: str) -> WeightsRecord:
     else:
         training.last.load_into(model)
     return WeightsRecord(
-        setting=setting,  # type: ignore[arg-type]
+        setting=setting,
         kept="best" if chosen is not None else "last",
-        monitor=(chosen or recorded).monitor if (chosen or recorded) else None,
+        monitor=watcher.monitor if (watcher := chosen or recorded) is not None else None,
         best=best,
         last=last,
         note=note,

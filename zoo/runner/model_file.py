@@ -91,9 +91,9 @@ def check_shapes(
         if isinstance(outputs, list) or (outputs and isinstance(outputs[0], (tuple, list))):
             raise _fail(path, f"has {len(outputs)} outputs; zoo models have one")
         if tuple(outputs[1:]) != (expect_classes,):
-            have = outputs[1] if len(outputs) == 2 else _shape(outputs[1:])
+            got = outputs[1] if len(outputs) == 2 else _shape(outputs[1:])
             raise _fail(
-                path, f"outputs {have} scores per image but the run expects {expect_classes}"
+                path, f"outputs {got} scores per image but the run expects {expect_classes}"
             )
 
 

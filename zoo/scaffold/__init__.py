@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from importlib import resources
+from importlib.resources.abc import Traversable
 from pathlib import Path
 
 from zoo.errors import Problem, UserError
@@ -41,7 +42,7 @@ def _files() -> list[tuple[str, str]]:
     root = resources.files(__package__) / "template"
     out = []
 
-    def walk(node, prefix: str) -> None:
+    def walk(node: Traversable, prefix: str) -> None:
         for child in sorted(node.iterdir(), key=lambda c: c.name):
             if child.name == "__pycache__":
                 continue

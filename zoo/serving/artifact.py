@@ -72,11 +72,12 @@ class ExportedModel(Predictor):
         self.class_names = []
         shape = list(self.runtime.input_shape)
         dims = tuple(shape[1:]) if len(shape) == 4 else ()
-        if len(dims) != 3 or any(not isinstance(d, int) or not 0 < d <= 4096 for d in dims):
+        sides = [d for d in dims if isinstance(d, int) and 0 < d <= 4096]
+        if len(dims) != 3 or len(sides) != 3:
             raise UserError(
                 [Problem(f"cannot tell the model's image size from its input {shape}", str(path))]
             )
-        self.image_shape = (int(dims[0]), int(dims[1]), int(dims[2]))
+        self.image_shape = (sides[0], sides[1], sides[2])
 
     def __repr__(self) -> str:
         return f"ExportedModel({str(self.path)!r}, format={self.format.name!r})"

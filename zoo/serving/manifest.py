@@ -53,8 +53,8 @@ def build_manifest(
     h, w, c = run.image_shape
     model = record.plugins.get("model")
     return ExportManifest(
-        format=fmt.name,  # type: ignore[arg-type]
-        quantization=quantize,  # type: ignore[arg-type]
+        format=fmt.name,
+        quantization=quantize,
         artifact=fmt.artifact,
         runtime=runtime.engine,
         class_names=list(run.class_names),

@@ -17,7 +17,7 @@ import os
 import sys
 import tempfile
 import warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -189,7 +189,7 @@ class OnnxRuntime(Runtime):
         return np.asarray(self._session.run([self.output_name], {self.input_name: x})[0])
 
 
-RUNTIMES: dict[str, type[Runtime]] = {
+RUNTIMES: dict[str, Callable[[Path], Runtime]] = {
     "savedmodel": SavedModelRuntime,
     "tflite": TFLiteRuntime,
     "onnx": OnnxRuntime,

@@ -8,10 +8,11 @@ the JSON Schema lists every plugin's parameters for editors.
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal, Union
+from typing import Annotated, Any, Literal, TypedDict, Union
 
 from pydantic import AfterValidator, BaseModel, Field, create_model
 
+from zoo.plugin.contracts import RecipeType
 from zoo.plugin.registry import PluginEntry, Registry
 from zoo.spec.sections import (
     AugmentationSpec,
@@ -22,8 +23,16 @@ from zoo.spec.sections import (
     SpecBase,
 )
 
+
 # section name -> (key naming the plugin, base model, registry filter)
-PLUGIN_SECTIONS: dict[str, tuple[str, type[Section], dict[str, str]]] = {
+class SectionFilter(TypedDict, total=False):
+    """Which registry entries may fill a plugin section (``Registry.list`` filters)."""
+
+    kind: str
+    recipe_type: RecipeType
+
+
+PLUGIN_SECTIONS: dict[str, tuple[str, type[Section], SectionFilter]] = {
     "data": ("source", DataSpec, {"kind": "data"}),
     "model": ("architecture", ModelSpec, {"kind": "architecture"}),
     "scaling": ("recipe", RecipeSpec, {"kind": "recipe", "recipe_type": "scaling"}),
@@ -60,17 +69,16 @@ def _union(section: str, registry: Registry) -> Any:
     members = [_member(section, key, base, e) for e in registry.list(**filters)]
     if not members:
         # No plugin of this kind is installed: any name is unknown.
-        label = filters.get("recipe_type") or filters["kind"]
+        label = filters.get("recipe_type") or filters.get("kind", "plugin")
 
         def _none_registered(value: str) -> str:
             raise ValueError(f"unknown {label} '{value}' (none is registered)")
 
-        return create_model(
-            f"{section.title()}_none",
-            __base__=base,
-            **{key: (Annotated[str, AfterValidator(_none_registered)], ...)},
-            params=(dict[str, Any], Field(default_factory=dict)),
-        )
+        fields: dict[str, Any] = {
+            key: (Annotated[str, AfterValidator(_none_registered)], ...),
+            "params": (dict[str, Any], Field(default_factory=dict)),
+        }
+        return create_model(f"{section.title()}_none", __base__=base, **fields)
     if len(members) == 1:
         return members[0]
     return Annotated[Union[tuple(members)], Field(discriminator=key)]  # noqa: UP007

@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
+from pydantic_core import ErrorDetails
 
 from zoo.errors import Problem
 from zoo.keypath import MAX_MESSAGE, brief, format_path, one_line, parse_path  # noqa: F401
@@ -105,7 +106,7 @@ def allowed_keys(model: type[BaseModel], path: Sequence[str | int], data: Any) -
 
 
 def _message(
-    err: dict[str, Any],
+    err: ErrorDetails,
     path: list[str | int],
     doc: YamlDocument,
     model: type[BaseModel],

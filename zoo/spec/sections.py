@@ -495,7 +495,7 @@ class TrainingSpec(Section):
     schedule: Schedule | None = Field(None, description="A learning-rate schedule, or none.")
     loss: LossSpec = Field(default_factory=LossSpec, description="The loss.")
     metrics: list[Metric] = Field(
-        default_factory=lambda: ["accuracy"],
+        default_factory=lambda: list[Metric](["accuracy"]),
         max_length=20,
         description="Metrics reported every epoch.",
     )

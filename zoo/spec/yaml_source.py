@@ -124,7 +124,9 @@ class _Constructor(yaml.constructor.SafeConstructor):
         return super().construct_yaml_int(node)
 
 
-_Constructor.add_constructor("tag:yaml.org,2002:int", _Constructor.construct_yaml_int)
+_Constructor.add_constructor(  # type: ignore[type-var]  # stubs expect a SafeLoader subclass
+    "tag:yaml.org,2002:int", _Constructor.construct_yaml_int
+)
 
 
 class _PyLoader(
@@ -162,7 +164,7 @@ if _CParser is not None:
         """libyaml's parser (ten times faster) under the same bounded Python composer."""
 
         def __init__(self, text: str) -> None:
-            _CParser.__init__(self, text)
+            _CParser.__init__(self, text)  # type: ignore[misc]  # libyaml's parser: untyped
             yaml.composer.Composer.__init__(self)
             _Constructor.__init__(self)
             yaml.resolver.Resolver.__init__(self)
