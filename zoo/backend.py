@@ -16,6 +16,7 @@ import os
 import sys
 
 from zoo.errors import Problem, UserError
+from zoo.tf_import import import_keras, import_quietly
 
 BACKENDS = ("tensorflow", "jax", "torch")
 DEFAULT_BACKEND = "tensorflow"
@@ -107,7 +108,6 @@ def select(backend: str, key_path: str = KEY_PATH) -> str:
 def activate(backend: str, key_path: str = KEY_PATH) -> str:
     """:func:`select` ``backend``, then import Keras (quietly)."""
     select(backend, key_path)
-    from zoo.tf_import import import_keras, import_quietly
 
     import_keras()
     if backend != "tensorflow" and tensorflow_installed():

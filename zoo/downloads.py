@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from zoo.errors import OfflineError, Problem
+from zoo.tf_import import import_keras
 
 TIMEOUT_ENV = "ZOO_DOWNLOAD_TIMEOUT"
 OFFLINE_ENV = "ZOO_OFFLINE"
@@ -96,7 +97,6 @@ def _download(remote: RemoteFile) -> str | None:
         timeout = float(os.environ.get(TIMEOUT_ENV) or DEFAULT_TIMEOUT_S)
     except ValueError:
         timeout = DEFAULT_TIMEOUT_S
-    from zoo.tf_import import import_keras
 
     keras = import_keras()
     sys.stderr.write(f"zoo: downloading {remote.origin} to {remote.path}\n")

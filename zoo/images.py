@@ -20,6 +20,7 @@ from typing import Any, Literal, NamedTuple
 import numpy as np
 
 from zoo.errors import Problem, UserError
+from zoo.progress import progress
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
 ResizeMode = Literal["stretch", "keep_aspect"]
@@ -258,8 +259,6 @@ def load_images(
             out[i] = image
         else:
             results[i].image = image
-
-    from zoo.progress import progress
 
     with progress("decoding images", n) as bar:
         _run_parallel(work, n, workers)

@@ -8,12 +8,14 @@ import time
 from dataclasses import replace
 from typing import Any
 
+from zoo import backend
+from zoo.cli.options import add_format_option, add_override_option
 from zoo.cli.output import print_json, print_problems
 from zoo.errors import UserError
+from zoo.spec import load_spec
 
 
 def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
-    from zoo.cli.main import add_format_option, add_override_option
 
     p = sub.add_parser(
         "build",
@@ -87,13 +89,11 @@ def describe_model(model: Any) -> dict[str, Any]:
 
 
 def run(args: argparse.Namespace) -> int:
-    from zoo.spec import load_spec
 
     loaded = load_spec(args.spec, args.overrides)  # no TensorFlow yet: spec mistakes fail fast
     if args.format == "text":
         print_problems(loaded.warnings)
 
-    from zoo import backend
     from zoo.runner.build import build_model, import_keras
 
     try:  # the spec's backend (runtime.backend, else $KERAS_BACKEND, else tensorflow)

@@ -10,17 +10,21 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-if TYPE_CHECKING:
-    from zoo.data.prepared import PreparedData
-    from zoo.images import ResizeMode
+from zoo.cli.options import add_format_option, add_override_option
+from zoo.cli.output import print_json, print_problems, print_table
+from zoo.data.prepare import prepare_data
+from zoo.data.prepared import PreparedData
+from zoo.data.split import class_counts
+from zoo.images import ResizeMode, read_image
+from zoo.io import atomic_path
+from zoo.spec import load_spec
 
 DEFAULT_SAMPLES = 16
 
 
 def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
-    from zoo.cli.main import add_format_option, add_override_option
 
     p = sub.add_parser(
         "data",
@@ -62,9 +66,8 @@ def count(text: str) -> int:
     return int(text)
 
 
-def summarize(prepared: Any) -> dict[str, Any]:
+def summarize(prepared: PreparedData) -> dict[str, Any]:
     """Split sizes and class counts, JSON-able."""
-    from zoo.data.split import class_counts
 
     splits = {}
     for name, image_set in prepared.splits().items():
@@ -112,9 +115,6 @@ def save_grid(
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
-    from zoo.images import read_image
-    from zoo.io import atomic_path
-
     image_set = prepared.splits().get(split)
     if image_set is None or len(image_set) == 0:
         return 0
@@ -149,9 +149,6 @@ def save_grid(
 
 
 def run(args: argparse.Namespace) -> int:
-    from zoo.cli.output import print_json, print_problems, print_table
-    from zoo.data.prepare import prepare_data
-    from zoo.spec import load_spec
 
     loaded = load_spec(args.spec, args.overrides)
     print_problems(loaded.warnings)

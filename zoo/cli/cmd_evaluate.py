@@ -5,11 +5,12 @@ from __future__ import annotations
 import argparse
 import sys
 
+import zoo
+from zoo.cli.options import add_format_option
 from zoo.cli.output import print_json, print_table
 
 
 def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
-    from zoo.cli.main import add_format_option
 
     p = sub.add_parser(
         "evaluate",
@@ -47,7 +48,6 @@ def _positive_int(text: str) -> int:
 
 
 def run(args: argparse.Namespace) -> int:
-    import zoo
 
     result = zoo.evaluate_run(
         args.run_dir, data=args.data, batch_size=args.batch_size, weights=args.weights

@@ -5,7 +5,10 @@ from __future__ import annotations
 import argparse
 import sys
 
+import zoo
+from zoo.backend import INSTALL_HINT, tensorflow_installed
 from zoo.cli.output import print_json
+from zoo.errors import UserError
 
 
 def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
@@ -61,22 +64,16 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
 
 def run(args: argparse.Namespace) -> int:
     if args.export_format in ("text", "json"):
-        from zoo.errors import UserError
-
         raise UserError(
             "--format names the export format here (savedmodel, tflite, onnx); "
             "for JSON output use --json"
         )
-    from zoo.backend import INSTALL_HINT, tensorflow_installed
 
     if not tensorflow_installed():
-        from zoo.errors import UserError
-
         raise UserError(
             "zoo export writes SavedModel, TFLite and ONNX files with TensorFlow, "
             f"which is not installed: {INSTALL_HINT['tensorflow']}"
         )
-    import zoo
 
     show = args.format != "json" and sys.stderr.isatty()
 

@@ -13,15 +13,17 @@ import os
 import sys
 from typing import Any
 
+from zoo.cli.options import add_format_option, add_override_option
 from zoo.cli.output import print_json, print_problems
-from zoo.errors import Problem
+from zoo.errors import Problem, UserError
+from zoo.plugin.contracts import FetchContext
+from zoo.spec import load_spec
 from zoo.spec.loader import SectionName
 
 SECTIONS: tuple[SectionName, ...] = ("data", "model", "scaling", "augmentation")
 
 
 def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
-    from zoo.cli.main import add_format_option, add_override_option
 
     p = sub.add_parser(
         "fetch",
@@ -36,9 +38,6 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
 
 
 def run(args: argparse.Namespace) -> int:
-    from zoo.errors import UserError
-    from zoo.plugin.contracts import FetchContext
-    from zoo.spec import load_spec
 
     loaded = load_spec(args.spec, args.overrides)
     ctx = FetchContext(spec_dir=loaded.spec_dir, offline=os.environ.get("ZOO_OFFLINE") == "1")

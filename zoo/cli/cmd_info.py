@@ -8,11 +8,14 @@ from typing import Any
 
 from pydantic import BaseModel
 
+import zoo
+from zoo.cli.options import add_format_option
 from zoo.cli.output import print_json, print_table, terminal_width
+from zoo.plugin.registry import describe_params
+from zoo.spec.sections import GRAPH_MAX_CPU_SIDE as side
 
 
 def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
-    from zoo.cli.main import add_format_option
 
     p = sub.add_parser(
         "info",
@@ -32,7 +35,6 @@ def _short(text: str, width: int = 40) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    import zoo
 
     info = zoo.describe(args.name)
     if args.format == "json":
@@ -55,8 +57,6 @@ def run(args: argparse.Namespace) -> int:
     out.write(f"  tags: {', '.join(info['tags']) or '-'}\n")
     if info.get("recipe_type") == "augmentation":
         if "graph" in info.get("capabilities", ()):
-            from zoo.spec.sections import GRAPH_MAX_CPU_SIDE as side
-
             out.write(
                 "  runs: in the tf.data graph (batched TF ops) on a GPU, and on CPU for "
                 f"images up to {side}x{side}; per image in Python for larger ones on CPU "
@@ -115,8 +115,6 @@ def _expanded(model: type[BaseModel], prefix: str = "", depth: int = 0) -> list[
     """Parameter rows of ``model`` with each nested parameter model's rows after its own,
     named by path (``head.pooling``, ``blocks[].convs``)."""
     import typing
-
-    from zoo.plugin.registry import describe_params
 
     rows = []
     for prm in describe_params(model):

@@ -5,11 +5,12 @@ from __future__ import annotations
 import argparse
 import sys
 
+import zoo
+from zoo.cli.options import add_format_option
 from zoo.cli.output import print_json, print_table, terminal_width
 
 
 def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
-    from zoo.cli.main import add_format_option
 
     p = sub.add_parser(
         "list",
@@ -31,7 +32,6 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
 
 
 def run(args: argparse.Namespace) -> int:
-    import zoo
 
     reg = zoo.registry()
     entries = reg.list(

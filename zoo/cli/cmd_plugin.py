@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import sys
 
+from zoo.scaffold import names, new_plugin
+
 
 def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     p = sub.add_parser(
@@ -26,7 +28,6 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
 
 
 def run(args: argparse.Namespace) -> int:
-    from zoo.scaffold import names, new_plugin
 
     dest = new_plugin(args.name, args.out)
     n = names(args.name)

@@ -6,11 +6,12 @@ import argparse
 from collections import defaultdict
 from typing import Any
 
+import zoo
+from zoo.cli.options import add_format_option
 from zoo.cli.output import print_json, print_table
 
 
 def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
-    from zoo.cli.main import add_format_option
 
     p = sub.add_parser(
         "plugins",
@@ -22,7 +23,6 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
 
 
 def run(args: argparse.Namespace) -> int:
-    import zoo
 
     reg = zoo.registry()
     names: dict[str, list[str]] = defaultdict(list)

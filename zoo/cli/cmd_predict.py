@@ -5,11 +5,11 @@ from __future__ import annotations
 import argparse
 import sys
 
+from zoo.cli.options import add_format_option
 from zoo.cli.output import print_json
 
 
 def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
-    from zoo.cli.main import add_format_option
 
     p = sub.add_parser(
         "predict",

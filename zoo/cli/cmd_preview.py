@@ -16,14 +16,21 @@ from typing import Any
 import numpy as np
 
 from zoo.cli.cmd_data import count
+from zoo.cli.options import add_format_option, add_override_option
 from zoo.cli.output import print_json
+from zoo.data.recipes import make_augmenter, make_scaling
+from zoo.data.shape import shape_hint
+from zoo.errors import Problem, UserError
+from zoo.images import decode_image, read_image
+from zoo.io import atomic_path
+from zoo.spec import load_spec
+from zoo.spec.loader import LoadedSpec
 
 MAX_COLUMNS = 6
 CHANNEL_NAMES = {1: ("Gray",), 3: ("Red", "Green", "Blue")}
 
 
 def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
-    from zoo.cli.main import add_format_option, add_override_option
 
     p = sub.add_parser(
         "preview",
@@ -57,20 +64,16 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     return p
 
 
-def _image_size(loaded: Any, image: np.ndarray) -> tuple[int, int]:
-    from zoo.data.shape import shape_hint
+def _image_size(loaded: LoadedSpec, image: np.ndarray) -> tuple[int, int]:
 
     size = loaded.spec.data.image_size or shape_hint(loaded).image_size
     return (int(size[0]), int(size[1])) if size else (int(image.shape[0]), int(image.shape[1]))
 
 
 def preview_images(
-    loaded: Any, image_path: str | Path, n: int
+    loaded: LoadedSpec, image_path: str | Path, n: int
 ) -> tuple[np.ndarray, list[np.ndarray]]:
     """The image as training sees it (size, channels) and ``n`` augmented versions."""
-    from zoo.data.recipes import make_augmenter
-    from zoo.data.shape import shape_hint
-    from zoo.images import decode_image, read_image
 
     spec = loaded.spec
     channels = spec.data.channels or shape_hint(loaded).channels
@@ -82,8 +85,7 @@ def preview_images(
     return image, [np.asarray(augmenter(image), dtype=np.uint8) for _ in range(n)]
 
 
-def _scaled(loaded: Any, image: np.ndarray) -> tuple[np.ndarray, str]:
-    from zoo.data.recipes import make_scaling
+def _scaled(loaded: LoadedSpec, image: np.ndarray) -> tuple[np.ndarray, str]:
 
     scaling = make_scaling(loaded)
     label = f"after scaling '{loaded.spec.scaling.recipe}'"
@@ -106,8 +108,6 @@ def draw(
 ) -> None:
     """Write the grid (and histograms) to ``path`` as a PNG, atomically."""
     from matplotlib.figure import Figure
-
-    from zoo.io import atomic_path
 
     tiles = [("Original", image)] + [(f"#{i}", a) for i, a in enumerate(augmented, start=1)]
     cols = min(MAX_COLUMNS, len(tiles))
@@ -152,8 +152,6 @@ def draw(
 
 
 def run(args: argparse.Namespace) -> int:
-    from zoo.errors import Problem, UserError
-    from zoo.spec import load_spec
 
     if args.n < 0:
         raise UserError([Problem(f"-n must be 0 or more (got {args.n})", "-n")])

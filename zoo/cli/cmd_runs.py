@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import argparse
 
+from zoo.cli.options import add_format_option
 from zoo.cli.output import print_json, print_table
+from zoo.errors import Problem, UserError
 
 
 def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
-    from zoo.cli.main import add_format_option
 
     p = sub.add_parser(
         "runs",
@@ -45,8 +46,6 @@ def run(args: argparse.Namespace) -> int:
     if args.compare:
         return _compare(args)
     if args.plot:
-        from zoo.errors import Problem, UserError
-
         raise UserError([Problem("--plot goes with --compare RUN...", "--plot")])
     from zoo.record.folder import list_runs  # no TensorFlow: reads the run records only
 

@@ -6,6 +6,11 @@ import argparse
 import json
 from pathlib import Path
 
+import zoo
+from zoo.cli.options import add_format_option
+from zoo.errors import Problem, UserError
+from zoo.io import atomic_write_text
+
 
 def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     p = sub.add_parser(
@@ -15,14 +20,12 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
         "'# yaml-language-server: $schema=zoo.schema.json' at the top of a spec for completion.",
     )
     p.add_argument("--out", type=Path, help="write to this file instead of standard output")
-    from zoo.cli.main import add_format_option
 
     add_format_option(p)  # the schema is JSON either way; accepted like every verb's
     return p
 
 
 def run(args: argparse.Namespace) -> int:
-    import zoo
 
     text = json.dumps(zoo.spec_json_schema(zoo.registry()), indent=2) + "\n"
     if args.out:
@@ -34,8 +37,6 @@ def run(args: argparse.Namespace) -> int:
 
 def write_schema(out: Path, text: str) -> None:
     """Write ``text`` to ``out`` atomically; a path that cannot be a file is a user mistake."""
-    from zoo.errors import Problem, UserError
-    from zoo.io import atomic_write_text
 
     if out.is_dir():
         raise UserError(

@@ -5,11 +5,12 @@ from __future__ import annotations
 import argparse
 import sys
 
+from zoo.cli.options import add_format_option
 from zoo.cli.output import print_json, print_problems
+from zoo.errors import Problem, UserError
 
 
 def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
-    from zoo.cli.main import add_format_option
 
     p = sub.add_parser(
         "sweep",
@@ -53,7 +54,6 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
 
 
 def run(args: argparse.Namespace) -> int:
-    from zoo.errors import Problem, UserError
     from zoo.sweep import check_sweep, load_sweep
 
     sweep = load_sweep(args.sweep)

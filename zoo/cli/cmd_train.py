@@ -5,13 +5,19 @@ from __future__ import annotations
 import argparse
 import contextlib
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+import zoo
+from zoo.cli.options import add_format_option, add_override_option
 from zoo.cli.output import print_json, print_problems
+from zoo.errors import UserError
+from zoo.spec.loader import LoadedSpec
+
+if TYPE_CHECKING:
+    from zoo.runner.results import TrainResult
 
 
 def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
-    from zoo.cli.main import add_format_option, add_override_option
 
     p = sub.add_parser(
         "train",
@@ -50,7 +56,6 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
 
 def epochs_overrides(spec: str, overrides: list[str], epochs: int) -> list[str]:
     """``--epochs N``: N epochs in every phase (training.epochs and each training.phases)."""
-    import zoo
 
     phases = zoo.load_spec(spec, overrides).spec.training.phases
     return [f"training.epochs={epochs}"] + [
@@ -58,7 +63,7 @@ def epochs_overrides(spec: str, overrides: list[str], epochs: int) -> list[str]:
     ]
 
 
-def summary(result: Any) -> dict[str, Any]:
+def summary(result: TrainResult) -> dict[str, Any]:
     results = result.results
     kept = results.weights.kept_weights
     return {
@@ -76,7 +81,6 @@ def summary(result: Any) -> dict[str, Any]:
 
 
 def run(args: argparse.Namespace) -> int:
-    from zoo.errors import UserError
 
     if args.spec is None and args.resume is None:
         raise UserError("give a SPEC to train, or --resume RUN")
@@ -88,10 +92,9 @@ def run(args: argparse.Namespace) -> int:
     if args.epochs is not None:
         overrides += epochs_overrides(args.spec, overrides, args.epochs)
 
-    import zoo
     from zoo.runner.outcome import RunFailed
 
-    spec: Any = None
+    spec: LoadedSpec | None = None
     if args.spec is not None:
         spec = zoo.load_spec(args.spec, overrides)
         print_problems(spec.warnings)

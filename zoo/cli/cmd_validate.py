@@ -5,11 +5,13 @@ from __future__ import annotations
 import argparse
 import sys
 
+from zoo.cli.options import add_format_option, add_override_option
 from zoo.cli.output import print_json, print_problems
+from zoo.errors import UserError
+from zoo.spec import load_spec
 
 
 def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
-    from zoo.cli.main import add_format_option, add_override_option
 
     p = sub.add_parser(
         "validate",
@@ -23,8 +25,6 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
 
 
 def run(args: argparse.Namespace) -> int:
-    from zoo.errors import UserError
-    from zoo.spec import load_spec
 
     results = []
     failed = False

@@ -12,8 +12,10 @@ import os
 import sys
 from collections.abc import Sequence
 
+from zoo import backend, progress
 from zoo.cli.output import print_json, print_problems
 from zoo.errors import PluginContractError, UserError
+from zoo.version import __version__
 
 VERBS = (
     "list",
@@ -46,7 +48,6 @@ def make_parser() -> argparse.ArgumentParser:
         description="A declarative model zoo for TensorFlow/Keras image classifiers.",
         epilog="Run 'zoo VERB --help' for a verb's options.",
     )
-    from zoo import __version__
 
     parser.add_argument("--version", action="version", version=f"zoo {__version__}")
     sub = parser.add_subparsers(dest="verb", metavar="VERB")
@@ -57,29 +58,6 @@ def make_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def add_format_option(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--format",
-        choices=("text", "json"),
-        default="text",
-        help="text for people (default), json for programs",
-    )
-
-
-def add_override_option(
-    parser: argparse.ArgumentParser, example: str = "training.epochs=3"
-) -> None:
-    """``--set KEY=VALUE`` (repeatable): spec overrides, validated like the file."""
-    parser.add_argument(
-        "--set",
-        dest="overrides",
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        help=f"override a spec key, e.g. {example} (repeatable)",
-    )
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     parser = make_parser()
@@ -87,13 +65,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not getattr(args, "handler", None):
         parser.print_help()
         return EXIT_USER_ERROR
-    from zoo import progress
 
     progress.enable(getattr(args, "format", "text") != "json")  # drawn on a terminal only
     try:
         if args.verb in TENSORFLOW_VERBS:  # Keras on $KERAS_BACKEND (else tensorflow), quietly
-            from zoo import backend
-
             backend.activate(backend.requested(), key_path="KERAS_BACKEND")
         return int(args.handler(args) or EXIT_OK)
     except UserError as exc:

@@ -21,6 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
+from zoo.data.export import export_splits
 from zoo.data.prepared import PreparedData
 from zoo.data.split import plan_splits
 from zoo.errors import Problem, UserError
@@ -130,8 +131,6 @@ def prepare_data(loaded: LoadedSpec, *, workers: int | None = None) -> PreparedD
             "; ..." if len(skipped) > 5 else "",
         )
     if data.split.export_to:
-        from zoo.data.export import export_splits
-
         dest = Path(data.split.export_to).expanduser()
         export_splits(
             dest if dest.is_absolute() else spec_dir / dest, source.class_names, out, out_files

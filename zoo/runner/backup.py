@@ -23,6 +23,7 @@ import numpy as np
 from zoo.errors import Problem, UserError
 from zoo.io import atomic_path
 from zoo.record.writing import fault, writing
+from zoo.runner.reproducibility import random_state, restore_random_state
 from zoo.spec.sections import BackupSpec
 
 BACKUP_FILE = "state.npz"
@@ -94,7 +95,6 @@ class Backup:
     ) -> dict[str, np.ndarray]:
         """The state now, as arrays nothing else changes (TF copies a variable on write
         while a NumPy view of it is alive)."""
-        from zoo.runner.reproducibility import random_state
 
         arrays: dict[str, np.ndarray] = {}
         for i, w in enumerate(model.get_weights()):
@@ -165,7 +165,6 @@ class Backup:
 
     @staticmethod
     def restore_random(meta: dict[str, Any]) -> None:
-        from zoo.runner.reproducibility import restore_random_state
 
         if isinstance(meta.get("random"), dict):
             restore_random_state(meta["random"])

@@ -23,6 +23,7 @@ from zoo.errors import Problem, UserError
 from zoo.record.writing import fault, wants_fault
 from zoo.run_files import BEST_WEIGHTS_FILE, HISTORY_FILE
 from zoo.runner.backup import Backup
+from zoo.runner.compile import schedule_fn
 from zoo.runner.monitors import (
     inside,
     log_names,
@@ -174,7 +175,6 @@ def fit_callbacks(
     """
     import keras
 
-    from zoo.runner.compile import schedule_fn
     from zoo.runner.keras_callbacks import FaultHook, HistoryWriter, NanGuard, RunBackup
 
     callbacks: list[Any] = [NanGuard(phase.index), last, *extra]

@@ -21,6 +21,15 @@ from typing import Any, Literal
 import numpy as np
 
 from zoo.errors import Problem, UserError
+from zoo.spec.sections import (
+    CosineSchedule,
+    ExponentialSchedule,
+    Metric,
+    OptimizerSpec,
+    StepSchedule,
+    TopKMetric,
+    TrainingSpec,
+)
 
 TargetForm = Literal["sparse", "one_hot", "binary"]
 LOSS_NAMES = {
@@ -54,7 +63,7 @@ def metric_name(metric: Any) -> str:
     return f"top_{metric.k}_accuracy"
 
 
-def choose_objective(training: Any, output_activation: str, num_classes: int) -> Objective:
+def choose_objective(training: TrainingSpec, output_activation: str, num_classes: int) -> Objective:
     """Pick the loss and target form; a combination that cannot train is a UserError."""
     loss = training.loss
     wanted = loss.name
@@ -101,8 +110,8 @@ def choose_objective(training: Any, output_activation: str, num_classes: int) ->
     return Objective(loss_name, targets, float(loss.label_smoothing), num_classes)
 
 
-def make_optimizer(optimizer: Any, learning_rate: float | None = None) -> Any:
-    """A fresh Keras optimizer (a new phase gets a new one, as the note recompiles)."""
+def make_optimizer(optimizer: OptimizerSpec, learning_rate: float | None = None) -> Any:
+    """A fresh Keras optimizer (a new phase gets a new one: each phase recompiles)."""
     import keras
 
     lr = float(learning_rate if learning_rate is not None else optimizer.learning_rate)
@@ -135,7 +144,7 @@ def make_loss(objective: Objective) -> Any:
     return keras.losses.BinaryCrossentropy(label_smoothing=objective.label_smoothing)
 
 
-def make_metrics(metrics: list[Any], objective: Objective) -> list[Any]:
+def make_metrics(metrics: list[Metric], objective: Objective) -> list[Any]:
     import keras
 
     out = []
@@ -154,16 +163,16 @@ def make_metrics(metrics: list[Any], objective: Objective) -> list[Any]:
             out.append(keras.metrics.Recall(name="recall"))
         elif name == "auc":
             out.append(keras.metrics.AUC(name="auc"))
-        elif objective.targets == "sparse":
+        elif isinstance(m, TopKMetric) and objective.targets == "sparse":
             out.append(keras.metrics.SparseTopKCategoricalAccuracy(k=m.k, name=name))
-        else:
+        elif isinstance(m, TopKMetric):
             out.append(keras.metrics.TopKCategoricalAccuracy(k=m.k, name=name))
     return out
 
 
 def compile_model(
     model: Any,
-    training: Any,
+    training: TrainingSpec,
     objective: Objective,
     learning_rate: float | None = None,
     *,
@@ -213,7 +222,9 @@ def with_targets(dataset: Any, objective: Objective) -> Any:
     return dataset.map(fn) if fn is not None else dataset
 
 
-def schedule_fn(schedule: Any, learning_rate: float, epochs: int) -> Callable[[int], float]:
+def schedule_fn(
+    schedule: StepSchedule | CosineSchedule | ExponentialSchedule, learning_rate: float, epochs: int
+) -> Callable[[int], float]:
     """Learning rate of each (0-based) epoch: step, cosine (with warm-up) or exponential."""
     lr0 = float(learning_rate)
     if schedule.name == "step":

@@ -15,6 +15,7 @@ from contextlib import contextmanager, nullcontext
 from typing import Any
 
 from zoo.errors import Problem, UserError
+from zoo.spec.sections import DistributeSpec, RuntimeSpec
 
 
 def clear_keras_session() -> None:
@@ -117,7 +118,7 @@ class KerasDistribution:
             keras.distribution.set_distribution(None)
 
 
-def initialize_hosts(runtime: Any) -> int:
+def initialize_hosts(runtime: RuntimeSpec) -> int:
     """Join a multi-host JAX run when the KERAS_DISTRIBUTION_* variables describe one
     (``keras.distribution.initialize`` -> ``jax.distributed.initialize``; it must run before
     JAX computes anything). Returns this process's index (0 on one host)."""
@@ -167,7 +168,7 @@ def _stdout_to_stderr() -> Iterator[None]:
         os.close(saved)
 
 
-def make_strategy(distribute: Any, runtime: Any = None) -> Any:
+def make_strategy(distribute: DistributeSpec, runtime: RuntimeSpec | None = None) -> Any:
     """The ``tf.distribute.Strategy`` a spec's ``training.distribute`` section asks for on
     the tensorflow backend; on jax and torch a :class:`KerasDistribution` (``runtime.
     distribution: data_parallel``: ``keras.distribution.DataParallel`` over every device of

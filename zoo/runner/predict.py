@@ -33,7 +33,7 @@ from zoo.record.results import Results, read_results
 from zoo.record.run import RunRecord, read_run_record
 from zoo.record.scaling import run_scaling
 from zoo.run_files import MODEL_FILE, SPEC_FILE
-from zoo.runner.compile import Objective
+from zoo.runner.compile import Objective, compile_model
 from zoo.runner.evaluate import evaluate_model, folder_images, spec_data, split_images
 from zoo.runner.results import EvalResult
 from zoo.spec.loader import LoadedSpec, load_spec
@@ -157,8 +157,6 @@ class Run(Predictor):
         """The model compiled with the spec's loss and metrics, for evaluation."""
         model = self.model
         if not self._compiled:
-            from zoo.runner.compile import compile_model
-
             compile_model(model, self.spec.training, self.objective)
             self._compiled = True
         return model

@@ -6,6 +6,8 @@ import os
 import sys
 from typing import Any
 
+from zoo.backend import tensorflow_installed
+
 DETERMINISM_ENV = "ZOO_DETERMINISTIC"  # "0" turns TensorFlow op determinism off
 
 
@@ -37,7 +39,6 @@ def seed_everything(seed: int, *, deterministic: bool | None = None) -> bool:
 def _deterministic_ops(backend: str) -> None:
     """Each framework's own switch: TensorFlow's (its ops, and tf.data's, on any backend),
     PyTorch's; JAX is deterministic on CPU already (XLA_FLAGS can ask for it on GPU)."""
-    from zoo.backend import tensorflow_installed
 
     if backend == "tensorflow" or ("tensorflow" in sys.modules and tensorflow_installed()):
         import tensorflow as tf

@@ -40,14 +40,14 @@ class TrainResult:
 
     run_dir: Path
     history: dict[str, list[float]]
-    metrics: dict[str, Any]
+    metrics: dict[str, Any]  # metrics.json as data
+    record: RunRecord = field(repr=False)  # run.json
+    results: Results = field(repr=False)  # metrics.json
     evaluation: EvalResult | None = None
     epochs: int = 0
     seconds: float = 0.0
     files: list[str] = field(default_factory=list)
     model: Any = field(default=None, repr=False, compare=False)  # the trained keras.Model
-    record: RunRecord | None = field(default=None, repr=False)  # run.json
-    results: Results | None = field(default=None, repr=False)  # metrics.json
 
     @property
     def test_accuracy(self) -> float | None:

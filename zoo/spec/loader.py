@@ -13,9 +13,11 @@ from typing import Any, Literal
 from pydantic import ValidationError
 
 from zoo.errors import Problem, UserError
+from zoo.plugin.manager import default_registry
 from zoo.plugin.registry import PluginEntry, Registry
 from zoo.spec.dynamic import AUTO_SCALING, PLUGIN_SECTIONS, build_spec_model
 from zoo.spec.problems import brief, format_path, one_line, parse_path, problems_from_validation
+from zoo.spec.runtime_checks import runtime_problems
 from zoo.spec.sections import CURRENT_SPEC_VERSION, SpecBase
 from zoo.spec.yaml_source import YamlDocument, locate, parse_value, parse_yaml
 
@@ -113,7 +115,6 @@ class LoadedSpec:
 def _registry(registry: Registry | None) -> Registry:
     if registry is not None:
         return registry
-    from zoo.plugin.manager import default_registry
 
     return default_registry()
 
@@ -372,7 +373,7 @@ def _takes_spec_dir(check: Any) -> bool:
 
 def _core_checks(loaded: LoadedSpec, auto_scaling: bool) -> list[Problem]:
     """What zoo itself checks across sections, using the plugins' declared capabilities."""
-    spec: Any = loaded.spec
+    spec = loaded.spec
     model = loaded.entry("model")
     caps = model.capabilities
     problems = []
@@ -394,7 +395,6 @@ def _core_checks(loaded: LoadedSpec, auto_scaling: bool) -> list[Problem]:
                 key_path="training.phases",
             )
         )
-    from zoo.spec.runtime_checks import runtime_problems
 
     return problems + runtime_problems(spec)
 

@@ -7,13 +7,12 @@ backend that is not installed fails here, located, instead of minutes into a run
 
 from __future__ import annotations
 
-from typing import Any
-
 from zoo.backend import INSTALL_HINT, input_pipeline, installed, requested, tensorflow_installed
 from zoo.errors import Problem
+from zoo.spec.sections import SpecBase
 
 
-def runtime_problems(spec: Any) -> list[Problem]:
+def runtime_problems(spec: SpecBase) -> list[Problem]:
     """One problem per option the spec's backend or input pipeline cannot honour."""
     runtime = spec.runtime
     backend = requested(runtime.backend)

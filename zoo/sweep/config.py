@@ -27,7 +27,9 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from zoo.errors import Problem, UserError
-from zoo.spec.problems import format_path, parse_path
+from zoo.plugin.manager import default_registry
+from zoo.spec import load_spec
+from zoo.spec.problems import format_path, parse_path, problems_from_validation
 from zoo.spec.yaml_source import YamlDocument, locate, parse_yaml
 from zoo.suggest import did_you_mean
 
@@ -186,7 +188,6 @@ def endpoints(param: Any) -> list[Any]:
 
 def load_sweep(path: str | Path) -> Sweep:
     """Read and validate a sweep file; raises :class:`UserError` with located problems."""
-    from zoo.spec.problems import problems_from_validation
 
     path = Path(path)
     try:
@@ -203,8 +204,6 @@ def load_sweep(path: str | Path) -> Sweep:
     try:
         model = SweepFile.model_validate(doc.data)
     except ValidationError as exc:
-        from zoo.plugin.manager import default_registry
-
         raise UserError(problems_from_validation(exc, doc, SweepFile, default_registry())) from None
     sweep = Sweep(model, path, doc)
     problems = [
@@ -224,7 +223,6 @@ def load_sweep(path: str | Path) -> Sweep:
 def check_sweep(sweep: Sweep) -> list[Problem]:
     """Every problem of the sweep against its spec: the spec itself, each key path exists in
     the resolved spec, and the spec is valid at each range's ends and with each choice."""
-    from zoo.spec import load_spec
 
     try:
         base = load_spec(sweep.spec_path, sweep.overrides)
