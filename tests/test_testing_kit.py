@@ -62,7 +62,14 @@ def test_declared_param_counts_match_the_built_models(name):
 @pytest.mark.parametrize("name", REGISTRY.names("recipe"))
 def test_every_recipe_keeps_the_contract(name):
     report = check_recipe(name, REGISTRY, params=RECIPE_PARAMS.get(name))
-    assert report.checked
+    entry = REGISTRY.get(name)
+    if entry.recipe_type == "scaling":
+        wanted = {"fit", "NumPy and tf.Tensor agree", "one HWC image", "state() is JSON-able",
+                  "rebuilt from state"}
+    else:
+        wanted = {"uint8 images of the same shape", "same seed, same images",
+                  "pickles (worker processes)"}
+    assert wanted <= set(report.checked), str(report)
 
 
 @pytest.mark.parametrize("channels", [1, 3])

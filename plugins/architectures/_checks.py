@@ -155,19 +155,3 @@ def check_input_size(arch: str, ctx: ModelContext, trace: Tracer) -> None:
             )
         ]
     )
-
-
-def check_channels(arch: str, ctx: ModelContext, expected: int, why: str) -> None:
-    """Raise :class:`UserError` unless the input has ``expected`` channels."""
-    channels = check_image_input(arch, ctx)[2]
-    if channels != expected:
-        raise UserError(
-            [
-                Problem(
-                    f"{arch}: {why} needs {expected}-channel input, but the input has {channels} "
-                    f"channel(s); set data.channels: {expected} (or use weights: none). "
-                    f"Received: input_shape={tuple(ctx.input_shape)}",
-                    key_path=KEY_PATH,
-                )
-            ]
-        )

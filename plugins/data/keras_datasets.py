@@ -407,7 +407,7 @@ def keras_shape_hint(params: KerasDatasetParams, ctx: zoo.DataContext) -> ShapeH
     )
 
 
-def fetch_keras_dataset(params: KerasDatasetParams, ctx: zoo.FetchContext) -> list[Path]:
+def fetch_keras_dataset(params: KerasDatasetParams, ctx: plugin.FetchContext) -> list[Path]:
     """Download the data set's files into the Keras cache now (``zoo fetch``)."""
     return ensure_files(params.dataset)
 

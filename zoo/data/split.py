@@ -15,7 +15,6 @@ from typing import Any
 import numpy as np
 
 from zoo.errors import Problem, UserError
-from zoo.plugin.source import ImageSet, SourceData
 
 Share = float | int  # a fraction in (0, 1) or a count; 0 for none
 
@@ -141,12 +140,6 @@ def plan_splits(
             train, out[name] = train[keep], ("train", train[take])
     out["train"] = ("train", train)
     return {k: out[k] for k in ("train", "validation", "test")}
-
-
-def split_source(source: SourceData, split: Any, seed: int) -> dict[str, ImageSet | None]:
-    """The train/validation/test sets for a source and the spec's ``data.split``."""
-    plan = plan_splits({k: v.labels for k, v in source.splits.items()}, split, seed)
-    return {name: source.splits[p[0]].subset(p[1]) if p else None for name, p in plan.items()}
 
 
 def class_counts(labels: np.ndarray, num_classes: int) -> list[int]:
