@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import stat
+import struct
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -23,6 +24,12 @@ from zoo.errors import Problem, UserError
 from zoo.progress import progress
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
+PIXEL_LIMIT_ENV = "ZOO_MAX_IMAGE_PIXELS"
+DEFAULT_MAX_PIXELS = 89_478_485  # Pillow's Image.MAX_IMAGE_PIXELS
+# JPEG start-of-frame markers (they carry the size): C0-C3, C5-C7, C9-CB, CD-CF
+_JPEG_FRAMES = frozenset(
+    {*range(0xC0, 0xC4), *range(0xC5, 0xC8), *range(0xC9, 0xCC), *range(0xCD, 0xD0)}
+)
 ResizeMode = Literal["stretch", "keep_aspect"]
 OnBadFile = Literal["error", "skip"]
 
@@ -79,8 +86,116 @@ def check_regular_file(path: str | Path) -> None:
         raise BadImage(path, f"is {kind}, not an image file")
 
 
-def decode_image(path: str | Path) -> np.ndarray:
-    """The file's pixels as uint8 HWC RGB (HW1 for gray), alpha dropped, 16-bit reduced to 8."""
+def pixel_limit() -> int:
+    """The most pixels an image file may declare: ``$ZOO_MAX_IMAGE_PIXELS``, else Pillow's
+    default (89,478,485, a 9459x9459 image, about 268 MB decoded as RGB)."""
+    raw = os.environ.get(PIXEL_LIMIT_ENV, "").strip()
+    if not raw:
+        return DEFAULT_MAX_PIXELS
+    try:
+        value = int(raw)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise UserError(
+            [Problem(f"must be a whole number of pixels > 0 (got {raw!r})", PIXEL_LIMIT_ENV)]
+        )
+    return value
+
+
+def declared_size(raw: bytes | np.ndarray) -> tuple[int, int] | None:
+    """(height, width) an image file declares in its header, read without decoding it (PNG,
+    JPEG, GIF, BMP, WebP; Pillow's header reader for the others); None when unknown."""
+    head = bytes(raw[: 64 * 1024]) if isinstance(raw, np.ndarray) else raw[: 64 * 1024]
+    try:
+        if head[:8] == b"\x89PNG\r\n\x1a\n":
+            w, h = struct.unpack(">II", head[16:24])
+            return h, w
+        if head[:2] == b"\xff\xd8":
+            return _jpeg_size(head)
+        if head[:6] in (b"GIF87a", b"GIF89a"):
+            w, h = struct.unpack("<HH", head[6:10])
+            return h, w
+        if head[:2] == b"BM":
+            w, h = struct.unpack("<ii", head[18:26])
+            return abs(h), abs(w)
+        if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
+            return _webp_size(head)
+    except struct.error:
+        return None
+    return _pillow_size(bytes(raw) if isinstance(raw, np.ndarray) else raw)
+
+
+def _jpeg_size(head: bytes) -> tuple[int, int] | None:
+    i = 2
+    while i + 9 <= len(head):
+        if head[i] != 0xFF:
+            return None
+        marker = head[i + 1]
+        if marker in (0xD8, 0x01) or 0xD0 <= marker <= 0xD7:
+            i += 2
+            continue
+        if marker in _JPEG_FRAMES:
+            h, w = struct.unpack(">HH", head[i + 5 : i + 9])
+            return h, w
+        (length,) = struct.unpack(">H", head[i + 2 : i + 4])
+        i += 2 + length
+    return None
+
+
+def _webp_size(head: bytes) -> tuple[int, int] | None:
+    chunk = head[12:16]
+    if chunk == b"VP8X":
+        w = int.from_bytes(head[24:27], "little") + 1
+        h = int.from_bytes(head[27:30], "little") + 1
+        return h, w
+    if chunk == b"VP8L":
+        bits = int.from_bytes(head[21:25], "little")
+        return ((bits >> 14) & 0x3FFF) + 1, (bits & 0x3FFF) + 1
+    if chunk == b"VP8 ":
+        w, h = struct.unpack("<HH", head[26:30])
+        return h & 0x3FFF, w & 0x3FFF
+    return None
+
+
+def _pillow_size(raw: bytes) -> tuple[int, int] | None:
+    """Formats zoo does not read headers of itself (TIFF): Pillow reads the header only."""
+    import io
+    import warnings
+
+    from PIL import Image
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # DecompressionBombWarning: judged below
+            with Image.open(io.BytesIO(raw)) as image:
+                w, h = image.size
+    except Image.DecompressionBombError:
+        return (1 << 31, 1)  # beyond Pillow's own hard limit: over any sane one
+    except Exception:  # noqa: BLE001 - not an image Pillow knows: OpenCV decides
+        return None
+    return h, w
+
+
+def check_declared_size(path: str | Path, raw: bytes | np.ndarray, limit: int) -> None:
+    """Refuse, before decoding, a file that declares more pixels than ``limit`` (a
+    decompression bomb: a small file that would decode into gigabytes)."""
+    size = declared_size(raw)
+    if size is not None and size[0] * size[1] > limit:
+        h, w = size
+        raise BadImage(
+            path,
+            f"declares {w}x{h} pixels ({w * h:,}), more than the "
+            f"{limit:,} an image may have (a decompression bomb?); raise "
+            f"{PIXEL_LIMIT_ENV} if the image is real",
+        )
+
+
+def decode_image(path: str | Path, max_pixels: int | None = None) -> np.ndarray:
+    """The file's pixels as uint8 HWC RGB (HW1 for gray), alpha dropped, 16-bit reduced to 8.
+
+    A file declaring more than ``max_pixels`` (default :func:`pixel_limit`) is refused before
+    it is decoded."""
     cv2 = _cv2()
     path = Path(path)
     check_regular_file(path)
@@ -94,6 +209,7 @@ def decode_image(path: str | Path) -> np.ndarray:
         raise BadImage(path, f"cannot read file: {exc.strerror or exc}") from None
     if raw.size == 0:
         raise BadImage(path, "empty file (0 bytes), not an image")
+    check_declared_size(path, raw, max_pixels or pixel_limit())
     image = cv2.imdecode(raw, cv2.IMREAD_UNCHANGED)
     if image is None or image.size == 0:
         raise BadImage(path, "cannot decode image: corrupt, or not a PNG/JPEG/BMP/TIFF/WebP file")

@@ -24,6 +24,9 @@ from pathlib import Path
 import yaml
 
 from zoo.errors import Problem, UserError
+from zoo.io import FileError, read_text
+
+MAX_LABEL_MAP_BYTES = 16 << 20
 
 
 def _bad(path: Path, message: str) -> UserError:
@@ -34,11 +37,10 @@ def read_label_map(path: str | Path) -> dict[str, str]:
     """The mapping in ``path`` (see the module docstring for the formats)."""
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8-sig")
-    except FileNotFoundError:
-        raise _bad(path, "no such file") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise _bad(path, f"cannot read: {exc}") from None
+        text = read_text(path, MAX_LABEL_MAP_BYTES).removeprefix("\ufeff")
+    except FileError as exc:
+        why = exc.problems[0].message
+        raise _bad(path, why if why == "no such file" else f"cannot read: {why}") from None
     suffix = path.suffix.lower()
     try:
         if suffix in (".yaml", ".yml"):

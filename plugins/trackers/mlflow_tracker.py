@@ -10,8 +10,11 @@ Plugin provenance, the zoo run folder and library versions become tags.
 
 from __future__ import annotations
 
+import contextlib
 import os
+import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +38,13 @@ class MlflowParams(zoo.PluginParams):
     )
     experiment: str | None = Field(None, description="Experiment name; default: the spec's name.")
     log_model: bool = Field(True, description="Upload model.keras as an artifact.")
+    connect_timeout: float = Field(
+        5.0,
+        gt=0,
+        le=600,
+        description="Seconds to wait for a remote tracking server when the run starts (one "
+        "try); unreachable, the run goes on without MLflow instead of waiting minutes.",
+    )
 
 
 class MlflowTracker:
@@ -54,13 +64,14 @@ class MlflowTracker:
             logging.getLogger(noisy).setLevel(logging.WARNING)
 
         self.run_dir = Path(run_dir).resolve()
-        uri = self.params.tracking_uri or os.environ.get("MLFLOW_TRACKING_URI")
-        local = uri is None
-        if local:
-            uri = f"sqlite:///{self.run_dir.parent / 'mlflow.db'}"
+        given = self.params.tracking_uri or os.environ.get("MLFLOW_TRACKING_URI")
+        local = given is None
+        uri = given or f"sqlite:///{self.run_dir.parent / 'mlflow.db'}"
         self.client = MlflowClient(tracking_uri=uri)
         name = self.params.experiment or str(resolved_spec.get("name") or "zoo")
-        experiment = self.client.get_experiment_by_name(name)
+        sys.stderr.write(f"zoo: mlflow: logging to {_shown(uri)} (experiment '{name}')\n")
+        with _patience(self.params.connect_timeout, remote=uri.startswith(("http:", "https:"))):
+            experiment = self.client.get_experiment_by_name(name)  # reaches the server now
         if experiment is not None:
             exp_id = experiment.experiment_id
         else:
@@ -116,6 +127,38 @@ class MlflowTracker:
             if wanted and path.exists():
                 self.client.log_artifact(self.run_id, str(path))
         self.client.set_terminated(self.run_id, STATUS.get(status, "FAILED"))
+
+
+def _shown(uri: str) -> str:
+    """A tracking URI as printed: without a password."""
+    scheme, sep, rest = uri.partition("://")
+    if sep and "@" in rest:
+        creds, host = rest.rsplit("@", 1)
+        return f"{scheme}://{creds.split(':')[0]}:***@{host}"
+    return uri
+
+
+@contextlib.contextmanager
+def _patience(seconds: float, remote: bool) -> Iterator[None]:
+    """MLflow's HTTP client waits 120 s a request and retries 7 times by default: for the
+    first request to a remote server, one try of ``seconds`` (unless the user set them)."""
+    if not remote:
+        yield
+        return
+    names = {
+        "MLFLOW_HTTP_REQUEST_TIMEOUT": str(int(max(1, seconds))),
+        "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "0",
+    }
+    saved = {k: os.environ.get(k) for k in names}
+    for key, value in names.items():
+        if saved[key] is None:
+            os.environ[key] = value
+    try:
+        yield
+    finally:
+        for key, before in saved.items():
+            if before is None:
+                os.environ.pop(key, None)
 
 
 @hookimpl

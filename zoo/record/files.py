@@ -1,25 +1,24 @@
 """Reading the files of a run folder or an export as data that may be hostile.
 
 A run folder can be edited by hand, copied from someone else, or damaged: every reader goes
-through :func:`read_bytes`, which opens regular files only (a FIFO would hang, ``/dev/zero``
-never ends) and reads at most a bounded size. JSON records are parsed by :func:`read_json`
-and validated against their Pydantic model by :func:`validate`, whose problems are located
+through :func:`zoo.io.read_bytes`, which opens regular files only (a FIFO would hang,
+``/dev/zero`` never ends) and reads at most a bounded size. JSON records are parsed by
+:func:`read_json` and validated against their Pydantic model by :func:`validate`, whose
+problems are located
 (``run.json:12:5: image_shape[0]: ...``) exactly as a spec's are.
 """
 
 from __future__ import annotations
 
-import errno
 import json
-import os
-import stat
 from pathlib import Path
 from typing import Any, TypeVar
 
 import yaml
 from pydantic import BaseModel, ValidationError
 
-from zoo.errors import Problem, UserError
+from zoo.errors import Problem
+from zoo.io import FileError, read_bytes, read_text  # noqa: F401 (re-exported)
 from zoo.keypath import brief, format_path, one_line
 
 MAX_RECORD_BYTES = 16 << 20  # run.json, metrics.json, manifest.json: kilobytes in practice
@@ -29,86 +28,7 @@ MAX_LOCATED_BYTES = 2 << 20  # beyond this, a problem names the key path but no 
 Model = TypeVar("Model", bound=BaseModel)
 
 
-class RecordError(UserError):
-    """A record file that is missing, not a regular file, too large or not valid."""
-
-
-def read_bytes(path: Path, limit: int = MAX_RECORD_BYTES) -> bytes:
-    """The content of a regular file of at most ``limit`` bytes; a RecordError otherwise.
-
-    Opened without blocking (a FIFO in place of the file returns at once) and checked with
-    ``fstat`` on the open descriptor, so a file swapped between a check and the read is
-    still refused.
-    """
-    try:
-        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
-    except FileNotFoundError:
-        raise RecordError([Problem("no such file", str(path))]) from None
-    except OSError as exc:
-        why = "too many levels of links" if exc.errno == errno.ELOOP else exc.strerror or exc
-        raise RecordError([Problem(f"cannot read this file: {why}", str(path))]) from None
-    try:
-        info = os.fstat(fd)
-        if not stat.S_ISREG(info.st_mode):
-            raise RecordError(
-                [Problem(f"is a {_kind(info.st_mode)}, not a regular file", str(path))]
-            )
-        if info.st_size > limit:
-            raise RecordError(
-                [
-                    Problem(
-                        f"is {info.st_size:,} bytes, more than the {limit:,} "
-                        "a file of this kind may have",
-                        str(path),
-                    )
-                ]
-            )
-        chunks, size = [], 0
-        while size <= limit:
-            chunk = os.read(fd, min(1 << 20, limit + 1 - size))
-            if not chunk:
-                break
-            chunks.append(chunk)
-            size += len(chunk)
-        if size > limit:
-            raise RecordError(
-                [
-                    Problem(
-                        f"grew beyond the {limit:,} bytes a file of this kind may "
-                        "have while being read",
-                        str(path),
-                    )
-                ]
-            )
-        return b"".join(chunks)
-    except OSError as exc:
-        raise RecordError(
-            [Problem(f"cannot read this file: {exc.strerror or exc}", str(path))]
-        ) from None
-    finally:
-        os.close(fd)
-
-
-def _kind(mode: int) -> str:
-    for test, name in (
-        (stat.S_ISDIR, "folder"),
-        (stat.S_ISFIFO, "named pipe"),
-        (stat.S_ISCHR, "character device"),
-        (stat.S_ISBLK, "block device"),
-        (stat.S_ISSOCK, "socket"),
-    ):
-        if test(mode):
-            return name
-    return "special file"
-
-
-def read_text(path: Path, limit: int = MAX_RECORD_BYTES) -> str:
-    """A regular UTF-8 text file of bounded size (see :func:`read_bytes`)."""
-    data = read_bytes(path, limit)
-    try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise RecordError([Problem(f"is not UTF-8 text (byte {exc.start})", str(path))]) from None
+RecordError = FileError  # a record file that is missing, not regular, too large or not valid
 
 
 def read_json(path: Path, limit: int = MAX_RECORD_BYTES) -> tuple[Any, str]:

@@ -47,7 +47,7 @@ from zoo.record.files import RecordError, read_text
 from zoo.record.history import history_epochs
 from zoo.record.results import Results, read_results
 from zoo.record.run import FINISHED, INTERRUPTED, RUNNING, RunRecord, try_run_record
-from zoo.record.writing import DiskFull, is_disk_full, write_text
+from zoo.record.writing import DiskFull, fault, is_disk_full, write_text
 from zoo.run_files import INFO_FILE, LOCK_FILE, METRICS_FILE, SPEC_FILE
 from zoo.version import __version__
 
@@ -123,6 +123,7 @@ def _stage(target: Path, fill: Fill) -> tuple[Path, RunLock]:
     lock = RunLock.acquire(staging)
     try:
         fill(staging)
+        fault("staged")
     except BaseException:
         lock.release()
         shutil.rmtree(staging, ignore_errors=True)

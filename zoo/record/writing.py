@@ -127,6 +127,9 @@ FAULT_STEPS = (
     *(f"{when}_{what}" for what in ARTIFACT_STEPS for when in ("before", "during", "after")),
     "cleanup",  # the backup removed: the run's very last write
 )
+# Outside a run's own life: a new run folder filled but not yet renamed into place, and an
+# export's artifact written but its manifest not.
+OTHER_FAULT_STEPS = ("staged", "during_export")
 
 
 def fault(step: str, at: int | None = None) -> None:

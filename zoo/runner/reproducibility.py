@@ -7,6 +7,7 @@ import sys
 from typing import Any
 
 from zoo.backend import tensorflow_installed
+from zoo.errors import Problem, UserError
 
 DETERMINISM_ENV = "ZOO_DETERMINISTIC"  # "0" turns TensorFlow op determinism off
 
@@ -27,13 +28,26 @@ def seed_everything(seed: int, *, deterministic: bool | None = None) -> bool:
     import keras
 
     if deterministic is None:
-        deterministic = os.environ.get(DETERMINISM_ENV, "1") != "0"
+        deterministic = determinism_asked()
     os.environ["PYTHONHASHSEED"] = str(seed)  # for subprocesses (data workers) only
     # python random, numpy, keras' SeedGenerator, tf (when installed) and torch
     keras.utils.set_random_seed(seed)
     if deterministic:
         _deterministic_ops(keras.backend.backend())
     return deterministic
+
+
+def determinism_asked() -> bool:
+    """``$ZOO_DETERMINISTIC``: 1/true/yes/on (the default) or 0/false/no/off; anything else is
+    a mistake, never silently "on"."""
+    raw = os.environ.get(DETERMINISM_ENV, "1").strip().lower()
+    if raw in ("1", "true", "yes", "on", ""):
+        return True
+    if raw in ("0", "false", "no", "off"):
+        return False
+    raise UserError(
+        [Problem(f"must be 1 or 0 (true/false, yes/no, on/off); got {raw!r}", DETERMINISM_ENV)]
+    )
 
 
 def _deterministic_ops(backend: str) -> None:

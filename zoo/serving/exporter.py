@@ -9,9 +9,10 @@ complete: a failed or interrupted export never leaves a half-written folder, and
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -22,6 +23,7 @@ from zoo.errors import Problem, UserError
 from zoo.io import atomic_write_json
 from zoo.plugin.registry import Registry
 from zoo.record.manifest import MANIFEST_FILE, ExportManifest, is_manifest
+from zoo.record.writing import fault, is_disk_full
 from zoo.runner.predict import Run
 from zoo.serving.convert import calibration_images as read_calibration
 from zoo.serving.convert import write_artifact
@@ -123,6 +125,28 @@ def _check_target(dest: Path, force: bool) -> None:
         )
 
 
+@contextlib.contextmanager
+def disk_full_is_one_line(dest: Path) -> Iterator[None]:
+    """A full disk while writing an export (TensorFlow's ResourceExhaustedError, ONNX's
+    OSError 28...) is one line; the temporary folder is removed by the caller."""
+    try:
+        yield
+    except UserError:
+        raise
+    except Exception as exc:
+        if is_disk_full(exc):
+            raise UserError(
+                [
+                    Problem(
+                        "disk full while writing the export; free space and run "
+                        "zoo export again (nothing was left behind)",
+                        str(dest),
+                    )
+                ]
+            ) from None
+        raise
+
+
 def _move_into_place(tmp: Path, dest: Path) -> None:
     old = None
     if dest.exists() or dest.is_symlink():
@@ -203,7 +227,9 @@ def export(
         label = fmt.name + (f" ({quantize})" if quantize else "")
         say(f"converting to {label}")
         signature = input_signature(run.image_shape)
-        write_artifact(serving, fmt, tmp / fmt.artifact, signature, quantize, calibration)
+        with disk_full_is_one_line(dest):
+            write_artifact(serving, fmt, tmp / fmt.artifact, signature, quantize, calibration)
+            fault("during_export")
         say("checking the export against the Keras model")
         runtime = open_runtime(fmt, tmp / fmt.artifact)
         check = _self_check(serving, runtime, run.image_shape, calibration)
@@ -217,7 +243,8 @@ def export(
             check,
             None if calibration is None else int(len(calibration)),
         )
-        atomic_write_json(tmp / MANIFEST_FILE, manifest.to_json())
+        with disk_full_is_one_line(dest):
+            atomic_write_json(tmp / MANIFEST_FILE, manifest.to_json())
         del runtime
         _move_into_place(tmp, dest)
     finally:

@@ -13,6 +13,7 @@ from typing import Any, Literal
 from pydantic import ValidationError
 
 from zoo.errors import Problem, UserError
+from zoo.io import FileError, read_text
 from zoo.plugin.manager import default_registry
 from zoo.plugin.registry import PluginEntry, Registry
 from zoo.spec.dynamic import AUTO_SCALING, PLUGIN_SECTIONS, build_spec_model
@@ -421,11 +422,11 @@ def load_spec(
     file's folder)."""
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise UserError([Problem("no such spec file", str(path))]) from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise UserError([Problem(f"cannot read spec file: {exc}", str(path))]) from None
+        text = read_text(path)  # the YAML reader bounds its size itself, with its message
+    except FileError as exc:
+        why = exc.problems[0].message
+        why = "no such spec file" if why == "no such file" else f"cannot read spec file: {why}"
+        raise UserError([Problem(why, str(path))]) from None
     return load_spec_text(text, str(path), overrides, registry, base_dir)
 
 

@@ -26,9 +26,14 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from zoo.data.prepare import load_source
+from zoo.data.split import plan_splits
 from zoo.errors import Problem, UserError
+from zoo.io import FileError, read_text
 from zoo.plugin.manager import default_registry
+from zoo.runner.compile import metric_name
 from zoo.spec import load_spec
+from zoo.spec.loader import LoadedSpec
 from zoo.spec.problems import format_path, parse_path, problems_from_validation
 from zoo.spec.yaml_source import YamlDocument, locate, parse_yaml
 from zoo.suggest import did_you_mean
@@ -191,11 +196,11 @@ def load_sweep(path: str | Path) -> Sweep:
 
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise UserError([Problem("no such sweep file", str(path))]) from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise UserError([Problem(f"cannot read sweep file: {exc}", str(path))]) from None
+        text = read_text(path)  # the YAML reader bounds its size itself, with its message
+    except FileError as exc:
+        why = exc.problems[0].message
+        why = "no such sweep file" if why == "no such file" else f"cannot read sweep file: {why}"
+        raise UserError([Problem(why, str(path))]) from None
     doc = parse_yaml(text, str(path))
     if not isinstance(doc.data, dict):
         raise UserError(
@@ -247,7 +252,55 @@ def check_sweep(sweep: Sweep) -> list[Problem]:
                 problems.append(
                     sweep.located(f"the spec is not valid with {text}: {why}", where, key=True)
                 )
+    return problems + objective_problems(sweep, base)
+
+
+def objective_problems(sweep: Sweep, base: LoadedSpec) -> list[Problem]:
+    """The objective must be a metric the runs log, on a split they have: else every trial
+    would train in full and then have nothing to be scored by."""
+    obj, spec = sweep.objective, base.spec
+    problems = []
+    logged = ["loss", *(metric_name(m) for m in spec.training.metrics)]
+    if obj.metric not in logged:
+        hint = did_you_mean(obj.metric, logged)
+        problems.append(
+            sweep.located(
+                f"the runs log no metric {obj.metric!r}"
+                + (f"; {hint}" if hint else "")
+                + f" (they log: {', '.join(logged)}; add it to training.metrics)",
+                ["objective", "metric"],
+            )
+        )
+    share = getattr(spec.data.split, obj.split)
+    has = _splits_present(base) if not share else None  # a share > 0 carves the split
+    if has is not None and not has.get(obj.split, False):
+        how = (
+            "data.split.validation is 0 and the data source ships no validation split"
+            if obj.split == "validation"
+            else "data.split.test is 0 and the data source ships no test split"
+        )
+        problems.append(
+            sweep.located(
+                f"the runs have no {obj.split} split to score on: {how}", ["objective", "split"]
+            )
+        )
     return problems
+
+
+def _splits_present(base: LoadedSpec) -> dict[str, bool] | None:
+    """Which splits the runs will have, from the source's labels alone (no image is
+    decoded); None when that cannot be told here (a download is needed, a mistake the
+    spec's own check reports)."""
+    try:
+        source = load_source(base)
+        plan = plan_splits(
+            {k: v.labels for k, v in source.splits.items()},
+            base.spec.data.split,
+            int(base.spec.seed),
+        )
+    except UserError:
+        return None
+    return {name: where is not None and len(where[1]) > 0 for name, where in plan.items()}
 
 
 def _missing_step(data: Any, path: list[str | int]) -> str | None:

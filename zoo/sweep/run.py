@@ -78,7 +78,19 @@ def open_storage(out: Path, url: str | None) -> tuple[Any, str]:
         path = out / JOURNAL_FILE
         from optuna.storages.journal import JournalFileBackend
 
-        return optuna.storages.JournalStorage(JournalFileBackend(str(path))), str(path)
+        with damaged_journal(path):
+            return optuna.storages.JournalStorage(JournalFileBackend(str(path))), str(path)
+    if url.split("?")[0].rstrip("/") in ("sqlite:", "sqlite:/", "sqlite://") or ":memory:" in url:
+        raise UserError(
+            [
+                Problem(
+                    "an in-memory database keeps no study: every trial would be "
+                    "lost when this worker ends; give a file (sqlite:////abs/study.db)"
+                    " or leave --storage out (the sweep folder's study.journal)",
+                    f"--storage {url}",
+                )
+            ]
+        )
     try:
         if "://" not in url:
             raise ValueError(
@@ -102,6 +114,30 @@ def open_storage(out: Path, url: str | None) -> tuple[Any, str]:
             ]
         ) from None
     return storage, _hide_password(url)
+
+
+@contextlib.contextmanager
+def damaged_journal(path: Path) -> Iterator[None]:
+    """A study journal that cannot be replayed (truncated, random bytes, another tool's
+    file) is one line naming it, not Optuna's traceback."""
+    try:
+        yield
+    except UserError:
+        raise
+    except (ValueError, UnicodeDecodeError, AssertionError, KeyError, TypeError, IndexError) as exc:
+        why = (
+            f"{type(exc).__name__}: {str(exc).strip().splitlines()[0] if str(exc).strip() else ''}"
+        )
+        raise UserError(
+            [
+                Problem(
+                    f"the study journal is damaged or not a zoo sweep's ({why[:200]}); move it "
+                    "away and "
+                    "start a new sweep folder, or put back the journal this sweep wrote",
+                    str(path),
+                )
+            ]
+        ) from None
 
 
 def _hide_password(url: str) -> str:
@@ -270,25 +306,73 @@ def run_sweep(
     report: Callable[[str], None] | None = None,
 ) -> SweepResult:
     """Run trials until the budget (``trials`` across all workers, ``timeout`` seconds for
-    this worker) is spent; write trials.csv, best_spec.yaml and plots; return the state."""
+    this worker) is spent; write trials.csv, best_spec.yaml and plots; return the state.
+
+    A trial that fails for a reason that will recur (a mistake in the spec or the sweep
+    file, an objective the runs do not log) counts against the budget and stops the sweep
+    with one line; only a trial whose worker died is queued again.
+    """
     import optuna
 
     base = load_spec(sweep.spec_path, sweep.overrides)
     backend.activate(backend.requested(base.spec.runtime.backend), "runtime.backend")
     from zoo.sweep.pruning import TrialPruning  # imports Keras: after the spec chose a backend
 
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    # zoo reports each trial in one line; Optuna's own warning repeats a failure's traceback
+    optuna.logging.set_verbosity(optuna.logging.ERROR)
     warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
     out = Path(out)
     budget = trials if trials is not None else sweep.trials
     timeout = timeout if timeout is not None else sweep.timeout
+    fresh = _open_folder(out, join)
+    store, store_name = open_storage(out, storage)
+    seed = sweep.sampler.seed
+    if seed is not None and join:
+        seed += os.getpid()  # joined workers must not draw the same points
+    with damaged_journal(out / JOURNAL_FILE):
+        study = _study(sweep, store, store_name, seed, budget, join)
+    if fresh:
+        _write_sweep_info(sweep, out, store_name)
+    reaped = reap_dead_trials(study) if storage is None else []
+    if reaped and report:
+        report(
+            f"trials {', '.join(map(str, reaped))}: their worker died; marked failed, "
+            "their parameters queued again"
+        )
+    runner = _TrialRunner(sweep, study, out, budget, storage is not None, TrialPruning)
+    started, ran = time.monotonic(), 0
+    while not runner.stop_error:
+        if timeout is not None and time.monotonic() - started >= timeout:
+            break
+        with budget_lock(out) as release:
+            if (
+                budget is not None
+                and sum(counted(t) for t in study.get_trials(deepcopy=False)) >= budget
+            ):
+                break
+            study.optimize(
+                lambda t: runner(t, release),
+                n_trials=1,
+                catch=(Exception,),
+                callbacks=[_progress(sweep, report)],
+                gc_after_trial=True,
+            )
+        ran += 1
+        write_trials_csv(study, out / TRIALS_CSV)
+    if runner.stop_error:
+        raise runner.stop_error[0]
+    return finish(sweep, study, out, store_name, ran)
+
+
+def _open_folder(out: Path, join: bool) -> bool:
+    """The sweep folder, new (True) or joined; never a folder holding something else."""
     fresh = not (out / SWEEP_INFO).exists()
     if not join and not fresh:
         raise UserError(
             [
                 Problem(
-                    "this folder already holds a sweep; add --join to add a worker "
-                    "to its study, or choose another --out",
+                    "this folder already holds a sweep; add --join to add a "
+                    "worker to its study, or choose another --out",
                     str(out),
                 )
             ]
@@ -296,56 +380,61 @@ def run_sweep(
     if not join and out.exists() and any(out.iterdir()):
         raise UserError([Problem("the folder is not empty; choose a new --out", str(out))])
     (out / TRIALS_DIR).mkdir(parents=True, exist_ok=True)
-    store, store_name = open_storage(out, storage)
-    seed = sweep.sampler.seed
-    if seed is not None and join:
-        seed += os.getpid()  # joined workers must not draw the same points
-    study = _study(sweep, store, store_name, seed, budget, join)
-    if fresh:
-        _write(
-            out / SWEEP_INFO,
-            json.dumps(
-                {
-                    "study": sweep.name,
-                    "storage": store_name,
-                    "sweep_file": str(sweep.path.resolve()),
-                    "spec": str(sweep.spec_path),
-                    "objective": sweep.objective.model_dump(),
-                    "direction": sweep.objective.resolved_direction,
-                    "created": now(),
-                },
-                indent=2,
-            ),
-        )
-    reaped = reap_dead_trials(study) if storage is None else []
-    if reaped and report:
-        report(
-            f"trials {', '.join(map(str, reaped))}: their worker died; marked failed, "
-            "their parameters queued again"
-        )
-    started, ran = time.monotonic(), 0
-    stop_error: list[BaseException] = []
-    host, pid = socket.gethostname(), os.getpid()
+    return fresh
 
-    def objective(trial: Any, release: Callable[[], None]) -> float:
+
+def _write_sweep_info(sweep: Sweep, out: Path, store_name: str) -> None:
+    info = {
+        "study": sweep.name,
+        "storage": store_name,
+        "sweep_file": str(sweep.path.resolve()),
+        "spec": str(sweep.spec_path),
+        "objective": sweep.objective.model_dump(),
+        "direction": sweep.objective.resolved_direction,
+        "created": now(),
+    }
+    _write(out / SWEEP_INFO, json.dumps(info, indent=2))
+
+
+class _TrialRunner:
+    """One trial: a run folder trained with the trial's overrides, scored by its record."""
+
+    def __init__(
+        self,
+        sweep: Sweep,
+        study: Any,
+        out: Path,
+        budget: int | None,
+        shared_storage: bool,
+        pruning: Any,
+    ) -> None:
+        self.sweep, self.study, self.out, self.budget = sweep, study, out, budget
+        self.shared_storage, self.pruning = shared_storage, pruning
+        self.host, self.pid = socket.gethostname(), os.getpid()
+        self.stop_error: list[BaseException] = []
+
+    def __call__(self, trial: Any, release: Callable[[], None]) -> float:
+        import optuna
+
         release()
-        trial.set_user_attr("host", host)
-        trial.set_user_attr("pid", pid)
-        if budget is not None and storage is not None:
+        trial.set_user_attr("host", self.host)
+        trial.set_user_attr("pid", self.pid)
+        if self.budget is not None and self.shared_storage:
             before = [
                 t
-                for t in study.get_trials(deepcopy=False)
+                for t in self.study.get_trials(deepcopy=False)
                 if t.number < trial.number and counted(t)
             ]
-            if len(before) >= budget:
+            if len(before) >= self.budget:
                 trial.set_user_attr("zoo_surplus", True)
                 raise _Surplus()
+        sweep = self.sweep
         overrides = suggest(trial, sweep)
-        run_dir = out / TRIALS_DIR / f"trial-{trial.number:04d}"
+        run_dir = self.out / TRIALS_DIR / f"trial-{trial.number:04d}"
         trial.set_user_attr("overrides", overrides)
         trial.set_user_attr("run_dir", str(run_dir.resolve()))
         pruner = (
-            TrialPruning(trial, sweep.objective.history_key)
+            self.pruning(trial, sweep.objective.history_key)
             if sweep.pruner.name != "none"
             else None
         )
@@ -357,21 +446,22 @@ def run_sweep(
                 overrides=[*sweep.overrides, *overrides],
                 callbacks=[pruner] if pruner else [],
             )
-        except UserError as exc:
+            value, epoch = objective_value(sweep, result.results)
+        except UserError as exc:  # it would recur in every trial: counted, and the sweep stops
             trial.set_user_attr("zoo_error", str(exc)[:500])
-            stop_error.append(exc)
+            self.stop_error.append(exc)
             raise
-        except Exception as exc:
+        except Exception as exc:  # counted as failed (only a dead worker's trial is requeued)
             trial.set_user_attr("zoo_error", f"{type(exc).__name__}: {exc}"[:500])
             raise
-        assert result.results is not None
-        value, epoch = objective_value(sweep, result.results)
         trial.set_user_attr("scored", {"weights": sweep.objective.weights, "epoch": epoch})
         if pruner is not None and pruner.pruned_at is not None:
             trial.set_user_attr("pruned_at_epoch", pruner.pruned_at + 1)
             raise optuna.TrialPruned(f"pruned after epoch {pruner.pruned_at + 1}")
         return value
 
+
+def _progress(sweep: Sweep, report: Callable[[str], None] | None) -> Callable[[Any, Any], None]:
     def progress(study: Any, t: Any) -> None:
         if report and not t.user_attrs.get("zoo_surplus"):
             value = "" if t.value is None else f" {sweep.objective.metric}={t.value:.4f}"
@@ -382,27 +472,7 @@ def run_sweep(
                 + f"  {t.user_attrs.get('run_dir', '')}"
             )
 
-    while not stop_error:
-        if timeout is not None and time.monotonic() - started >= timeout:
-            break
-        with budget_lock(out) as release:
-            if (
-                budget is not None
-                and sum(counted(t) for t in study.get_trials(deepcopy=False)) >= budget
-            ):
-                break
-            study.optimize(
-                lambda t: objective(t, release),
-                n_trials=1,
-                catch=(Exception,),
-                callbacks=[progress],
-                gc_after_trial=True,
-            )
-        ran += 1
-        write_trials_csv(study, out / TRIALS_CSV)
-    if stop_error:
-        raise stop_error[0]
-    return finish(sweep, study, out, store_name, ran)
+    return progress
 
 
 def _study(
