@@ -6,7 +6,7 @@ VENV ?= .venv
 TORCH ?= torch==2.13.0
 BIN := $(VENV)/bin
 
-.PHONY: setup run test bench lint clean
+.PHONY: setup run test bench lint docs clean
 
 setup: $(VENV)/.installed
 
@@ -30,7 +30,7 @@ test: setup
 # ruff (lint and format), mypy over zoo/ and the built-in plugins, import-linter's layers and
 # no-cycle contracts (pyproject.toml). mypy finds the built-ins, imported as zoo_builtins,
 # through a link in build/mypy.
-LINTED := zoo plugins tests benchmarks
+LINTED := zoo plugins tests benchmarks tools
 
 lint: setup
 	@mkdir -p build/mypy && ln -sfn ../../plugins build/mypy/zoo_builtins
@@ -38,6 +38,13 @@ lint: setup
 	$(BIN)/ruff format --check $(LINTED)
 	$(BIN)/mypy -p zoo -p zoo_builtins
 	$(BIN)/lint-imports
+	$(BIN)/python tools/gen_reference.py --check
+
+# The documentation site (docs/): the generated reference pages, then a strict build (a
+# broken link or anchor fails) into site/.
+docs: setup
+	$(BIN)/python tools/gen_reference.py
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict
 
 bench: setup
 	$(BIN)/python benchmarks/bench_cli_startup.py
@@ -50,4 +57,4 @@ bench: setup
 	$(BIN)/python benchmarks/bench_backends.py
 
 clean:
-	rm -rf $(VENV) runs build *.egg-info
+	rm -rf $(VENV) runs build site *.egg-info

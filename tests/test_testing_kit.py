@@ -64,11 +64,19 @@ def test_every_recipe_keeps_the_contract(name):
     report = check_recipe(name, REGISTRY, params=RECIPE_PARAMS.get(name))
     entry = REGISTRY.get(name)
     if entry.recipe_type == "scaling":
-        wanted = {"fit", "NumPy and tf.Tensor agree", "one HWC image", "state() is JSON-able",
-                  "rebuilt from state"}
+        wanted = {
+            "fit",
+            "NumPy and tf.Tensor agree",
+            "one HWC image",
+            "state() is JSON-able",
+            "rebuilt from state",
+        }
     else:
-        wanted = {"uint8 images of the same shape", "same seed, same images",
-                  "pickles (worker processes)"}
+        wanted = {
+            "uint8 images of the same shape",
+            "same seed, same images",
+            "pickles (worker processes)",
+        }
     assert wanted <= set(report.checked), str(report)
 
 
