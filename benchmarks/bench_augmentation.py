@@ -12,7 +12,7 @@ only ``augmentation.path`` differs):
 - python, processes: ``path: python`` with one worker process per usable CPU (what zoo does
   from ``WORKER_MIN_IMAGES`` augmented images on).
 - graph/python: the graph against the faster of the two python ways.
-- the note's baseline: ``ImageDataGenerator(preprocessing_function=..., rescale=1/255)``
+- the notebook baseline: ``ImageDataGenerator(preprocessing_function=..., rescale=1/255)``
   ``.flow(x, y, batch_size=32)`` with the same albumentations pipeline built once (as in
   ``bench_pipeline.py``, whose helpers this reuses); for ``keras_style`` also the generator's
   own arguments (rotation, shifts, flips, brightness), its native way of doing it.

@@ -1,6 +1,6 @@
 """Inference latency of a run's Keras model against its exports, on this CPU.
 
-Two models: the note's gray CNN on the bundled digits (specs/digits_cnn.yaml, 16x16x1,
+Two models: the reference gray CNN on the bundled digits (specs/digits_cnn.yaml, 16x16x1,
 trained for one epoch) and a ResNet-18 at 64x64x3 (ImageNet stem, trained for one epoch
 on 200 digits upscaled to 64x64 RGB: its weights are as good as random, which does not
 change latency). Each run is exported with ``zoo.export`` and each artifact is timed with

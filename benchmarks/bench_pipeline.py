@@ -1,11 +1,11 @@
-"""Images per second: zoo's training pipeline against the note's ImageDataGenerator approach.
+"""Images per second: zoo's training pipeline against Keras' legacy ImageDataGenerator approach.
 
 Both sides read the same folder of PNGs (generated here: 2,000 images of 64x64 in 10 class
-folders), apply the same albumentations transform (the note's ``transform()``: flips and a
+folders), apply the same albumentations transform (the notebook recipebook recipe's ``transform()``: flips and a
 OneOf of ColorJitter / RandomBrightnessContrast in a Compose with p=0.5), scale by 1/255,
 and deliver batches of 32 at 64x64 for two epochs, in one run:
 
-- the note: ``ImageDataGenerator(preprocessing_function=transform, rescale=1/255)
+- the notebook recipe: ``ImageDataGenerator(preprocessing_function=transform, rescale=1/255)
   .flow_from_directory(target_size=(64, 64), batch_size=32)`` (the legacy Keras generator;
   Keras 3 only keeps it under ``keras.src.legacy``, or ``tf_keras`` when installed). Its
   ``preprocessing_function`` gets float32 pixels, so the transform is wrapped to run on
@@ -97,7 +97,7 @@ def legacy_generator() -> tuple[Any, str] | tuple[None, str]:
 
 
 def note_transform(image: np.ndarray) -> np.ndarray:
-    """The note's ``transform()`` as written: the Compose is built anew for every image."""
+    """The notebook recipe's ``transform()`` as written: the Compose is built anew for every image."""
     import albumentations as A
 
     aug = A.Compose(
@@ -123,7 +123,7 @@ def bench_keras(
     generator_class, where = legacy_generator()
     if generator_class is None:
         print(
-            "the note's side is skipped: no legacy ImageDataGenerator in this environment "
+            "the notebook recipebook recipe's side is skipped: no legacy ImageDataGenerator in this environment "
             f"({where}); `pip install tf_keras` provides one"
         )
         return None
@@ -131,7 +131,7 @@ def bench_keras(
 
     once = build(canonical(NOTE_TRANSFORM), seed=0)
 
-    def transform(image: np.ndarray) -> np.ndarray:  # the note's preprocessing_function
+    def transform(image: np.ndarray) -> np.ndarray:  # the notebook recipebook recipe's preprocessing_function
         # Keras hands it float32 pixels in 0..255; albumentations wants uint8 for that range.
         pixels = image.astype(np.uint8)
         out = once(image=pixels)["image"] if build_once else note_transform(pixels)
@@ -247,8 +247,8 @@ def main(argv: list[str] | None = None) -> int:
     if note_runs[0] is None:
         return 0
     for label, runs in (
-        ("the note, as written:       ", note_runs),
-        ("the note, Compose built once:", once_runs),
+        ("the notebook recipe, as written:       ", note_runs),
+        ("the notebook recipe, Compose built once:", once_runs),
     ):
         best = min(runs, key=lambda r: r["seconds"])
         rate = best["images"] / best["seconds"]

@@ -1,14 +1,14 @@
 """How much slower is an epoch under the zoo runner than in a plain Keras script?
 
-Both sides train the note's MLP (Flatten, Dense 64 relu, Dense 128 relu, Dense 10 softmax;
+Both sides train the reference MLP (Flatten, Dense 64 relu, Dense 128 relu, Dense 10 softmax;
 Adam 1e-3, batch 32) on the same images: a synthetic Fashion-MNIST-sized set of 28x28 gray
 images written once to an ``.npz`` file, split 64/16/20 (train/validation/test) the same
-way on both sides. The plain side is the note's style: NumPy arrays scaled by /255, one-hot
+way on both sides. The plain side is the notebook style: NumPy arrays scaled by /255, one-hot
 targets, ``model.fit(x, y, validation_data=...)``. The zoo side is ``zoo.train`` on a spec
 reading the same file, with everything a run always does: the tf.data pipeline, per-epoch
 history.csv, the best-checkpoint file and the resumable backup.
 
-Two cases: ``mlp`` (the note's MLP above, many images) and ``big`` (the same MLP with two
+Two cases: ``mlp`` (the reference MLP above, many images) and ``big`` (the same MLP with two
 4096-unit layers, about 20M parameters, and few images: epochs of about a second and a
 240 MB backup, the worst case for per-epoch backups). For each, four sides: ``plain``
 Keras; ``zoo/epoch``, the zoo runner backing up after every epoch
@@ -16,7 +16,7 @@ Keras; ``zoo/epoch``, the zoo runner backing up after every epoch
 (``every_seconds: 60``); these three with op determinism off (``ZOO_DETERMINISTIC=0``); and
 ``zoo/det``, the default cadence with op determinism on (zoo's default), whose ratio to
 ``zoo`` is the cost of determinism. Then that cost alone on two conv nets at 32x32 (the
-digits upscaled 4x): the reference CNN (``simple_cnn`` preset ``note_performance``) and
+digits upscaled 4x): the reference CNN (``simple_cnn`` preset ``performance``) and
 ResNet-18 (CIFAR stem).
 
 Each side runs in its own process (TensorFlow settings such as op determinism are
@@ -47,7 +47,7 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-SEED = 124  # the note's random_state
+SEED = 124  # the reference random_state
 
 
 def make_data(path: Path, n: int) -> None:
@@ -90,7 +90,7 @@ HIDDEN = {"mlp": [64, 128], "big": [4096, 4096]}
 
 
 def child_plain(data: Path, epochs: int, case: str = "mlp") -> list[list[float]]:
-    """The note's way: arrays, /255, one-hot, Sequential, compile, fit."""
+    """The notebook way: arrays, /255, one-hot, Sequential, compile, fit."""
     import numpy as np
     from keras.layers import Dense, Flatten, Input
     from keras.losses import CategoricalCrossentropy
@@ -168,7 +168,7 @@ def child_zoo(
         spec["training"]["backup"] = {"every_epochs": 1}
     if case == "cnn":
         spec["data"] = {"source": "digits", "params": {"upscale": 4, "limit": int(data.name)}}
-        spec["model"] = {"architecture": "simple_cnn", "params": {"preset": "note_performance"}}
+        spec["model"] = {"architecture": "simple_cnn", "params": {"preset": "performance"}}
     elif case == "resnet18":
         spec["data"] = {"source": "digits", "params": {"upscale": 4, "limit": int(data.name)}}
         spec["model"] = {
@@ -231,7 +231,7 @@ def overhead_case(case: str, data: Path, args: argparse.Namespace) -> None:
             result = run_child(side, data, args.epochs, case)
             times[side] += result["periods"][1:]  # the first epoch traces the functions
             writes[side] += result["writes"]
-    params = "about 20M parameters" if case == "big" else "the note's MLP"
+    params = "about 20M parameters" if case == "big" else "the reference MLP"
     print(
         f"\ncase {case}: {args.big_images if case == 'big' else args.images} images "
         f"(28x28x1), {params}, batch 32, {args.epochs} epochs x {args.repeats} runs a side"
@@ -270,7 +270,7 @@ def determinism_case(case: str, images: int, args: argparse.Namespace) -> None:
     for _ in range(args.conv_repeats):
         for side in times:
             times[side] += run_child(side, data, args.conv_epochs, case)["periods"][1:]
-    name = {"cnn": "simple_cnn note_performance", "resnet18": "ResNet-18 (CIFAR stem)"}[case]
+    name = {"cnn": "simple_cnn performance", "resnet18": "ResNet-18 (CIFAR stem)"}[case]
     for i, what in enumerate(("wall", "CPU")):
         off, on = summary(times["zoo"], i), summary(times["zoo/det"], i)
         print(

@@ -1,7 +1,7 @@
 """Architecture plugins: every registered name builds, runs, saves and loads; parameter counts
-match keras.applications and the published reference counts; the note's models (DIGEST
-section 6) are reproduced layer for layer by the specs/note_*.yaml files; input checks fail
-early and clearly.
+match keras.applications and the published reference counts; the reference models
+(docs/reference-models.md) are reproduced layer for layer by the specs/reference_*.yaml
+files; input checks fail early and clearly.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ keras = pytest.importorskip("keras")
 
 SPECS = Path(__file__).resolve().parent.parent / "specs"
 # The keras.applications backbones are tested in tests/test_backbones.py; vgg16_transfer,
-# one of them, stays here for the note.
+# one of them, stays here as a reference model.
 ARCHITECTURES = [
     e.name
     for e in zoo.list_plugins("architectures")
@@ -218,11 +218,11 @@ def test_vgg16_transfer_base_is_keras_vgg16() -> None:
     assert base_of(model, "block5_pool").count_params() == 14_714_688
 
 
-# ---------------------------------------------------------------- the note's models
+# ---------------------------------------------------------------- the reference models
 
 
 def describe(layer) -> str:
-    """A layer as the note's code would read: type, settings, output shape."""
+    """A layer as Keras code would read: type, settings, output shape."""
     cls = type(layer).__name__
     shape = "x".join(str(d) for d in layer.output.shape[1:])
     cfg = layer.get_config()
@@ -266,16 +266,16 @@ GRAY = [
     "Flatten -> 9216",
 ]
 GRAY_HEAD = ["Dense 50 relu -> 50", "Dense 20 relu -> 20", "Dense 10 softmax -> 10"]
-NOTE_LINEAR = {
-    "note_mlp": [
+REFERENCE_LINEAR = {
+    "reference_mlp": [
         "Flatten -> 784",
         "Dense 64 relu -> 64",
         "Dense 128 relu -> 128",
         "Dense 10 softmax -> 10",
     ],
-    "note_cnn_gray": GRAY + GRAY_HEAD,
-    "note_cnn_gray_dropout": GRAY + ["Dropout 0.5 -> 9216"] + GRAY_HEAD,
-    "note_cnn_rgb": [
+    "reference_cnn_gray": GRAY + GRAY_HEAD,
+    "reference_cnn_gray_dropout": GRAY + ["Dropout 0.5 -> 9216"] + GRAY_HEAD,
+    "reference_cnn_rgb": [
         "Conv2D 32 5x5/1 valid relu -> 28x28x32",
         "Conv2D 32 3x3/1 same relu -> 28x28x32",
         "MaxPool 2x2/2 valid -> 14x14x32",
@@ -293,7 +293,7 @@ NOTE_LINEAR = {
         "Dropout 0.5 -> 300",
         "Dense 10 softmax -> 10",
     ],
-    "note_cnn_performance": [
+    "reference_cnn_performance": [
         line
         for filters, size in ((64, 32), (128, 16), (256, 8))
         for line in [
@@ -311,7 +311,7 @@ NOTE_LINEAR = {
         "Dropout 0.5 -> 300",
         "Dense 10 softmax -> 10",
     ],
-    "note_vgg": [
+    "reference_vgg": [
         "Conv2D 64 3x3/1 same relu -> 224x224x64",
         "Conv2D 64 3x3/1 same relu -> 224x224x64",
         "MaxPool 2x2/1 valid -> 223x223x64",
@@ -330,7 +330,7 @@ NOTE_LINEAR = {
         "Dropout 0.5 -> 120",
         "Dense 10 softmax -> 10",
     ],
-    "note_vgg16_transfer": [
+    "reference_vgg16_transfer": [
         "Conv2D 64 3x3/1 same relu -> 224x224x64",
         "Conv2D 64 3x3/1 same relu -> 224x224x64",
         "MaxPool 2x2/2 valid -> 112x112x64",
@@ -350,24 +350,24 @@ NOTE_LINEAR = {
 }
 
 
-@pytest.mark.parametrize("spec", sorted(NOTE_LINEAR))
-def test_note_spec_reproduces_the_note_layer_for_layer(spec: str) -> None:
-    overrides = ["model.params.weights=none"] if spec == "note_vgg16_transfer" else []
+@pytest.mark.parametrize("spec", sorted(REFERENCE_LINEAR))
+def test_reference_spec_reproduces_the_model_layer_for_layer(spec: str) -> None:
+    overrides = ["model.params.weights=none"] if spec == "reference_vgg16_transfer" else []
     model = build_model(zoo.load_spec(SPECS / f"{spec}.yaml", overrides))
-    assert layer_list(model) == NOTE_LINEAR[spec]
+    assert layer_list(model) == REFERENCE_LINEAR[spec]
 
 
-def test_note_performance_cnn_initializers_and_penalties() -> None:
-    model = spec_model("note_cnn_performance")
+def test_reference_performance_cnn_initializers_and_penalties() -> None:
+    model = spec_model("reference_cnn_performance")
     convs = [layer for layer in model.layers if isinstance(layer, keras.layers.Conv2D)]
     inits = [type(c.kernel_initializer).__name__ for c in convs]
-    # The note leaves the very first conv at Keras' default initializer.
+    # The very first conv keeps Keras' default initializer.
     assert inits == ["GlorotUniform"] + ["HeNormal"] * 5
     penalties = [c.kernel_regularizer for c in convs]
     assert penalties[0] is None and all(p is None for p in penalties[2:])
     assert isinstance(penalties[1], keras.regularizers.L2)
     assert penalties[1].l2 == pytest.approx(1e-5)
-    assert all(c.use_bias for c in convs)  # the note's convs keep their bias before BatchNorm
+    assert all(c.use_bias for c in convs)  # the convs keep their bias before BatchNorm
     hidden, output = model.get_layer("head_fc1"), model.get_layer("predictions")
     assert type(hidden.kernel_initializer).__name__ == "HeNormal"
     assert hidden.kernel_regularizer.l2 == pytest.approx(1e-5)
@@ -377,10 +377,10 @@ def test_note_performance_cnn_initializers_and_penalties() -> None:
 @pytest.mark.parametrize(
     "preset, spec",
     [
-        ("note_gray", "note_cnn_gray"),
-        ("note_gray_dropout", "note_cnn_gray_dropout"),
-        ("note_rgb", "note_cnn_rgb"),
-        ("note_performance", "note_cnn_performance"),
+        ("gray", "reference_cnn_gray"),
+        ("gray_dropout", "reference_cnn_gray_dropout"),
+        ("rgb", "reference_cnn_rgb"),
+        ("performance", "reference_cnn_performance"),
     ],
 )
 def test_simple_cnn_presets_equal_the_spelled_out_specs(preset: str, spec: str) -> None:
@@ -393,10 +393,24 @@ def test_simple_cnn_presets_equal_the_spelled_out_specs(preset: str, spec: str) 
     assert layer_list(from_preset) == layer_list(spec_model(spec))
 
 
-def test_note_resnet50_layers() -> None:
-    """DIGEST: ZeroPadding 3, Conv 64 k7 s2, BN, ReLU, ZeroPadding 1, MaxPool 3 s2, bottleneck
+@pytest.mark.parametrize("preset", ["gray", "gray_dropout", "rgb", "performance"])
+def test_simple_cnn_old_preset_names_still_mean_the_same(preset: str) -> None:
+    """The presets were first named note_gray, note_gray_dropout, note_rgb, note_performance."""
+    old = default_params("simple_cnn", preset=f"note_{preset}")
+    assert old == default_params("simple_cnn", preset=preset) and old.preset == preset
+    overrides = [f"model.params.preset=note_{preset}"]  # in a spec too, keys beside it win
+    loaded = zoo.load_spec(SPECS / "digits_cnn.yaml", [*overrides, "model.params.activation=tanh"])
+    assert loaded.spec.model.params == default_params(
+        "simple_cnn", preset=preset, activation="tanh"
+    )
+    with pytest.raises(ValueError, match="'gray', 'gray_dropout', 'rgb' or 'performance'"):
+        default_params("simple_cnn", preset="note_grey")
+
+
+def test_reference_resnet50_layers() -> None:
+    """ZeroPadding 3, Conv 64 k7 s2, BN, ReLU, ZeroPadding 1, MaxPool 3 s2, bottleneck
     stages x3/x4/x6/x3 (conv block: 1x1 conv + BN shortcut), GAP, Dropout, Dense 200, Dropout."""
-    model = spec_model("note_resnet50")
+    model = spec_model("reference_resnet50")
     expected = [
         "ZeroPad 3 -> 230x230x3",
         "Conv2D 64 7x7/2 valid linear -> 112x112x64",
@@ -447,7 +461,7 @@ def test_note_resnet50_layers() -> None:
     assert model.get_layer("conv5_block3_out").output.shape[1:] == (7, 7, 2048)
 
 
-NOTE_INCEPTION = {  # DIGEST section 6: 1x1, 3x3 reduce, 3x3, 5x5 reduce, 5x5, pool proj
+REFERENCE_INCEPTION = {  # 1x1, 3x3 reduce, 3x3, 5x5 reduce, 5x5, pool proj
     "3a": (64, 96, 128, 16, 32, 32),
     "3b": (128, 128, 192, 32, 96, 64),
     "4a": (192, 96, 208, 16, 48, 64),
@@ -460,8 +474,8 @@ NOTE_INCEPTION = {  # DIGEST section 6: 1x1, 3x3 reduce, 3x3, 5x5 reduce, 5x5, p
 }
 
 
-def test_note_googlenet_layers() -> None:
-    model = spec_model("note_googlenet")
+def test_reference_googlenet_layers() -> None:
+    model = spec_model("reference_googlenet")
     expected = [
         "Conv2D 64 7x7/2 same relu -> 112x112x64",
         "MaxPool 3x3/2 same -> 56x56x64",
@@ -470,7 +484,7 @@ def test_note_googlenet_layers() -> None:
         "MaxPool 3x3/2 same -> 28x28x192",
     ]
     channels = 192
-    for module, (f1, f3r, f3, f5r, f5, fp) in NOTE_INCEPTION.items():
+    for module, (f1, f3r, f3, f5r, f5, fp) in REFERENCE_INCEPTION.items():
         if module in ("4a", "5a"):
             size = 14 if module == "4a" else 7
             expected.append(f"MaxPool 3x3/2 same -> {size}x{size}x{channels}")
@@ -527,7 +541,7 @@ def test_vgg16_transfer_freezing() -> None:
     entry = zoo.get("vgg16_transfer")
     set_trainable = entry.capabilities.set_trainable
     model = build("vgg16_transfer", (32, 32, 3))
-    assert trainable_base(model) == []  # the note's default: feature extraction
+    assert trainable_base(model) == []  # the default: feature extraction
     head_only = sum(int(np.prod(w.shape)) for w in model.trainable_weights)
     assert head_only == 512 * 50 + 50 + 50 * 3 + 3
     assert set_trainable(model, 3) == 3
@@ -541,13 +555,13 @@ def test_vgg16_transfer_freezing() -> None:
 
 
 def test_pretrained_weights_require_their_scaling_and_auto_picks_it() -> None:
-    assert zoo.load_spec(SPECS / "note_vgg16_transfer.yaml").warnings == []
+    assert zoo.load_spec(SPECS / "reference_vgg16_transfer.yaml").warnings == []
     with pytest.raises(UserError) as err:  # a --set that makes the mistake is blamed for it
-        zoo.load_spec(SPECS / "note_vgg16_transfer.yaml", ["scaling.recipe=unit"])
+        zoo.load_spec(SPECS / "reference_vgg16_transfer.yaml", ["scaling.recipe=unit"])
     [problem] = err.value.problems
     assert problem.key_path == "scaling.recipe" and problem.file == "--set scaling.recipe=unit"
     assert "{recipe: caffe}" in problem.message
-    lines = (SPECS / "note_vgg16_transfer.yaml").read_text().splitlines()
+    lines = (SPECS / "reference_vgg16_transfer.yaml").read_text().splitlines()
     line = next(i for i, text in enumerate(lines, 1) if text.startswith("scaling:"))
     lines[line - 1] = "scaling: {recipe: unit}"
     from zoo.spec import load_spec_text
@@ -557,13 +571,14 @@ def test_pretrained_weights_require_their_scaling_and_auto_picks_it() -> None:
     [problem] = err.value.problems
     assert problem.key_path == "scaling.recipe" and problem.line == line
     assert problem.file == "wrong.yaml" and "{recipe: caffe}" in problem.message
-    auto = zoo.load_spec(SPECS / "note_vgg16_transfer.yaml", ["scaling.recipe=auto"])
+    auto = zoo.load_spec(SPECS / "reference_vgg16_transfer.yaml", ["scaling.recipe=auto"])
     assert auto.spec.scaling.recipe == "caffe"
     random = zoo.load_spec(
-        SPECS / "note_vgg16_transfer.yaml", ["model.params.weights=none", "scaling.recipe=auto"]
+        SPECS / "reference_vgg16_transfer.yaml",
+        ["model.params.weights=none", "scaling.recipe=auto"],
     )
     assert random.spec.scaling.recipe == "unit"  # nothing required: the default recipe
-    loaded = zoo.load_spec(SPECS / "note_vgg16_transfer.yaml", ["model.params.weights=none"])
+    loaded = zoo.load_spec(SPECS / "reference_vgg16_transfer.yaml", ["model.params.weights=none"])
     assert any("random weights" in w.message for w in loaded.warnings)
 
 

@@ -1,5 +1,5 @@
 """Augmentation recipes: every recipe on a real image, located spec errors, the round trip,
-seeding, the note's albumentations 1.x arguments, and ``zoo preview``."""
+seeding, albumentations 1.x arguments, and ``zoo preview``."""
 
 from __future__ import annotations
 
@@ -164,7 +164,7 @@ def test_seeded_augmenters_repeat(photo):
     assert not np.array_equal(a.augment_batch(batch, 5), a.augment_batch(batch, 6))
 
 
-# --- the albumentations recipe: the note's transforms, checks and messages -----------------------
+# --- the albumentations recipe: the reference transforms, checks and messages -----------------------
 
 NOTE_TRANSFORMS = """\
 augmentation:

@@ -99,7 +99,8 @@ def test_build_bad_spec_exits_2_with_one_line(capsys: pytest.CaptureFixture[str]
 
 def test_build_too_small_input_exits_2_with_one_line(capsys: pytest.CaptureFixture[str]) -> None:
     line = one_line_error(
-        capsys, ["build", str(SPECS / "note_resnet50.yaml"), "--set", "data.image_size=[24, 24]"]
+        capsys,
+        ["build", str(SPECS / "reference_resnet50.yaml"), "--set", "data.image_size=[24, 24]"],
     )
     assert "too small" in line and "32x32" in line and "(24, 24, 3)" in line
 

@@ -111,6 +111,66 @@ def test_user_facing_text_has_no_private_wording():
         assert not re.search(r"\bthe note\b|DIGEST", text), text
 
 
+def test_info_shows_the_renamed_presets_and_tag():
+    info = json.loads(zoo_cli("info", "simple_cnn", "--format", "json").stdout)
+    [preset] = [p for p in info["parameters"] if p["name"] == "preset"]
+    assert "(gray, gray_dropout, rgb, performance)" in preset["description"]
+    assert "reference" in info["tags"] and "note" not in info["tags"]
+    assert "note_" not in json.dumps(info)
+
+
+# "the note", "note's", "the notes" in any case; DIGEST only as an uppercase word or in
+# "DIGEST section" (digest/hexdigest are hashing terms).
+PRIVATE_WORDING = re.compile(
+    r"(?i:\bthe\s+notes?\b|\bnote['\u2019]s\b|\bdigest\s+section\b)|\bDIGEST\b"
+)
+
+
+def test_code_comments_docstrings_and_specs_have_no_private_wording():
+    """Every .py file of zoo/ and plugins/ (comments and docstrings too) and every file of
+    specs/ states the fact itself, never where it was first written down."""
+    files = [
+        *sorted((ROOT / "zoo").rglob("*.py")),
+        *sorted((ROOT / "plugins").rglob("*.py")),
+        *sorted(
+            p
+            for p in SPECS.rglob("*")
+            if p.is_file() and p.suffix in (".yaml", ".yml", ".py", ".json", ".csv", ".md")
+        ),
+    ]
+    assert len(files) > 50 and any(f.suffix == ".yaml" for f in files)
+    found = []
+    for path in files:
+        text = path.read_text(encoding="utf-8")
+        for number, line in enumerate(text.splitlines(), 1):
+            if PRIVATE_WORDING.search(line):
+                found.append(f"{path.relative_to(ROOT)}:{number}: {line.strip()}")
+    assert not found, "state the fact itself instead:\n" + "\n".join(found)
+
+
+def test_private_wording_pattern_spares_hashing_terms():
+    for private in (
+        "as the note makes them",
+        "The note's table",
+        "the notes' image grid",
+        "The Notes say",
+        "(DIGEST section 6)",
+        "digest section 4",
+        "see DIGEST",
+    ):
+        assert PRIVATE_WORDING.search(private), private
+    for fine in (
+        "digest = hashlib.new(algorithm)",
+        "hashlib.sha256(data).hexdigest()",
+        "a sha256 digest of the file",
+        "NOTE says why",
+        "note = None",
+        "preset note_gray",
+        "the notebook",
+    ):
+        assert not PRIVATE_WORDING.search(fine), fine
+
+
 def test_print_table_wraps_the_last_column():
     import io
 

@@ -154,7 +154,7 @@ def test_directory_label_map_formats(tmp_path):
         "map.yaml": "cane: dog\ngatto: cat\nragno: spider\n",
         "map.json": json.dumps({"cane": "dog", "gatto": "cat", "ragno": "spider"}),
         "map.csv": "folder,class\ncane,dog\ngatto,cat\nragno,spider\n",
-        # the note's translate.py, read as data: the {...} part is never executed
+        # a translate.py written for albumentations 1.x, read as data: the {...} part is never executed
         "translate.py": 'translate = {"cane": "dog", "gatto": "cat", "ragno": "spider"}\n',
     }
     for name, text in maps.items():

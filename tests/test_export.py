@@ -45,7 +45,7 @@ def run_dir(tmp_path_factory) -> Path:
         "seed": 3,
         "data": {"source": "digits"},
         "scaling": {"recipe": "dataset"},
-        "model": {"architecture": "simple_cnn", "params": {"preset": "note_gray_dropout"}},
+        "model": {"architecture": "simple_cnn", "params": {"preset": "gray_dropout"}},
         "training": {"epochs": 6, "batch_size": 32, "verbose": 0},
     }
     return zoo.train(spec, out=tmp_path_factory.mktemp("runs")).run_dir

@@ -125,6 +125,17 @@ def test_filters():
     assert registry.list(input_kind="no-such-kind") == []
 
 
+def test_reference_tag_and_its_old_spelling():
+    registry = build_registry()
+    reference = [e.name for e in registry.list("architectures", tag="reference")]
+    assert {"simple_cnn", "vgg", "googlenet", "resnet50", "vgg16_transfer"} <= set(reference)
+    assert not any("note" in e.tags for e in registry.list())
+    assert [e.name for e in registry.list("architectures", tag="note")] == reference
+    assert [e.name for e in registry.list(tag=["note", "cnn"])] == [
+        e.name for e in registry.list(tag=["reference", "cnn"])
+    ]
+
+
 def test_python_api_lookup():
     names = [e.name for e in zoo.list_plugins("architectures")]
     assert "mlp" in names

@@ -1,17 +1,18 @@
 """Label maps: a file that renames folder names (or CSV labels) to class names.
 
-The note renames its animal folders with a translation table it reads with ``eval``; zoo
-reads such tables strictly as data, never as code:
+Folders are often renamed from a translation table (the reference animals data set ships one
+as a Python file, meant to be read with ``eval``); zoo reads such tables strictly as data, never
+as code:
 
 - ``.yaml``/``.yml``: a mapping ``folder: class name`` (``yaml.safe_load``);
 - ``.json``: an object ``{"folder": "class name"}``;
 - ``.csv``/``.tsv``: a header row, then two columns: folder name, class name;
-- anything else (the note's ``translate.py``): the first ``{...}`` in the text, read as a
+- anything else (e.g. a ``translate.py``): the first ``{...}`` in the text, read as a
   YAML flow mapping, so ``translate = {"cane": "dog", ...}`` works without running it.
 
 A name the map does not list is an error, never passed through: nothing is mislabelled
-quietly. With ``inverse`` a name is also looked up among the map's values (the note's table
-lists some pairs backwards, and the note tries both directions).
+quietly. With ``inverse`` a name is also looked up among the map's values (some tables list
+pairs backwards, so both directions are tried).
 """
 
 from __future__ import annotations

@@ -1,1 +1,4 @@
-"""Built-in architecture plugins, one module per family (DIGEST section 6)."""
+"""Built-in architecture plugins, one module per family.
+
+The reference models they reproduce are described in docs/reference-models.md.
+"""

@@ -50,7 +50,7 @@ BACKBONES: tuple[Backbone, ...] = (
         "6d6bbae143d832006294945121d1f1fc",
         head={"pooling": "gap", "dense_units": [50], "dropout": 0.0},
         head_note="the reference model's: GAP, Dense 50 ReLU, output",
-        extra_tags=frozenset({"note"}),
+        extra_tags=frozenset({"reference"}),
     ),
     Backbone(
         "vgg19_transfer",

@@ -1,8 +1,8 @@
 """Pieces the architecture plugins share: initializer and regularizer options, the head.
 
-The head is the part after the convolutional base (DIGEST section 6: every note model ends
-in it): pool or flatten, Dense layers with optional Dropout before each, and the output
-layer, whose units and activation come from the :class:`zoo.ModelContext`.
+The head is the part after the convolutional base (every reference model ends in one): pool
+or flatten, Dense layers with optional Dropout before each, and the output layer, whose
+units and activation come from the :class:`zoo.ModelContext`.
 """
 
 from __future__ import annotations

@@ -6,7 +6,8 @@ the scaling its ImageNet weights expect, the weights file and its hash) becomes 
 architecture: the Keras base (``include_top=False``) with its layers directly in the model
 (so summaries list them and ``unfreeze`` can name one), then the shared head
 (:class:`~zoo_builtins.architectures._layers.Head`: pooling, optional Dense layers,
-Dropout, output). ``vgg16_transfer`` is the VGG16 row with the note's head (GAP, Dense 50).
+Dropout, output). ``vgg16_transfer`` is the VGG16 row with the reference transfer head
+(GAP, Dense 50 ReLU; docs/reference-models.md).
 
 Params (the same for every backbone):
 

@@ -1,10 +1,10 @@
-"""GoogLeNet / Inception v1 (Szegedy et al. 2014), as the note builds it (DIGEST section 6).
+"""GoogLeNet / Inception v1 (Szegedy et al. 2014), the reference GoogLeNet.
 
 Stem: Conv 64 7x7/2, MaxPool 3/2, Conv 64 1x1, Conv 192 3x3, MaxPool 3/2 (all 'same');
 inception 3a, 3b, MaxPool 3/2, 4a-4e, MaxPool 3/2, 5a, 5b; GlobalAveragePooling, Dropout 0.5,
 output. An inception module concatenates, along channels, a 1x1 conv, a 1x1 reduce then
 3x3 conv, a 1x1 reduce then 5x5 conv, and a 3x3/1 max-pool then 1x1 projection; all ReLU.
-The note leaves out the paper's local response normalisation, and so does this plugin.
+The paper's local response normalisation is left out.
 
 Auxiliary classifiers (``aux_classifiers: true``; off by default) follow the paper: on the
 outputs of 4a and 4d, AvgPool 5x5/3 'valid', Conv 128 1x1 ReLU, Flatten, Dense 1024 ReLU,
@@ -37,8 +37,8 @@ if TYPE_CHECKING:
 
 ModuleName = Literal["3a", "3b", "4a", "4b", "4c", "4d", "4e", "5a", "5b"]
 Filters = tuple[int, int, int, int, int, int]
-# (1x1, 3x3 reduce, 3x3, 5x5 reduce, 5x5, pool proj): the note's (and the paper's) table.
-NOTE_FILTERS: dict[str, Filters] = {
+# (1x1, 3x3 reduce, 3x3, 5x5 reduce, 5x5, pool proj): the reference (and the paper's) table.
+REFERENCE_FILTERS: dict[str, Filters] = {
     "3a": (64, 96, 128, 16, 32, 32),
     "3b": (128, 128, 192, 32, 96, 64),
     "4a": (192, 96, 208, 16, 48, 64),
@@ -73,7 +73,7 @@ class GoogLeNetParams(zoo.PluginParams):
     )
 
     def filters(self, module: ModuleName) -> Filters:
-        return self.inception_filters.get(module, NOTE_FILTERS[module])
+        return self.inception_filters.get(module, REFERENCE_FILTERS[module])
 
 
 def loss_weights(params: GoogLeNetParams) -> dict[str, float] | None:
@@ -192,7 +192,7 @@ def zoo_register_architectures(registry: plugin.PluginRegistrar) -> None:
         factory=build_googlenet,
         description="GoogLeNet / Inception v1 with the reference filter table; optional auxiliary "
         "classifiers (3 outputs, trained with loss weights; only the main one predicts).",
-        tags={"cnn", "inception", "note", "paper"},
+        tags={"cnn", "inception", "reference", "paper"},
         family="googlenet",
         input_kind="image",
         param_count=plugin.ParamCount(5_983_802, input_shape=(224, 224, 3), num_classes=10),

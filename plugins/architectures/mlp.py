@@ -1,6 +1,7 @@
-"""MLP: Flatten then Dense layers (DIGEST section 6; the note's Fashion-MNIST model).
+"""MLP: Flatten then Dense layers.
 
-The note's model is Flatten, Dense 64 relu, Dense 128 relu, Dense n softmax: the defaults.
+The defaults are the reference Fashion-MNIST MLP: Flatten, Dense 64 relu, Dense 128 relu,
+Dense n softmax.
 """
 
 from __future__ import annotations
@@ -40,7 +41,7 @@ def build_mlp(params: MLPParams, ctx: zoo.ModelContext) -> keras.Model:
     inputs = keras.Input(shape=ctx.input_shape, name="input")
     x = layers.Flatten(name="flatten")(inputs)
     for i, units in enumerate(params.hidden_units, start=1):
-        # The note's Dense(64, activation='relu'); with BatchNorm, Dense -> BN -> activation.
+        # Dense(units, activation='relu'); with BatchNorm, Dense -> BN -> activation.
         x = layers.Dense(
             units,
             activation=None if params.batch_norm else params.activation,

@@ -1,9 +1,9 @@
 """ResNet v1 (He et al. 2015): resnet18/34 (basic blocks), resnet50/101/152 (bottleneck).
 
 One builder makes every variant; the registered names differ only in block type and
-blocks per stage. The defaults are the note's ResNet50 (DIGEST section 6): ZeroPadding 3,
-Conv 64 7x7/2 (He-normal), BN, ReLU, ZeroPadding 1, MaxPool 3/2; bottleneck stages
-[64, 64, 256] x3 (first block stride 1), [128, 128, 512] x4, [256, 256, 1024] x6,
+blocks per stage. The defaults are the reference ResNet50 (docs/reference-models.md):
+ZeroPadding 3, Conv 64 7x7/2 (He-normal), BN, ReLU, ZeroPadding 1, MaxPool 3/2; bottleneck
+stages [64, 64, 256] x3 (first block stride 1), [128, 128, 512] x4, [256, 256, 1024] x6,
 [512, 512, 2048] x3, where a stage's first (conv) block has a 1x1 conv + BN shortcut and the
 stride on its first 1x1 conv, and the others (identity blocks) add their input; a ReLU after
 each add. Head: GAP, Dropout 0.5, Dense 200 ReLU, Dropout 0.5, output.
@@ -354,7 +354,7 @@ def zoo_register_architectures(registry: plugin.PluginRegistrar) -> None:
             factory=functools.partial(build_resnet, variant=name),
             description=f"ResNet-{layers_total} v1, {block_type} blocks {list(depths)}{note}; "
             "head as in the reference model (GAP, Dropout, Dense 200, Dropout).",
-            tags={"cnn", "residual", "paper"} | ({"note"} if note else set()),
+            tags={"cnn", "residual", "paper"} | ({"reference"} if note else set()),
             family="resnet",
             input_kind="image",
             param_count=plugin.ParamCount(count, input_shape=(224, 224, 3), num_classes=10),

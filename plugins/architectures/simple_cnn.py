@@ -1,18 +1,21 @@
 """Simple CNN: blocks of convolutions, each block ending in a pool, then a head.
 
-Reproduces the note's four CNNs (DIGEST section 6) exactly, through ``blocks`` and ``head``
-or through ``preset``:
+Reproduces the four reference CNNs (docs/reference-models.md) exactly, through ``blocks``
+and ``head`` or through ``preset``:
 
-- ``note_gray`` (the default; 28x28x1): Conv 16 k3 same, Conv 32 k4 same, Conv 64 k4 valid,
+- ``gray`` (the default; 28x28x1): Conv 16 k3 same, Conv 32 k4 same, Conv 64 k4 valid,
   MaxPool 2, Flatten, Dense 50, Dense 20, output.
-- ``note_gray_dropout``: the same with Dropout 0.5 after Flatten.
-- ``note_rgb`` (32x32x3): Conv 32 k5 valid, Conv 32 k3, pool; Conv 64, Conv 64 + separate
+- ``gray_dropout``: the same with Dropout 0.5 after Flatten.
+- ``rgb`` (32x32x3): Conv 32 k5 valid, Conv 32 k3, pool; Conv 64, Conv 64 + separate
   ReLU, pool; Conv 128, Conv 128 + separate ReLU, pool; Flatten, Dropout 0.5, Dense 300,
   Dropout 0.5, output.
-- ``note_performance`` (32x32x3): pairs of Conv k3 (64, 128, 256), each Conv -> BatchNorm ->
-  ReLU, He-normal init (the first conv keeps Keras' default, as in the note), L2 1e-5 on the
-  second conv only, MaxPool after each pair; GAP, Dropout 0.5, Dense 300 (L2 1e-5, He),
-  Dropout 0.5, output with Glorot-normal init.
+- ``performance`` (32x32x3): pairs of Conv k3 (64, 128, 256), each Conv -> BatchNorm ->
+  ReLU, He-normal init (except the very first conv, which keeps Keras' default,
+  Glorot-uniform), L2 1e-5 on the second conv only, MaxPool after each pair; GAP, Dropout
+  0.5, Dense 300 (L2 1e-5, He), Dropout 0.5, output with Glorot-normal init.
+
+The presets were first named ``note_gray``, ``note_gray_dropout``, ``note_rgb`` and
+``note_performance``; those names are still accepted and mean the same (``OLD_PRESETS``).
 
 A conv may be written as a bare number (its filters, every other option inherited), e.g.
 ``blocks: [{convs: [32, 32]}, {convs: [64, 64], dropout: 0.25}]``.
@@ -110,17 +113,17 @@ def _conv(filters: int, kernel: int = 3, **kw: Any) -> dict[str, Any]:
     return {"filters": filters, "kernel": kernel, **kw}
 
 
-L2_NOTE = {"l2": 1e-5}
+L2_1E5 = {"l2": 1e-5}
 PRESETS: dict[str, dict[str, Any]] = {
-    "note_gray": {
+    "gray": {
         "blocks": [{"convs": [_conv(16, 3), _conv(32, 4), _conv(64, 4, padding="valid")]}],
         "head": {"pooling": "flatten", "dense_units": [50, 20], "dropout": 0.0},
     },
-    "note_gray_dropout": {
+    "gray_dropout": {
         "blocks": [{"convs": [_conv(16, 3), _conv(32, 4), _conv(64, 4, padding="valid")]}],
         "head": {"pooling": "flatten", "dense_units": [50, 20], "dropout": [0.5, 0.0, 0.0]},
     },
-    "note_rgb": {
+    "rgb": {
         "blocks": [
             {"convs": [_conv(32, 5, padding="valid"), _conv(32, 3)]},
             {"convs": [_conv(64, 3), _conv(64, 3, separate_activation=True)]},
@@ -128,14 +131,14 @@ PRESETS: dict[str, dict[str, Any]] = {
         ],
         "head": {"pooling": "flatten", "dense_units": [300], "dropout": 0.5},
     },
-    "note_performance": {
+    "performance": {
         "batch_norm": True,
         "kernel_initializer": "he_normal",
         "blocks": [
             {
                 "convs": [
                     _conv(64, 3, kernel_initializer="glorot_uniform"),
-                    _conv(64, 3, kernel_regularizer=L2_NOTE),
+                    _conv(64, 3, kernel_regularizer=L2_1E5),
                 ]
             },
             {"convs": [_conv(128, 3), _conv(128, 3)]},
@@ -146,20 +149,22 @@ PRESETS: dict[str, dict[str, Any]] = {
             "dense_units": [300],
             "dropout": 0.5,
             "kernel_initializer": "he_normal",
-            "kernel_regularizer": L2_NOTE,
+            "kernel_regularizer": L2_1E5,
             "output_initializer": "glorot_normal",
         },
     },
 }
-Preset = Literal["note_gray", "note_gray_dropout", "note_rgb", "note_performance"]
-DEFAULT = PRESETS["note_gray"]
+Preset = Literal["gray", "gray_dropout", "rgb", "performance"]
+# The presets' first names, still accepted: each means the preset it maps to.
+OLD_PRESETS = {f"note_{name}": name for name in PRESETS}
+DEFAULT = PRESETS["gray"]
 
 
 class SimpleCNNParams(zoo.PluginParams):
     preset: Preset | None = Field(
         None,
         description="Start from one of the reference models; keys given beside it override "
-        "the preset's (note_gray, note_gray_dropout, note_rgb, note_performance).",
+        "the preset's (gray, gray_dropout, rgb, performance).",
     )
     blocks: list[Block] = Field(
         default_factory=lambda: [Block.model_validate(b) for b in DEFAULT["blocks"]],
@@ -180,15 +185,18 @@ class SimpleCNNParams(zoo.PluginParams):
         description="Pooling/Flatten, Dense layers and Dropout before the output.",
     )
 
+    @field_validator("preset", mode="before")
+    @classmethod
+    def _old_preset_names(cls, value: Any) -> Any:
+        return OLD_PRESETS.get(value, value) if isinstance(value, str) else value
+
     @model_validator(mode="before")
     @classmethod
     def _apply_preset(cls, data: Any) -> Any:
-        if (
-            isinstance(data, dict)
-            and isinstance(data.get("preset"), str)
-            and data["preset"] in PRESETS
-        ):
-            return {**PRESETS[data["preset"]], **data}
+        if isinstance(data, dict) and isinstance(data.get("preset"), str):
+            name = OLD_PRESETS.get(data["preset"], data["preset"])
+            if name in PRESETS:
+                return {**PRESETS[name], **data}
         return data
 
 
@@ -259,7 +267,7 @@ def zoo_register_architectures(registry: plugin.PluginRegistrar) -> None:
         description="Configurable small CNN: conv blocks (optional BatchNorm, initializers, "
         "L1/L2), pooling, dropout, GAP or Flatten head; presets reproduce the four reference "
         "CNNs (the default: the gray reference CNN).",
-        tags={"cnn", "note"},
+        tags={"cnn", "reference"},
         family="simple_cnn",
         input_kind="image",
         param_count=plugin.ParamCount(503_296, input_shape=(28, 28, 1), num_classes=10),

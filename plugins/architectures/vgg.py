@@ -1,7 +1,7 @@
-"""VGG (Simonyan & Zisserman 2014, configurations A/B/D/E) and the note's variant of it.
+"""VGG (Simonyan & Zisserman 2014, configurations A/B/D/E) and the reference variant of it.
 
 Blocks of 3x3 'same' ReLU convs, each block ending in a 2x2 max-pool. The defaults are the
-note's model (DIGEST section 6): the VGG16 layout 64x2, 128x2, 256x3, 512x3, 512x3 with the
+reference VGG (docs/reference-models.md): the VGG16 layout 64x2, 128x2, 256x3, 512x3, 512x3 with the
 first pool at stride 1, then GlobalAveragePooling, Dropout 0.5, Dense 120, Dropout 0.5.
 ``depth: 16, first_pool_strides: 2`` gives the paper's (and keras.applications') VGG16 base;
 ``head: {pooling: flatten, dense_units: [4096, 4096], dropout: [0, 0.5, 0.5]}`` its classifier.
@@ -116,7 +116,7 @@ def zoo_register_architectures(registry: plugin.PluginRegistrar) -> None:
         factory=build_vgg,
         description="VGG 11/13/16/19 or an own block layout, optional BatchNorm; defaults are "
         "the reference VGG16 variant (first pool stride 1, GAP head with Dense 120).",
-        tags={"cnn", "note", "paper"},
+        tags={"cnn", "reference", "paper"},
         family="vgg",
         input_kind="image",
         param_count=plugin.ParamCount(14_777_458, input_shape=(224, 224, 3), num_classes=10),

@@ -1,1 +1,1 @@
-"""Built-in data sources (DIGEST section 3)."""
+"""Built-in data sources: Keras data sets, class folders, CSV tables, .npz files, digits."""

@@ -1,10 +1,11 @@
-"""csv: a table of image files and their labels, as the note loads with ``flow_from_dataframe``.
+"""csv: a table of image files and their labels, as Keras' ``flow_from_dataframe`` loads them.
 
-The note's DataFrame has ``file_paths`` and ``target_names`` columns (``x_col``/``y_col``);
-zoo reads the same from a CSV file. Relative file paths are taken from the CSV's folder
-(or ``root``). An optional ``split_col`` (values train, validation, test) keeps a split
-made elsewhere, as the note's ``train_df``/``validation_df``/``test_df``; otherwise zoo
-splits the rows by ``data.split``.
+By default the table has ``file_paths`` and ``target_names`` columns (``x_col``/``y_col``,
+as in ``flow_from_dataframe(x_col='file_paths', y_col='target_names')``); zoo reads them
+from a CSV file. Relative file paths are taken from the CSV's folder (or ``root``). An
+optional ``split_col`` (values train, validation, test) keeps a split made elsewhere (one
+table standing for separate train, validation and test DataFrames); otherwise zoo splits
+the rows by ``data.split``.
 
 Class names are the distinct labels (sorted; numerically when all are integers), or the
 ``classes`` list, or what a label map turns them into. A missing file, an empty label or a

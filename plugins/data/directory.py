@@ -1,18 +1,19 @@
-"""directory: a folder of class sub-folders, as the note loads with ``flow_from_directory``.
+"""directory: a folder of class sub-folders, as Keras' ``flow_from_directory`` loads them.
 
 Two layouts (``layout: auto`` tells them apart):
 
 - ``classes``: ``path/<class>/<image>`` (sub-folders of a class folder count too); zoo
-  splits the pool by ``data.split`` (stratified, seeded), like the note's animals.
+  splits the pool by ``data.split`` (stratified, seeded; test first, then validation).
 - ``split``: ``path/train/<class>/...``, ``path/validation/<class>/...``, ``path/test/<class>/...``
-  (``val``/``valid`` and ``training``/``testing`` are accepted), as the note's copy step
-  leaves it; the shipped sets are used, a missing one is carved from train.
+  (``val``/``valid`` and ``training``/``testing`` are accepted), as ``data.split.export_to``
+  writes it; the shipped sets are used, a missing one is carved from train.
 
 Images are PNG, JPEG, BMP (also TIFF, WebP), gray or colour; zoo decodes and resizes them
 to ``data.image_size`` (stretched, or kept in aspect and padded, per ``data.resize``).
-Class names are the folder names, or come from a label-map file (the note's translation
-table) read strictly as data. An empty class folder or a folder the label map lacks is an
-error naming it, or, with ``data.on_bad_file: skip``, left out and counted.
+Class names are the folder names, or come from a label-map file (a translation table such
+as ``specs/data/animals_labels.yaml``) read strictly as data. An empty class folder or a
+folder the label map lacks is an error naming it, or, with ``data.on_bad_file: skip``, left
+out and counted.
 """
 
 from __future__ import annotations

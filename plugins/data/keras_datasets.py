@@ -1,12 +1,13 @@
-"""keras: the Keras data sets the note trains on (MNIST, Fashion-MNIST, CIFAR-10/100).
+"""keras: the Keras data sets (MNIST, Fashion-MNIST, CIFAR-10/100).
 
 Reads the very files ``keras.datasets.*.load_data()`` downloads, from the same cache
 (``~/.keras/datasets``, or ``$KERAS_HOME/datasets``), without importing Keras or
 TensorFlow. When a file is missing it is downloaded (a short socket timeout, never a hang);
 offline, the error says which file to put where. ``zoo fetch SPEC`` downloads ahead of time.
 
-Each set ships its own train/test split; zoo carves validation out of train (the note's
-``train_test_split(train_images, ..., stratify=..., test_size=0.2, random_state=124)``).
+Each set ships its own train/test split; zoo carves validation out of train, stratified and
+seeded with the spec's ``seed``, like ``train_test_split(train_images, ..., stratify=...,
+test_size=0.2, random_state=seed)``.
 
 Environment:
 

@@ -1,1 +1,1 @@
-"""Built-in scaling and augmentation recipes (DIGEST sections 4 and 5)."""
+"""Built-in scaling and augmentation recipes (see docs/reference-models.md)."""

@@ -6,13 +6,14 @@ A pipeline is a list of items, each a one-key mapping ``{TransformName: {argumen
 and for the last two ``n`` and ``replace``.
 
 :func:`canonical_item` is what spec validation calls. albumentations 2 warns and *ignores*
-arguments it does not know (DIGEST section 8), so each argument is checked against the
-transform's own signature first ("did you mean"), then the transform is built to run its
-own ``InitSchema``; a warning that albumentations changed a value ("automatically adjusted")
-is an error, because the spec would no longer say what runs. The note's albumentations 1.x
-names are translated explicitly (``LEGACY``). The result is canonical: every argument with
-its default filled in, tuples as lists, cv2 border and interpolation constants by name, so
-``describe(build(items)) == items`` (the round trip) and a resolved spec validates to itself.
+arguments it does not know (1.x's ``GaussNoise(var_limit=...)`` silently does nothing), so
+each argument is checked against the transform's own signature first ("did you mean"), then
+the transform is built to run its own ``InitSchema``; a warning that albumentations changed
+a value ("automatically adjusted") is an error, because the spec would no longer say what
+runs. albumentations 1.x argument names are translated explicitly (``LEGACY``). The result
+is canonical: every argument with its default filled in, tuples as lists, cv2 border and
+interpolation constants by name, so ``describe(build(items)) == items`` (the round trip) and
+a resolved spec validates to itself.
 
 :func:`check_against_image` follows image sizes through the pipeline (crop boxes against
 the declared image size, the final size against it) and runs each transform once on a blank
@@ -155,7 +156,7 @@ def init_params(name: str) -> dict[str, inspect.Parameter]:
     }
 
 
-# --- the note's albumentations 1.x names --------------------------------------------------------
+# --- albumentations 1.x argument names -------------------------------------------------------
 
 
 def _pair(value: Any) -> list[Any]:

@@ -1,11 +1,12 @@
-"""The built-in augmentation recipes as albumentations pipelines (DIGEST section 5).
+"""The built-in augmentation recipes as albumentations pipelines.
 
-``keras_style`` turns the note's ``ImageDataGenerator`` arguments into transforms and reads
-them back from a built pipeline; ``light``, ``medium`` and ``heavy`` are made from the note's
-"commonly used" list: flips, shift-scale-rotate (as ``Affine``, its albumentations 2
-successor), random and center crops (resized back), brightness/contrast, colour jitter,
-CLAHE, blur and coarse dropout. Each expansion is a list of spec items, checked and filled in
-by :func:`zoo_builtins.recipes._albu_schema.canonical_items` like a hand-written pipeline.
+``keras_style`` turns Keras' ``ImageDataGenerator`` arguments into transforms and reads
+them back from a built pipeline; ``light``, ``medium`` and ``heavy`` are made from commonly
+used transforms (docs/reference-models.md): flips, shift-scale-rotate (as ``Affine``, its
+albumentations 2 successor), random and center crops (resized back), brightness/contrast,
+colour jitter, CLAHE, blur and coarse dropout. Each expansion is a list of spec items,
+checked and filled in by :func:`zoo_builtins.recipes._albu_schema.canonical_items` like a
+hand-written pipeline.
 """
 
 from __future__ import annotations

@@ -1,9 +1,9 @@
-"""Augmentation recipes (DIGEST section 5), all run by albumentations 2 behind zoo's interface.
+"""Augmentation recipes, all run by albumentations 2 behind zoo's interface.
 
 - ``albumentations``: a pipeline written inline in the spec, any albumentations transform by
   name with its arguments checked against the transform's own signature and schema, the
   combinators ``Compose``/``OneOf``/``SomeOf``/``Sequential``/``RandomOrder`` nested at will,
-  the note's albumentations 1.x argument names translated (``_albu_schema.LEGACY``)::
+  albumentations 1.x argument names translated (``_albu_schema.LEGACY``)::
 
       augmentation:
         recipe: albumentations
@@ -16,10 +16,11 @@
                   - Blur: {blur_limit: [3, 7]}
                   - CLAHE: {clip_limit: 4}
 
-- ``keras_style``: the note's ``ImageDataGenerator`` arguments (flips, rotation, shifts,
+- ``keras_style``: Keras' ``ImageDataGenerator`` arguments (flips, rotation, shifts,
   zoom, brightness).
-- ``light``, ``medium``, ``heavy``: ready-made pipelines from the note's "commonly used"
-  list, with a probability ``p`` and a ``strength``.
+- ``light``, ``medium``, ``heavy``: ready-made pipelines of commonly used transforms (flips,
+  shift-scale-rotate, crops, brightness/contrast, colour jitter, CLAHE, blur, coarse
+  dropout), with a probability ``p`` and a ``strength``; see docs/reference-models.md.
 
 Every factory returns an :class:`AlbumentationsAugmenter`: uint8 HWC in, uint8 HWC of the
 same shape out, seeded from the spec's seed; ``keras_style`` and ``light`` also declare the

@@ -1,9 +1,9 @@
-"""Pixel scaling recipes (DIGEST section 4; the note's ``preprocessing_scaling(image, mode)``).
+"""Pixel scaling recipes: how 0..255 pixels become model inputs, one name per convention.
 
 Each recipe maps float32 pixels in 0..255 to model inputs, on a ``tf.Tensor`` (inside the
 tf.data pipeline, after batching) and on a NumPy array (``zoo predict``) alike:
 
-- ``unit``: ``x / 255`` (0..1), the note's default.
+- ``unit``: ``x / 255`` (0..1), the default (the reference models' scaling).
 - ``tf``: ``x / 127.5 - 1`` (-1..1), ``preprocess_input(mode="tf")``.
 - ``torch``: ``x / 255`` then per-channel z-score with ImageNet's mean and std,
   ``preprocess_input(mode="torch")``.

@@ -1,6 +1,6 @@
-"""Writes specs/data/animals/: a tiny synthetic stand-in for the note's animal photos.
+"""Writes specs/data/animals/: a tiny synthetic stand-in for the animals photo data set.
 
-Ten class folders named as in the note's data set (Italian names, translated by
+Ten class folders named as in that data set (Italian names, translated by
 animals_labels.yaml), eight 32x32 PNGs each: a coloured shape per class on a noisy background,
 so the folder specs run offline and a model can learn something in one epoch. Replace
 ``data.params.path`` with a real folder of class sub-folders to train on real photos.

@@ -1,7 +1,7 @@
 """zoo data SPEC: load and split a spec's data; show split sizes, class counts, sample images.
 
 Prints how many images each split holds and how many of each class, then saves a grid of
-sample training images titled with their class names (the notes' image grid) as a PNG.
+sample training images titled with their class names (an image grid) as a PNG.
 No TensorFlow is imported.
 """
 

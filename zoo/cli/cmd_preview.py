@@ -1,8 +1,8 @@
 """zoo preview SPEC --image PATH --out grid.png: see what a spec's augmentation does.
 
-The note's ``repeat_aug``: the original image beside N augmented versions, made by the very
-augmenter training uses (same recipe, same seed). ``--histogram`` adds the note's
-``show_pixel_histogram``: per-channel pixel histograms before and after the spec's scaling.
+The original image beside N augmented versions, made by the very augmenter training uses
+(same recipe, same seed). ``--histogram`` adds per-channel pixel histograms before and after
+the spec's scaling.
 """
 
 from __future__ import annotations

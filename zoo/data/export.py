@@ -1,9 +1,8 @@
-"""Write a split to ``train/ validation/ test/`` class folders, as the note copies its files.
+"""Write a split to ``train/ validation/ test/`` class folders.
 
-Files that came from disk are copied as they are (``shutil.copy2``, like the note); images
-that live in memory (digits, Keras data sets, .npz) are written as PNG files named
-``<class><n>.png``, the note's naming (``<class>_<n>.png`` when the class name ends in
-a digit). Class names that cannot be folder names
+Files that came from disk are copied as they are (``shutil.copy2``); images that live in
+memory (digits, Keras data sets, .npz) are written as PNG files named ``<class><n>.png``
+(``<class>_<n>.png`` when the class name ends in a digit). Class names that cannot be folder names
 (``T-shirt/top``) get a safe folder name, and ``label_map.json`` maps each folder back to its
 class name, so the export reads back with the ``directory`` source and
 ``label_map: label_map.json`` to the very same classes.

@@ -1,11 +1,11 @@
-"""Stratified, seeded train/validation/test splits, as the note makes them.
+"""Stratified, seeded train/validation/test splits.
 
-The note splits with scikit-learn's ``train_test_split(..., stratify=y, random_state=124)``:
-first the test set out of the whole pool, then validation out of what is left. zoo does the
-same, with the spec's ``seed`` as ``random_state``, so a spec with ``seed: 124`` and
-``split: {test: 0.2, validation: 0.2}`` picks the same positions of a list as the note. A
-source that ships its own train/test split (Keras datasets) only has validation carved from
-train.
+Splits like scikit-learn's ``train_test_split(..., stratify=y, random_state=seed)``: first
+the test set out of the whole pool, then validation out of what is left, with the spec's
+split seed as ``random_state``, so ``seed: 124`` with ``split: {test: 0.2, validation:
+0.2}`` picks the same positions as ``train_test_split(..., test_size=0.2, stratify=y,
+random_state=124)`` applied twice. A source that ships its own train/test split (Keras
+datasets) only has validation carved from train.
 """
 
 from __future__ import annotations

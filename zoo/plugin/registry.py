@@ -47,6 +47,8 @@ KIND_PLURALS: dict[str, PluginKind] = {
     "trackers": "tracker",
     "tracker": "tracker",
 }
+# Tags renamed since: a filter on the old spelling finds the entries with the new one.
+TAG_ALIASES: dict[str, str] = {"note": "reference"}
 
 
 @dataclass(frozen=True)
@@ -590,7 +592,7 @@ class Registry:
     ) -> list[PluginEntry]:
         """Entries matching every given filter (``pattern`` is a glob such as ``'res*'``)."""
         wanted_kind = KIND_PLURALS.get(kind, kind) if kind else None
-        tags = {tag} if isinstance(tag, str) else set(tag or ())
+        tags = {TAG_ALIASES.get(t, t) for t in ([tag] if isinstance(tag, str) else tag or ())}
         out = []
         for e in self:
             if wanted_kind and e.kind != wanted_kind:
