@@ -21,7 +21,7 @@ import zoo
 from zoo.errors import UserError
 from zoo.plugin.manager import build_registry
 from zoo.runner.compile import choose_objective, make_optimizer, schedule_fn
-from zoo.runner.monitors import monitor_mode
+from zoo.spec.metrics import monitor_mode
 from zoo.spec.sections import TrainingSpec
 
 PNG = b"\x89PNG\r\n\x1a\n"
@@ -140,7 +140,7 @@ def test_checkpoints_follow_the_note_template(full_run):
         f"epoch{e:02d}.keras" for e in range(1, 5)
     ]  # save_best_only: false keeps every epoch
     model = zoo.build_model(run / "spec.yaml", num_classes=10, image_shape=(8, 8, 1))
-    model.load_weights(weights[-1])  # the note's "load the weights into a rebuilt model"
+    model.load_weights(weights[-1])  # "load the weights into a rebuilt model"
 
 
 def test_history_and_reduce_lr_on_plateau(full_run):

@@ -70,7 +70,7 @@ def test_every_mistake_reported_at_once_with_file_line_column_and_key_path():
         "evaluation, runtime)",
         "spec.yaml:5:23: data.split.validation: expected a fraction between 0 and 1 or a whole count (got 1.5)",
         "spec.yaml:5:28: data.split.tset: unknown key 'tset'; did you mean 'test'? "
-        "(expected one of: validation, test, stratify, export_to)",
+        "(expected one of: validation, test, stratify, seed, export_to)",
         "spec.yaml:9:5: model.params.hiden_units: unknown key 'hiden_units'; did you mean 'hidden_units'? "
         "(expected one of: hidden_units, activation, dropout, batch_norm, kernel_initializer)",
         "spec.yaml:10:14: model.params.dropout: Input should be less than 1 (got 2)",

@@ -117,8 +117,12 @@ def test_sweep_writes_trials_best_spec_and_plots(tmp_path, capsys):
     capsys.readouterr()
     assert main(["runs", "--compare", str(out), "--plot", str(tmp_path / "c.png")]) == 0
     table = capsys.readouterr().out
-    assert "training.optimizer.learning_rate" in table and "BEST_VAL_ACCURACY" in table
+    assert "training.optimizer.learning_rate" in table and "BACKEND" in table
+    assert "OBJECTIVE (validation accuracy, maximize)" in table and "ACCURACY" in table
     assert "training.epochs" not in table and table.count("trial-000") == 3
+    marked = [line for line in table.splitlines() if line.endswith("(best)")]
+    assert len(marked) == 1 and marked[0].startswith(best["run_dir"]), table  # the sweep's own
+    assert f"{float(best['value']):.4f} (best)" in marked[0]
     assert (tmp_path / "c.png").stat().st_size > 1000
     assert (
         main(

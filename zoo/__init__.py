@@ -70,7 +70,7 @@ def __getattr__(name: str) -> Any:
         from zoo import runner
 
         return getattr(runner, name)
-    if name in ("export", "load_export", "evaluate_run", "predict"):
+    if name in ("export", "load_export", "evaluate_run", "predict", "serving_model"):
         from zoo import serving
 
         return getattr(serving, name)
@@ -109,6 +109,7 @@ __all__ = [
     "load_spec_text",
     "predict",
     "registry",
+    "serving_model",
     "spec_json_schema",
     "train",
     "validate_spec",

@@ -70,6 +70,7 @@ class Predictor:
     class_names: list[str]
     image_shape: tuple[int, int, int]
     resize_mode: ResizeMode = "stretch"
+    threshold: float | None = None  # two classes: class 1 from this probability on
 
     def _probs(self, batch: np.ndarray, batch_size: int) -> np.ndarray:
         raise NotImplementedError
@@ -128,7 +129,7 @@ class Predictor:
         k = min(top_k, probs.shape[1])
         out = []
         for name, row in zip(names, probs, strict=True):
-            order = np.argsort(-row, kind="stable")[:k]
+            order = self._order(row)[:k]
             scores = [ClassScore(self._class(i), int(i), float(row[i])) for i in order]
             out.append(
                 Prediction(
@@ -136,6 +137,13 @@ class Predictor:
                 )
             )
         return out
+
+    def _order(self, row: np.ndarray) -> np.ndarray:
+        """Classes best first: by probability, or for two classes with a threshold, the
+        class the threshold decides first."""
+        if self.threshold is not None and len(row) == 2:
+            return np.array([1, 0] if row[1] >= self.threshold else [0, 1])
+        return np.argsort(-row, kind="stable")
 
     def _class(self, index: int) -> str:
         return self.class_names[index] if index < len(self.class_names) else str(index)

@@ -15,6 +15,8 @@ METRICS_FILE = "metrics.json"
 CURVES_FILE = "curves.png"
 CONFUSION_FILE = "confusion_matrix.png"
 ERRORS_FILE = "errors.png"
+ROC_FILE = "roc.png"  # two-class runs: ROC and precision-recall curves of the test split
+PR_FILE = "pr.png"
 LOCK_FILE = ".lock"
 DEFAULT_BACKUP_DIR = "backup"
 DEFAULT_CHECKPOINT_DIR = "checkpoints"
@@ -33,6 +35,8 @@ RESERVED_FILES = frozenset(
         CURVES_FILE,
         CONFUSION_FILE,
         ERRORS_FILE,
+        ROC_FILE,
+        PR_FILE,
         LOCK_FILE,
     }
 )

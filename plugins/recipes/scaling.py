@@ -76,7 +76,7 @@ class ChannelScaling(AffineScaling):
     def fit(self, images: Any) -> None:
         """Fixed recipes learn nothing."""
 
-    def _constants(self, channels: int) -> tuple[np.ndarray | None, np.ndarray | None]:
+    def channel_constants(self, channels: int) -> tuple[np.ndarray | None, np.ndarray | None]:
         mean = None if self.mean is None else _channel_values(self.mean, channels, self.recipe)
         std = None if self.std is None else _channel_values(self.std, channels, self.recipe)
         return mean, std
@@ -164,7 +164,7 @@ class DatasetScaling(ChannelScaling):
             raise RuntimeError("the 'dataset' scaling must be fitted on the training images first")
         return super().__call__(images)
 
-    def _constants(self, channels: int) -> tuple[np.ndarray | None, np.ndarray | None]:
+    def channel_constants(self, channels: int) -> tuple[np.ndarray | None, np.ndarray | None]:
         mean, std = np.asarray(self.mean, np.float32), np.asarray(self.std, np.float32)
         if len(mean) not in (1, channels):
             raise ValueError(

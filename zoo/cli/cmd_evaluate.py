@@ -7,7 +7,7 @@ import sys
 
 import zoo
 from zoo.cli.options import add_format_option
-from zoo.cli.output import print_json, print_table
+from zoo.cli.output import print_json, print_table, summary_lines, warn_collapse
 
 
 def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
@@ -58,6 +58,8 @@ def run(args: argparse.Namespace) -> int:
     out = sys.stdout
     metrics = ", ".join(f"{k} {v:.4f}" for k, v in result.metrics.items())
     out.write(f"{result.split} ({result.count} images): {metrics}\n")
+    for line in summary_lines(result.summary):
+        out.write(line + "\n")
     if result.weights:
         epoch = result.weights.get("epoch")
         out.write(
@@ -69,4 +71,5 @@ def run(args: argparse.Namespace) -> int:
         for name, c in result.per_class.items()
     ]
     print_table(rows, ("CLASS", "PRECISION", "RECALL", "F1", "SUPPORT"))
+    warn_collapse(result.summary)
     return 0

@@ -16,18 +16,20 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
         "runs",
         help="list run folders with their status and test metrics",
         description="List the run folders under DIR (default: runs), newest "
-        "first, with status, architecture, epochs and test accuracy/loss. STATUS is running "
-        "(a live process holds the run's lock), interrupted (killed, Ctrl-C, full disk: "
+        "first, with status, architecture, backend, epochs and test accuracy/loss. STATUS is "
+        "running (a live process holds the run's lock), interrupted (killed, Ctrl-C, full disk: "
         "resumable), failed (NOTE says why), finished, or unreadable (a damaged run.json; "
-        "NOTE says how). EPOCHS counts the rows of the run's history.csv.",
+        "NOTE says how). EPOCHS counts the rows of the run's history.csv. A seed group (zoo "
+        "train --seeds) is one row: its metrics' mean +/- standard deviation over the seeds.",
     )
     p.add_argument("root", nargs="?", default="runs", metavar="DIR", help="folder of runs (runs)")
     p.add_argument(
         "--compare",
         nargs="+",
         metavar="RUN",
-        help="compare these run folders (a sweep folder stands for all its trials): "
-        "the spec keys that differ and the key metrics",
+        help="compare these run folders (a sweep folder stands for all its trials, with the "
+        "sweep's objective and its best trial marked; a seed group for its seeds): backend, "
+        "the spec keys that differ and every metric of the evaluated split",
     )
     p.add_argument(
         "--plot",
@@ -59,45 +61,69 @@ def run(args: argparse.Namespace) -> int:
                 r["run"],
                 r["status"],
                 r["architecture"],
+                r["backend"],
                 _num(r["epochs"]),
-                _num(r["accuracy"]),
-                _num(r["loss"]),
+                _spread(r, "accuracy"),
+                _spread(r, "loss"),
                 r["created"],
                 r["reason"],
             )
             for r in rows
         ],
-        ("RUN", "STATUS", "ARCHITECTURE", "EPOCHS", "ACCURACY", "LOSS", "CREATED", "NOTE"),
+        (
+            "RUN",
+            "STATUS",
+            "ARCHITECTURE",
+            "BACKEND",
+            "EPOCHS",
+            "ACCURACY",
+            "LOSS",
+            "CREATED",
+            "NOTE",
+        ),
     )
     return 0
+
+
+def _spread(row: dict[str, object], metric: str) -> str:
+    """A run's value, or a seed group's mean +/- standard deviation."""
+    std = row.get(f"{metric}_std")
+    if isinstance(std, float):
+        return f"{_num(row[metric])} +/- {std:.4f}"
+    return _num(row[metric])
 
 
 def _compare(args: argparse.Namespace) -> int:
     import sys
 
-    from zoo.sweep.compare import compare, plot_overlay
+    from zoo.sweep.compare import compare, plot_compared
 
     result = compare(args.compare)
     if args.plot:
-        plot_overlay(result, args.plot)
+        plot_compared(result, args.plot)
     if args.format == "json":
         print_json({k: v for k, v in result.items() if k != "histories"})
         return 0
     keys = result["differing_keys"]
     rows = result["runs"]
-    metric_cols = [c for c in rows[0] if c not in ("run", "status", "spec", "split")]
-    print_table(
-        [
-            (
-                r["run"],
-                r["status"],
-                *(_cell(r["spec"][k]) for k in keys),
-                *(_num(r.get(c)) for c in metric_cols),
-            )
-            for r in rows
-        ],
-        ("RUN", "STATUS", *keys, *(c.upper() for c in metric_cols)),
-    )
+    metrics = result["metrics"]
+    objective = next((r["objective"] for r in rows if r.get("objective")), None)
+    headers = ["RUN", "STATUS", "BACKEND", "EPOCHS", *keys, *(m.upper() for m in metrics)]
+    if objective:
+        headers.append(f"OBJECTIVE ({objective['metric']}, {objective['direction']})")
+    table = []
+    for r in rows:
+        cells = [r["run"], r["status"], _cell(r["backend"]), _num(r["epochs"])]
+        cells += [_cell(r["spec"][k]) for k in keys]
+        cells += [_num(r["metrics"].get(m)) for m in metrics]
+        if objective:
+            mine = r.get("objective") or {}
+            cells.append(_num(mine.get("value")) + (" (best)" if mine.get("best") else ""))
+        table.append(tuple(cells))
+    print_table(table, tuple(headers))
+    split = next((r["split"] for r in rows if r["split"]), None)
+    if split and metrics:
+        sys.stdout.write(f"(metrics on each run's {split} split, with the weights it kept)\n")
     if not keys:
         sys.stdout.write("(the runs' specs are the same)\n")
     if args.plot:

@@ -5,16 +5,24 @@ from __future__ import annotations
 import argparse
 import contextlib
 import sys
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import zoo
 from zoo.cli.options import add_format_option, add_override_option
-from zoo.cli.output import print_json, print_problems
+from zoo.cli.output import (
+    print_json,
+    print_problems,
+    print_table,
+    summary_lines,
+    warn_collapse,
+)
 from zoo.errors import UserError
 from zoo.spec.loader import LoadedSpec
 
 if TYPE_CHECKING:
     from zoo.runner.results import TrainResult
+    from zoo.runner.seeds import GroupResult
 
 
 def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
@@ -47,11 +55,38 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     )
     add_override_option(p, "training.optimizer.learning_rate=0.01")
     p.add_argument(
-        "--resume", metavar="RUN", help="continue an unfinished run from its last backup"
+        "--resume",
+        metavar="RUN",
+        help="continue an unfinished run from its last backup (or a seed group: its "
+        "unfinished seeds)",
+    )
+    p.add_argument(
+        "--seeds",
+        type=seed_list,
+        metavar="S1,S2,...",
+        help="train one run per seed on one split (data.split.seed, else the spec's seed) "
+        "in a group folder with each metric's mean, standard deviation and per-seed values "
+        "(seeds.csv) and the curves overlaid",
     )
     p.add_argument("--quiet", action="store_true", help="no progress output")
     add_format_option(p)
     return p
+
+
+def seed_list(text: str) -> list[int]:
+    """argparse type for ``--seeds 1,2,3``: whole numbers, each once (else a usage error)."""
+    from zoo.runner.seeds import check_seeds
+
+    parts = [p.strip() for p in text.split(",")]
+    if not all(p.isdigit() for p in parts):
+        bad = next(p for p in parts if not p.isdigit())
+        raise argparse.ArgumentTypeError(
+            f"seeds are whole numbers separated by commas, like 1,2,3 (got {bad!r})"
+        )
+    try:
+        return check_seeds([int(p) for p in parts])
+    except UserError as exc:
+        raise argparse.ArgumentTypeError(exc.problems[0].message) from None
 
 
 def epochs_overrides(spec: str, overrides: list[str], epochs: int) -> list[str]:
@@ -74,10 +109,39 @@ def summary(result: TrainResult) -> dict[str, Any]:
         "split": results.split,
         "count": results.count,
         "metrics": results.scores,
+        "summary": results.summary.model_dump(mode="json") if results.summary else None,
         "weights": {"kept": results.weights.kept, "epoch": kept.epoch},
         "final_epoch": results.weights.last.metrics,
         "files": result.files,
     }
+
+
+def print_group(group: GroupResult, fmt: str) -> int:
+    """A seed group's table: each metric's mean, standard deviation and per-seed values."""
+    if fmt == "json":
+        print_json({"ok": True, **group.to_dict()})
+        return 0
+    record = group.record
+    out = sys.stdout
+    seeds = ", ".join(map(str, record.seeds))
+    out.write(f"\nseed group: {group.group_dir}\n")
+    out.write(
+        f"seeds {seeds} on one split (split seed {record.split_seed}); "
+        f"{record.split or 'no'} split, mean and standard deviation (n - 1) over the seeds:\n"
+    )
+    rows = [
+        (
+            row.metric,
+            f"{row.mean:.4f}",
+            "" if row.std is None else f"{row.std:.4f}",
+            *("" if v is None else f"{v:.4f}" for v in row.values),
+        )
+        for row in record.table
+        if not row.metric.startswith("f1_class")
+    ]
+    print_table(rows, ("METRIC", "MEAN", "STD", *(f"SEED {s}" for s in record.seeds)))
+    out.write(f"table: {group.group_dir / 'seeds.csv'}; curves: {group.group_dir / 'curves.png'}\n")
+    return 0
 
 
 def run(args: argparse.Namespace) -> int:
@@ -105,6 +169,18 @@ def run(args: argparse.Namespace) -> int:
         if args.format == "json"
         else contextlib.nullcontext()
     )
+    if args.seeds is not None:
+        if args.resume is not None:
+            raise UserError("--seeds starts a new seed group; --resume GROUP finishes one")
+        with to_stderr:
+            group = zoo.train(spec, out=args.out, verbose=verbose, seeds=args.seeds)
+        return print_group(group, args.format)
+    from zoo.record.group import is_group
+
+    if args.resume is not None and is_group(Path(args.resume)):
+        with to_stderr:
+            group = zoo.train(resume=args.resume, verbose=verbose, seeds=None)
+        return print_group(group, args.format)
     try:
         with to_stderr:
             result = zoo.train(spec, out=args.out, resume=args.resume, verbose=verbose)
@@ -127,7 +203,10 @@ def run(args: argparse.Namespace) -> int:
     if metrics:
         parts = [f"{k} {v:.4f}" for k, v in metrics.items()]
         out.write(f"{info['split']} ({info['count']} images): " + ", ".join(parts) + "\n")
+        for line in summary_lines(result.results.summary, result.record.threshold):
+            out.write(line + "\n")
         weights = info["weights"]
         out.write(f"weights: {weights['kept']} (epoch {weights['epoch']})\n")
     out.write(f"{result.epochs} epochs in {result.seconds:.1f}s\n")
+    warn_collapse(result.results.summary)
     return 0

@@ -5,10 +5,14 @@ from __future__ import annotations
 import json
 import sys
 from collections.abc import Sequence
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 from zoo.errors import Problem
 from zoo.progress import Progress  # noqa: F401  (the CLI's progress counter)
+
+if TYPE_CHECKING:  # the record is imported by the verbs that read runs, not by zoo list
+    from zoo.record.results import Summary
+    from zoo.record.run import ThresholdRecord
 
 
 def print_json(data: Any, stream: TextIO | None = None) -> None:
@@ -82,3 +86,33 @@ def print_problems(problems: Sequence[Problem], stream: TextIO | None = None) ->
     out = stream or sys.stderr
     for p in problems:
         out.write(f"{p}\n")
+
+def summary_lines(summary: Summary | None, threshold: ThresholdRecord | None = None) -> list[str]:
+    """What the numbers mean, in two lines under a split's metrics: the balanced scores,
+    the worst class and the majority-class baseline (``zoo train`` and ``zoo evaluate``).
+    With a two-class threshold, the first line says the scores are at that threshold."""
+    if summary is None:
+        return []
+    parts = [
+        f"balanced accuracy {summary.balanced_accuracy:.4f}",
+        f"macro F1 {summary.macro_f1:.4f}",
+        f"worst class '{summary.worst_class}' recall {summary.worst_recall:.4f}",
+    ]
+    first = "  "
+    if summary.threshold is not None:
+        how = ""
+        if threshold is not None and threshold.maximize and threshold.score is not None:
+            how = f" (chosen on validation for {threshold.maximize} {threshold.score:.4f})"
+        first += f"at threshold {summary.threshold:.4f}{how}: "
+        parts.insert(0, f"accuracy {summary.accuracy:.4f}")
+    second = f"  baseline (always '{summary.majority_class}'): accuracy {summary.baseline:.4f}"
+    if summary.roc_auc is not None:
+        second += f"; ROC AUC {summary.roc_auc:.4f}, PR AUC {summary.pr_auc:.4f}"
+    return [first + ", ".join(parts), second]
+
+
+def warn_collapse(summary: Summary | None, stream: TextIO | None = None) -> None:
+    """The one-line warning of a model that learned the class shares, on stderr."""
+    if summary is not None and summary.warning:
+        sys.stdout.flush()
+        (stream or sys.stderr).write(f"zoo: warning: {summary.warning}\n")

@@ -11,7 +11,8 @@
 4. The sets are split (stratified, seeded: :mod:`zoo.data.split`) and, when
    ``data.split.export_to`` is set, written to class folders (:mod:`zoo.data.export`).
 
-Everything is deterministic under ``spec.seed``. No TensorFlow here.
+Everything is deterministic under the split seed (``data.split.seed``, else ``seed``).
+No TensorFlow here.
 """
 
 from __future__ import annotations
@@ -43,7 +44,7 @@ def data_context(loaded: LoadedSpec) -> DataContext:
     return DataContext(
         image_size=(int(data.image_size[0]), int(data.image_size[1])) if data.image_size else None,
         channels=data.channels,
-        seed=int(spec.seed),
+        seed=spec.split_seed,
         on_bad_file=data.on_bad_file,
         spec_dir=loaded.spec_dir,
         resize=data.resize,
@@ -108,7 +109,7 @@ def prepare_data(loaded: LoadedSpec, *, workers: int | None = None) -> PreparedD
             )
     shape = _image_shape(sets, data, size or file_size)
 
-    plan = plan_splits({k: v.labels for k, v in sets.items()}, data.split, int(spec.seed))
+    plan = plan_splits({k: v.labels for k, v in sets.items()}, data.split, spec.split_seed)
     out: dict[str, ImageSet | None] = {}
     out_files: dict[str, list[Path] | None] = {}
     for split, where in plan.items():

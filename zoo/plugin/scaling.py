@@ -61,7 +61,7 @@ class AffineScaling:
             f"the images have {channels} channels"
         )
 
-    def _constants(self, channels: int) -> tuple[np.ndarray | None, np.ndarray | None]:
+    def channel_constants(self, channels: int) -> tuple[np.ndarray | None, np.ndarray | None]:
         """Mean and std for images with ``channels`` channels (subclasses may refine)."""
         return self._values(self.mean, channels), self._values(self.std, channels)
 
@@ -75,7 +75,7 @@ class AffineScaling:
             import tensorflow as tf
 
             x = tf.cast(images, tf.float32)
-        mean, std = self._constants(int(x.shape[-1]))
+        mean, std = self.channel_constants(int(x.shape[-1]))
         if self.bgr:
             x = x[..., ::-1]
         if self.divisor is not None:

@@ -44,6 +44,7 @@ import yaml
 
 from zoo.errors import Problem, UserError
 from zoo.record.files import RecordError, read_text
+from zoo.record.group import is_group, read_group
 from zoo.record.history import history_epochs
 from zoo.record.results import Results, read_results
 from zoo.record.run import FINISHED, INTERRUPTED, RUNNING, RunRecord, try_run_record
@@ -363,6 +364,7 @@ def is_run_folder(path: Path) -> bool:
     return (
         path.is_dir()
         and not path.name.startswith(".")
+        and not is_group(path)
         and any(
             (path / n).exists() or (path / n).is_symlink()
             for n in (INFO_FILE, SPEC_FILE, LOCK_FILE)
@@ -382,6 +384,7 @@ def try_results(run_dir: Path) -> Results | None:
 
 def list_runs(root: str | Path) -> list[dict[str, Any]]:
     """A summary per run folder under ``root`` (newest first): name, status, key metrics.
+    A seed group is one row: its runs' mean with ``<metric>_std`` beside it.
 
     A damaged folder is a row of its own (status ``unreadable`` and the reason); it never
     hides the others.
@@ -390,25 +393,78 @@ def list_runs(root: str | Path) -> list[dict[str, Any]]:
     if not root.is_dir():
         raise UserError([Problem("no such folder", str(root))])
     rows = []
-    for run_dir in sorted(p for p in root.iterdir() if is_run_folder(p)):
-        state = run_state(run_dir)
-        record = state.record
-        results = try_results(run_dir) if state.status == FINISHED else None
-        scores = results.scores if results is not None else {}
-        model = record.plugins.get("model") if record is not None else None
-        rows.append(
-            {
-                "run": str(run_dir),
-                "name": record.name if record else None,
-                "status": state.status,
-                "reason": state.reason,
-                "architecture": model.name if model else None,
-                "backend": record.backend if record else None,
-                "epochs": state.epochs,
-                "accuracy": scores.get("accuracy"),
-                "loss": scores.get("loss"),
-                "created": record.created if record else None,
-            }
-        )
+    for path in sorted(root.iterdir()):
+        if path.name.startswith("."):
+            continue
+        if is_group(path):
+            rows.append(group_row(path))
+        elif is_run_folder(path):
+            rows.append(run_row(path))
     rows.sort(key=lambda r: str(r.get("created") or ""), reverse=True)
     return rows
+
+
+def run_row(run_dir: Path) -> dict[str, Any]:
+    state = run_state(run_dir)
+    record = state.record
+    results = try_results(run_dir) if state.status == FINISHED else None
+    scores = results.scores if results is not None else {}
+    model = record.plugins.get("model") if record is not None else None
+    return {
+        "run": str(run_dir),
+        "name": record.name if record else None,
+        "status": state.status,
+        "reason": state.reason,
+        "architecture": model.name if model else None,
+        "backend": record.backend if record else None,
+        "epochs": state.epochs,
+        "accuracy": scores.get("accuracy"),
+        "loss": scores.get("loss"),
+        "created": record.created if record else None,
+    }
+
+
+def group_row(group_dir: Path) -> dict[str, Any]:
+    """A seed group as one row: its status from the group's lock and its runs' states, its
+    metrics the table's mean and standard deviation over the seeds."""
+    try:
+        group = read_group(group_dir)
+    except RecordError as exc:
+        return {
+            "run": str(group_dir),
+            "name": None,
+            "status": UNREADABLE,
+            "reason": exc.problems[0].message,
+            "architecture": None,
+            "backend": None,
+            "epochs": None,
+            "accuracy": None,
+            "loss": None,
+            "created": None,
+        }
+    members = [run_row(group_dir / r.run) for r in group.runs if is_run_folder(group_dir / r.run)]
+    statuses = {m["status"] for m in members}
+    if is_locked(group_dir) or RUNNING in statuses:
+        status, reason = RUNNING, None
+    elif group.finished and len(members) == len(group.runs) and statuses == {FINISHED}:
+        status, reason = FINISHED, "seeds " + ", ".join(map(str, group.seeds))
+    else:
+        status = INTERRUPTED
+        done = sum(m["status"] == FINISHED for m in members)
+        reason = f"{done} of {len(group.runs)} seeds finished; zoo train --resume {group_dir}"
+    row: dict[str, Any] = {
+        "run": str(group_dir),
+        "name": group.name,
+        "status": status,
+        "reason": reason,
+        "architecture": next((m["architecture"] for m in members if m["architecture"]), None),
+        "backend": next((m["backend"] for m in members if m["backend"]), None),
+        "epochs": None,
+        "created": group.created,
+        "seeds": group.seeds,
+    }
+    for metric in ("accuracy", "loss"):
+        found = group.row(metric) if status == FINISHED else None
+        row[metric] = found.mean if found else None
+        row[f"{metric}_std"] = found.std if found else None
+    return row

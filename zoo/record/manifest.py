@@ -78,6 +78,9 @@ class ExportManifest(Record):
     scaling: dict[str, Any] = Field(default_factory=dict)
     calibration: dict[str, Any] | None = None
     metrics: dict[str, Any] = Field(default_factory=dict)
+    threshold: float | None = Field(
+        None, gt=0, lt=1, description="two classes: class 1 from this probability on"
+    )
     check: dict[str, Any] = Field(default_factory=dict)
     source_run: SourceRun = Field(default_factory=SourceRun)
     versions: dict[str, str | None] = Field(default_factory=dict)

@@ -77,6 +77,28 @@ class ClassScores(Record):
     support: int
 
 
+class Summary(Record):
+    """What the numbers mean on the evaluated split (scikit-learn, from the predictions):
+    the scores that stay honest on imbalanced data, the majority-class ``baseline`` (the
+    accuracy of always answering ``majority_class``), the worst class's recall, the share
+    of predictions per class, and ``warning`` when the model answers one class or does no
+    better than the baseline. ``threshold``: the two-class decision threshold used."""
+
+    split: str
+    accuracy: float
+    balanced_accuracy: float
+    macro_f1: float
+    worst_class: str
+    worst_recall: float
+    majority_class: str
+    baseline: float
+    roc_auc: float | None = None
+    pr_auc: float | None = None
+    predicted_share: dict[str, float] = Field(default_factory=dict)
+    threshold: float | None = Field(None, gt=0, lt=1)
+    warning: str | None = None
+
+
 class Results(Record):
     """Everything ``metrics.json`` says; see the module docstring.
 
@@ -93,6 +115,7 @@ class Results(Record):
     class_names: list[str] = Field(default_factory=list)
     weights: WeightsRecord
     epochs: int = Field(0, ge=0)
+    summary: Summary | None = None
 
     @model_validator(mode="before")
     @classmethod

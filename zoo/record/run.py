@@ -63,6 +63,15 @@ class ObjectiveRecord(Record):
     label_smoothing: float = Field(ge=0, lt=1)
 
 
+class ThresholdRecord(Record):
+    """A two-class run's decision threshold: given in the spec, or chosen on the validation
+    split to maximize ``maximize`` (reaching ``score`` there)."""
+
+    value: float = Field(gt=0, lt=1)
+    maximize: str | None = None
+    score: float | None = None
+
+
 class StrategyRecord(Record):
     """Where the run trained."""
 
@@ -111,6 +120,7 @@ class RunRecord(Record):
     input: str = "tf_data"
     strategy: StrategyRecord = Field(default_factory=StrategyRecord)
     class_weight: dict[str, float] | None = None
+    threshold: ThresholdRecord | None = None
     epochs_done: int = Field(0, ge=0)
     backup_dir: RunPath = DEFAULT_BACKUP_DIR
     train_seconds: float = Field(0.0, ge=0)

@@ -1,9 +1,9 @@
-"""Pictures of a run: training curves, the confusion matrix and the worst errors
-(matplotlib, no display).
+"""Pictures of a run: training curves, the confusion matrix, the worst errors and, for two
+classes, the ROC and precision-recall curves (matplotlib, no display).
 
-The curves are the reference notes' plot (train vs validation accuracy from ``history``),
-with one panel per compiled metric and the loss, and a dashed line where a fine-tuning
-phase starts.
+The curves plot train vs validation accuracy from Keras' ``history``, with one panel per
+compiled metric and the loss (the classes' F1 share one panel), and a dashed line where a
+fine-tuning phase starts.
 Figures are drawn on matplotlib's Agg canvas without pyplot, so no GUI backend is touched.
 """
 
@@ -29,10 +29,18 @@ def _finite(values: Sequence[float]) -> bool:
 
 
 NOT_METRICS = frozenset({"epoch", "phase", "learning_rate", "lr"})
+PER_CLASS_PANEL = "f1 per class"
+
+
+def _per_class(name: str) -> bool:
+    return name.removeprefix("val_").startswith("f1_class")
 
 
 def curve_panels(history: dict[str, list[float]]) -> list[str]:
-    """Every metric history.csv tracks (accuracy first, the loss last), one panel each."""
+    """Every metric history.csv tracks (accuracy first, the loss last), one panel each; the
+    classes' F1 (``f1_class<i>``) in one panel."""
+    per_class = [PER_CLASS_PANEL] if any(_per_class(k) for k in history) else []
+    history = {k: v for k, v in history.items() if not _per_class(k)}
     names = [k for k in history if k not in NOT_METRICS and not k.startswith("val_")]
     names += [k[4:] for k in history if k.startswith("val_") and k[4:] not in history]
     names = [
@@ -40,7 +48,7 @@ def curve_panels(history: dict[str, list[float]]) -> list[str]:
         for n in dict.fromkeys(names)
         if _finite(history.get(n, [])) or _finite(history.get(f"val_{n}", []))
     ]
-    return sorted(names, key=lambda n: (n != "accuracy", n == "loss", n))
+    return sorted(names, key=lambda n: (n != "accuracy", n == "loss", n)) + per_class
 
 
 def plot_curves(history: dict[str, list[float]], path: Path, title: str = "") -> None:
@@ -60,6 +68,9 @@ def plot_curves(history: dict[str, list[float]], path: Path, title: str = "") ->
     phase = history.get("phase", [])
     starts = [epochs[i] - 0.5 for i in range(1, len(phase)) if phase[i] != phase[i - 1]]
     for ax, metric in zip(axes, panels, strict=False):
+        if metric == PER_CLASS_PANEL:
+            _per_class_panel(ax, history, epochs)
+            continue
         if metric in history and _finite(history[metric]):
             ax.plot(epochs, history[metric], marker="o", markersize=3, label="train")
         val = history.get(f"val_{metric}")
@@ -75,6 +86,66 @@ def plot_curves(history: dict[str, list[float]], path: Path, title: str = "") ->
         ax.legend()
     if title:
         fig.suptitle(title)
+    _save(fig, path)
+
+
+def _per_class_panel(ax: Any, history: dict[str, list[float]], epochs: list[Any]) -> None:
+    """Each class's F1 per epoch: on the validation split when there is one."""
+    from matplotlib.ticker import MaxNLocator
+
+    val = any(k.startswith("val_f1_class") for k in history)
+    prefix = "val_f1_class" if val else "f1_class"
+    for key in sorted(
+        (k for k in history if k.startswith(prefix)), key=lambda k: int(k[len(prefix) :])
+    ):
+        ax.plot(epochs, history[key], marker="o", markersize=2, label=f"class {key[len(prefix) :]}")
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("F1")
+    ax.set_title(f"F1 per class ({'validation' if val else 'train'})")
+    ax.grid(True, alpha=0.3)
+    ax.legend(fontsize=7, ncol=2)
+
+
+def plot_two_class_curve(
+    kind: str,
+    labels: Any,
+    probs: Any,
+    class_names: Sequence[str],
+    path: Path,
+    title: str = "",
+) -> None:
+    """The ROC (``kind`` roc) or precision-recall (pr) curve of class 1 against class 0,
+    with its area, from scikit-learn."""
+    import numpy as np
+    from matplotlib.figure import Figure
+    from sklearn import metrics
+
+    from zoo.inference import two_columns
+
+    positive = two_columns(np.asarray(probs))[:, 1]
+    fig = Figure(figsize=(5.5, 5))
+    ax = fig.subplots()
+    if kind == "roc":
+        fpr, tpr, _ = metrics.roc_curve(labels, positive)
+        area = metrics.roc_auc_score(labels, positive)
+        ax.plot(fpr, tpr, label=f"ROC AUC {area:.4f}")
+        ax.plot([0, 1], [0, 1], color="gray", linestyle="--", linewidth=1, label="chance")
+        ax.set_xlabel("false positive rate")
+        ax.set_ylabel("true positive rate (recall)")
+    else:
+        precision, recall, _ = metrics.precision_recall_curve(labels, positive)
+        area = metrics.average_precision_score(labels, positive)
+        share = float(np.mean(np.asarray(labels) == 1))
+        ax.step(recall, precision, where="post", label=f"average precision {area:.4f}")
+        ax.axhline(share, color="gray", linestyle="--", linewidth=1, label=f"chance ({share:.2f})")
+        ax.set_xlabel("recall")
+        ax.set_ylabel("precision")
+    ax.set_xlim(0, 1)
+    ax.set_ylim(0, 1.02)
+    ax.grid(True, alpha=0.3)
+    ax.legend(loc="lower right" if kind == "roc" else "lower left")
+    ax.set_title(f"{title}\n'{class_names[1]}' against '{class_names[0]}'" if title else kind)
     _save(fig, path)
 
 
@@ -173,3 +244,40 @@ def plot_errors(
         )
     fig.suptitle(title)
     _save(fig, path)
+
+
+def plot_overlay(
+    histories: dict[str, dict[str, list[float]]],
+    path: Path,
+    metrics: Sequence[str] = ("loss", "accuracy"),
+    title: str = "",
+) -> None:
+    """Several runs' curves on shared axes, one panel per metric (train solid, validation
+    dashed, one color per run), whole-number epoch ticks."""
+    from matplotlib.figure import Figure
+    from matplotlib.ticker import MaxNLocator
+
+    shown = [m for m in metrics if any(m in h or f"val_{m}" in h for h in histories.values())]
+    fig = Figure(figsize=(6 * max(1, len(shown)), 4.5))
+    axes = fig.subplots(1, max(1, len(shown)), squeeze=False)[0]
+    colors = [f"C{i}" for i in range(10)]
+    for i, (label, h) in enumerate(histories.items()):
+        color = colors[i % len(colors)]
+        for ax, m in zip(axes, shown, strict=False):
+            for key, style, suffix in ((m, "-", ""), (f"val_{m}", "--", " (val)")):
+                values = h.get(key)
+                if not values or not _finite(values):
+                    continue
+                epochs = (h.get("epoch") or list(range(1, len(values) + 1)))[: len(values)]
+                ax.plot(epochs, values, color=color, linestyle=style, label=label + suffix)
+    for ax, m in zip(axes, shown, strict=False):
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        ax.set_xlabel("epoch")
+        ax.set_title(m)
+        ax.grid(alpha=0.3)
+    if shown:
+        axes[-1].legend(fontsize="small", loc="best")
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    _save(fig, Path(path))

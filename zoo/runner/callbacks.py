@@ -1,6 +1,6 @@
 """A spec's ``callbacks`` list as Keras objects, plus the ones every run has.
 
-:func:`check_callbacks` judges the list before anything runs (monitors, file names);
+:func:`zoo.spec.callback_checks.check_callbacks` judges the list before anything runs;
 :func:`fit_callbacks` makes one phase's callbacks in the order that matters. The classes
 themselves live in :mod:`zoo.runner.keras_callbacks` (Keras is imported when this module's
 functions are called, never when it is imported).
@@ -12,120 +12,24 @@ functions are called, never when it is imported).
 
 from __future__ import annotations
 
-import importlib.util
-import string
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from zoo.errors import Problem, UserError
 from zoo.record.writing import fault, wants_fault
 from zoo.run_files import BEST_WEIGHTS_FILE, HISTORY_FILE
 from zoo.runner.backup import Backup
 from zoo.runner.compile import schedule_fn
-from zoo.runner.monitors import (
-    inside,
-    log_names,
-    monitor_mode,
-    normalize_monitor,
-    template_problem,
-)
 from zoo.runner.phases import Phase
-from zoo.spec.sections import ModelCheckpointCallback, SpecBase, TrainingSpec
-from zoo.suggest import did_you_mean
+from zoo.spec.callback_checks import inside
+from zoo.spec.metrics import monitor_mode, normalize_monitor
+from zoo.spec.sections import ModelCheckpointCallback, SpecBase
 
 if TYPE_CHECKING:  # the classes import Keras; this module must not
     from zoo.runner.keras_callbacks import Checkpoint, LastWeights
 
 Restore = tuple[dict[str, Any], dict[str, np.ndarray]]
-
-
-def check_callbacks(spec: SpecBase, metric_names: list[str], has_validation: bool) -> list[Problem]:
-    """Every monitor and filename placeholder the spec's callbacks name must exist."""
-    known = log_names(metric_names, has_validation)
-    problems = []
-
-    def check_name(name: str, key: str) -> None:
-        name = normalize_monitor(name)
-        if name not in known:
-            hint = did_you_mean(name, known)
-            why = (
-                " (there is no validation split)"
-                if name.startswith("val_") and not has_validation
-                else ""
-            )
-            problems.append(
-                Problem(
-                    f"unknown metric '{name}'{why}"
-                    + (f"; {hint}" if hint else "")
-                    + f" (known: {', '.join(known)})",
-                    key_path=key,
-                )
-            )
-
-    schedules = 1 if spec.training.schedule is not None else 0
-    for i, cb in enumerate(spec.callbacks):
-        key = f"callbacks.{i}"
-        monitor = getattr(cb, "monitor", None)
-        if isinstance(monitor, str):
-            check_name(monitor, f"{key}.monitor")
-        if isinstance(cb, ModelCheckpointCallback):
-            try:
-                fields = [f for _, f, _, _ in string.Formatter().parse(cb.filepath) if f]
-            except ValueError as exc:
-                problems.append(
-                    Problem(f"bad filename template: {exc}", key_path=f"{key}.filepath")
-                )
-                fields = []
-            for f in fields:
-                if f not in ("epoch",):
-                    check_name(f.split(".")[0].split("[")[0], f"{key}.filepath")
-            problem = template_problem(cb.filepath, known, total_epochs(spec.training))
-            if problem and fields:
-                problems.append(Problem(problem, key_path=f"{key}.filepath"))
-        for attr in ("filepath", "filename", "log_dir", "backup_dir"):
-            value = getattr(cb, attr, None)
-            if isinstance(value, str):
-                try:
-                    inside(Path("."), value, f"{key}.{attr}")
-                except UserError as exc:
-                    problems.extend(exc.problems)
-        if cb.type == "learning_rate_scheduler":
-            schedules += 1
-        if cb.type == "tensorboard" and importlib.util.find_spec("tensorboard") is None:
-            problems.append(
-                Problem(
-                    "the tensorboard callback needs the tensorboard package: "
-                    "pip install tensorboard",
-                    key_path=key,
-                )
-            )
-    if schedules > 1:
-        problems.append(
-            Problem(
-                "two learning-rate schedules (training.schedule and a "
-                "learning_rate_scheduler callback): keep one",
-                key_path="callbacks",
-            )
-        )
-    if schedules and any(cb.type == "reduce_lr_on_plateau" for cb in spec.callbacks):
-        problems.append(
-            Problem(
-                "a learning-rate schedule sets the rate every epoch, so "
-                "reduce_lr_on_plateau would have no effect: keep one",
-                key_path="callbacks",
-            )
-        )
-    if sum(cb.type == "backup_and_restore" for cb in spec.callbacks) > 1:
-        problems.append(
-            Problem("only one backup_and_restore entry is allowed", key_path="callbacks")
-        )
-    return problems
-
-
-def total_epochs(training: TrainingSpec) -> int:
-    return int(training.epochs) + sum(int(p.epochs) for p in training.phases)
 
 
 def make_checkpoints(spec: SpecBase, run_dir: Path, has_validation: bool) -> list[Checkpoint]:

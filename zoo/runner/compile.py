@@ -1,13 +1,14 @@
 """Optimizer, learning-rate schedule, loss and metrics from a spec's ``training`` section.
 
 The data pipeline yields integer labels. Which form the model trains on follows from the
-loss, the output activation and the metrics (DIGEST section 1: sparse categorical
+loss, the output activation and the metrics (sparse categorical
 cross-entropy takes integer targets, categorical cross-entropy one-hot ones):
 
-* ``sparse``: integer labels as they come (softmax, no label smoothing, no
-  precision/recall/AUC);
-* ``one_hot``: label smoothing, precision/recall/AUC and sigmoid outputs over several
-  classes need one-hot targets, so the labels are converted in the dataset;
+* ``sparse``: integer labels as they come (softmax, no label smoothing, only accuracy and
+  top-k accuracy as metrics);
+* ``one_hot``: label smoothing, the other metrics (precision, recall, F1, balanced
+  accuracy, the AUCs) and sigmoid outputs over several classes need one-hot targets, so
+  the labels are converted in the dataset;
 * ``binary``: one sigmoid unit, labels 0/1 as a float column.
 """
 
@@ -21,6 +22,7 @@ from typing import Any, Literal
 import numpy as np
 
 from zoo.errors import Problem, UserError
+from zoo.spec.metrics import PER_CLASS, metric_name
 from zoo.spec.sections import (
     CosineSchedule,
     ExponentialSchedule,
@@ -36,7 +38,11 @@ LOSS_NAMES = {
     "sparse": "sparse_categorical_crossentropy",
     "one_hot": "categorical_crossentropy",
 }
-ONE_HOT_METRICS = frozenset({"precision", "recall", "auc"})
+ONE_HOT_METRICS = frozenset(
+    {"precision", "recall", "auc", "balanced_accuracy", "f1", "f1_per_class", "roc_auc", "pr_auc"}
+)
+IMBALANCE_METRICS = ("balanced_accuracy", "f1", "f1_per_class", "roc_auc", "pr_auc")
+MAX_PER_CLASS = 100  # f1_per_class logs one value per class: beyond this, a wall of numbers
 
 
 @dataclass(frozen=True)
@@ -54,13 +60,6 @@ class Objective:
             "targets": self.targets,
             "label_smoothing": self.label_smoothing,
         }
-
-
-def metric_name(metric: Any) -> str:
-    """The name a metric has in Keras logs and history.csv."""
-    if isinstance(metric, str):
-        return metric
-    return f"top_{metric.k}_accuracy"
 
 
 def choose_objective(training: TrainingSpec, output_activation: str, num_classes: int) -> Objective:
@@ -97,6 +96,14 @@ def choose_objective(training: TrainingSpec, output_activation: str, num_classes
             targets, loss_name = "one_hot", "categorical_crossentropy"
         else:
             targets, loss_name = "sparse", "sparse_categorical_crossentropy"
+    if PER_CLASS in names and num_classes > MAX_PER_CLASS:
+        problems.append(
+            Problem(
+                f"f1_per_class logs one value per class, too many for {num_classes} classes "
+                f"(at most {MAX_PER_CLASS}); use f1 (their mean)",
+                key_path="training.metrics",
+            )
+        )
     for m in training.metrics:
         if not isinstance(m, str) and m.k > num_classes:
             problems.append(
@@ -163,6 +170,11 @@ def make_metrics(metrics: list[Metric], objective: Objective) -> list[Any]:
             out.append(keras.metrics.Recall(name="recall"))
         elif name == "auc":
             out.append(keras.metrics.AUC(name="auc"))
+        elif name in IMBALANCE_METRICS:
+            from zoo.runner.metrics import imbalance_metric
+
+            binary = objective.targets == "binary"
+            out += imbalance_metric(name, objective.num_classes, binary)
         elif isinstance(m, TopKMetric) and objective.targets == "sparse":
             out.append(keras.metrics.SparseTopKCategoricalAccuracy(k=m.k, name=name))
         elif isinstance(m, TopKMetric):

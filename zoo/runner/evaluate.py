@@ -23,15 +23,8 @@ from zoo.plugin.registry import Registry
 from zoo.progress import progress
 from zoo.runner.compile import Objective, with_targets
 from zoo.runner.results import EvalResult
+from zoo.runner.summary import predicted_classes, summarize
 from zoo.spec.loader import load_spec
-
-
-def predicted_classes(probs: np.ndarray) -> np.ndarray:
-    """Class index per row: argmax, or ``p >= 0.5`` for one sigmoid unit."""
-    probs = np.asarray(probs)
-    if probs.ndim == 2 and probs.shape[1] == 1:
-        return (probs[:, 0] >= 0.5).astype(np.int64)
-    return np.argmax(probs, axis=-1).astype(np.int64)
 
 
 def class_report(
@@ -64,26 +57,15 @@ def _numpy_batches(dataset: Any) -> Any:
     return iter(dataset)
 
 
-def evaluate_model(
-    model: Any,
-    dataset: Any,
-    objective: Objective,
-    class_names: list[str],
-    split: str = "test",
-    outputs: dict[str, np.ndarray] | None = None,
-    even: Any = None,
-) -> EvalResult:
-    """Evaluate a compiled model on a dataset of ``(images, int labels)`` batches.
-
-    ``outputs``, when given, receives the probabilities (``probs``) and labels (``labels``)
-    in the dataset's order (the errors picture needs them)."""
-    # even: under keras.distribution, batches padded to divide by the devices (even_batches)
-    target_ds = with_targets(even(dataset) if even is not None else dataset, objective)
-    metrics = model.evaluate(target_ds, verbose=0, return_dict=True)
-    probs, labels = [], []
+def split_probabilities(
+    model: Any, dataset: Any, split: str = "test"
+) -> tuple[np.ndarray, np.ndarray]:
+    """The model's probabilities and the integer labels of a dataset of ``(images, int
+    labels)`` batches, in its order."""
     import keras
 
-    with progress(f"evaluating on {split}") as bar:
+    probs, labels = [], []
+    with progress(f"predicting on {split}") as bar:
         for x, y in _numpy_batches(dataset):  # direct calls: predict_on_batch repeats the
             # batch per replica
             out = model(x, training=False)
@@ -92,15 +74,54 @@ def evaluate_model(
             labels.append(np.asarray(y))
             bar.update(len(labels[-1]))
     all_labels = np.concatenate(labels).astype(np.int64) if labels else np.zeros(0, np.int64)
-    predicted = predicted_classes(np.concatenate(probs)) if probs else np.zeros(0, np.int64)
-    per_class, matrix = class_report(all_labels, predicted, class_names)
+    all_probs = np.concatenate(probs) if probs else np.zeros((0, 1), np.float32)
+    return all_probs, all_labels
+
+
+def evaluate_model(
+    model: Any,
+    dataset: Any,
+    objective: Objective,
+    class_names: list[str],
+    split: str = "test",
+    outputs: dict[str, np.ndarray] | None = None,
+    even: Any = None,
+    threshold: float | None = None,
+) -> EvalResult:
+    """Evaluate a compiled model on a dataset of ``(images, int labels)`` batches.
+
+    ``outputs``, when given, receives the probabilities (``probs``) and labels (``labels``)
+    in the dataset's order (the errors picture needs them). ``threshold``: a two-class
+    run's decision threshold (the class report and the summary use it; the compiled Keras
+    metrics are those of the most probable class)."""
+    # even: under keras.distribution, batches padded to divide by the devices (even_batches)
+    target_ds = with_targets(even(dataset) if even is not None else dataset, objective)
+    with progress(f"evaluating on {split}"):
+        metrics = model.evaluate(target_ds, verbose=0, return_dict=True)
+    probs, labels = split_probabilities(model, dataset, split)
     if outputs is not None:
-        outputs["probs"] = np.concatenate(probs) if probs else np.zeros((0, len(class_names)))
-        outputs["labels"] = all_labels
+        outputs["probs"] = probs if len(probs) else np.zeros((0, len(class_names)))
+        outputs["labels"] = labels
     clean = {k: float(v) for k, v in metrics.items() if np.ndim(v) == 0}
-    if "accuracy" not in clean and len(all_labels):
-        clean["accuracy"] = float(np.mean(predicted == all_labels))
-    return EvalResult(split, int(len(all_labels)), clean, per_class, matrix, list(class_names))
+    if "accuracy" not in clean and len(labels):
+        clean["accuracy"] = float(np.mean(predicted_classes(probs) == labels))
+    return _result(split, labels, probs, clean, class_names, threshold)
+
+
+def _result(
+    split: str,
+    labels: np.ndarray,
+    probs: np.ndarray,
+    metrics: dict[str, float],
+    class_names: list[str],
+    threshold: float | None,
+) -> EvalResult:
+    predicted = predicted_classes(probs, threshold)
+    per_class, matrix = class_report(labels, predicted, class_names)
+    summary = summarize(labels, probs, class_names, split, threshold)
+    return EvalResult(
+        split, int(len(labels)), metrics, per_class, matrix, list(class_names), summary=summary
+    )
 
 
 # ---- data for a saved run ---------------------------------------------------------------
@@ -169,18 +190,21 @@ def spec_data(path: Path, registry: Registry | None = None) -> tuple[PreparedDat
 
 
 def evaluate_probabilities(
-    probs: np.ndarray, labels: np.ndarray, class_names: list[str], split: str
+    probs: np.ndarray,
+    labels: np.ndarray,
+    class_names: list[str],
+    split: str,
+    threshold: float | None = None,
 ) -> EvalResult:
-    """Accuracy, cross-entropy and the class report from probabilities (no Keras metrics:
-    an exported model has none; the cross-entropy leaves out any label smoothing)."""
+    """Accuracy, cross-entropy, the class report and the summary from probabilities (no
+    Keras metrics: an exported model has none; the cross-entropy leaves out any label
+    smoothing)."""
     labels = np.asarray(labels, dtype=np.int64)
-    predicted = predicted_classes(probs)
-    per_class, matrix = class_report(labels, predicted, class_names)
     metrics: dict[str, float] = {}
     if len(labels):
         picked = np.clip(np.asarray(probs)[np.arange(len(labels)), labels], 1e-7, 1.0)
         metrics = {
-            "accuracy": float(np.mean(predicted == labels)),
+            "accuracy": float(np.mean(predicted_classes(probs) == labels)),
             "cross_entropy": float(-np.mean(np.log(picked))),
         }
-    return EvalResult(split, int(len(labels)), metrics, per_class, matrix, list(class_names))
+    return _result(split, labels, probs, metrics, class_names, threshold)

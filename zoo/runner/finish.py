@@ -17,16 +17,31 @@ from zoo.progress import progress
 from zoo.record.folder import FINISHED
 from zoo.record.history import read_history
 from zoo.record.results import Results, WeightsRecord, write_results
-from zoo.record.run import RunRecord, now, write_run_record
+from zoo.record.run import RunRecord, ThresholdRecord, now, write_run_record
 from zoo.record.writing import remove_backup, save_file
-from zoo.run_files import CONFUSION_FILE, CURVES_FILE, ERRORS_FILE, HISTORY_FILE, MODEL_FILE
-from zoo.runner.artifacts import plot_confusion, plot_curves, plot_errors, worst_errors
+from zoo.run_files import (
+    CONFUSION_FILE,
+    CURVES_FILE,
+    ERRORS_FILE,
+    HISTORY_FILE,
+    MODEL_FILE,
+    PR_FILE,
+    ROC_FILE,
+)
+from zoo.runner.artifacts import (
+    plot_confusion,
+    plot_curves,
+    plot_errors,
+    plot_two_class_curve,
+    worst_errors,
+)
 from zoo.runner.aux_outputs import inference_model
-from zoo.runner.evaluate import evaluate_model
+from zoo.runner.evaluate import evaluate_model, split_probabilities
 from zoo.runner.fit import Training
 from zoo.runner.keep import keep_weights
 from zoo.runner.results import EvalResult, TrainResult
 from zoo.runner.setup import Workbench
+from zoo.runner.summary import choose_threshold
 
 
 def finish(
@@ -40,7 +55,8 @@ def finish(
     weights = keep_weights(bench.model, training, bench.loaded.spec.evaluation.weights)
     saved = inference_model(bench.model)
     save_file(run, MODEL_FILE, lambda tmp: saved.save(str(tmp)), "model")
-    evaluation, outputs = _evaluate(bench)
+    threshold = decision_threshold(bench)
+    evaluation, outputs = _evaluate(bench, threshold.value if threshold else None)
     results = _results(evaluation, weights, training.epochs)
     write_results(run, results)
     history = read_history(run / HISTORY_FILE) if (run / HISTORY_FILE).exists() else {}
@@ -60,10 +76,13 @@ def finish(
             )
             bar.update()
             _plot_errors(bench, run, ev.split, outputs)
+            if len(ev.class_names) == 2 and len(outputs.get("labels", ())):
+                _plot_two_class_curves(run, outputs, ev.class_names, f"{name}: {ev.split} set")
         bar.update()
     done = record.model_copy(
         update={
             "status": FINISHED,
+            "threshold": threshold,
             "finished": now(),
             "reason": None,
             "ended": None,
@@ -91,7 +110,36 @@ def finish(
     return result, done
 
 
-def _evaluate(bench: Workbench) -> tuple[EvalResult | None, dict[str, np.ndarray]]:
+def decision_threshold(bench: Workbench) -> ThresholdRecord | None:
+    """The spec's two-class threshold, or the one that maximizes its metric on the
+    validation split (the kept weights' probabilities; set_up checked the split exists)."""
+    wanted = bench.loaded.spec.evaluation.threshold
+    if wanted is None:
+        return None
+    if isinstance(wanted, float):
+        return ThresholdRecord(value=wanted)
+    probs, labels = split_probabilities(bench.model, bench.pipelines.validation, "validation")
+    value, score = choose_threshold(probs, labels, wanted.maximize)
+    return ThresholdRecord(value=value, maximize=wanted.maximize, score=score)
+
+
+def _plot_two_class_curves(
+    run: Path, outputs: dict[str, np.ndarray], class_names: list[str], title: str
+) -> None:
+    """roc.png and pr.png: class 1 against class 0 at every threshold."""
+    for file, kind in ((ROC_FILE, "roc"), (PR_FILE, "pr")):
+
+        def draw(tmp: Path, kind: str = kind) -> None:
+            plot_two_class_curve(
+                kind, outputs["labels"], outputs["probs"], class_names, tmp, title=title
+            )
+
+        save_file(run, file, draw, kind)
+
+
+def _evaluate(
+    bench: Workbench, threshold: float | None
+) -> tuple[EvalResult | None, dict[str, np.ndarray]]:
     """The kept weights on the test split (the validation split when there is none)."""
     pipelines = bench.pipelines
     split, ds = (
@@ -110,6 +158,7 @@ def _evaluate(bench: Workbench) -> tuple[EvalResult | None, dict[str, np.ndarray
         split,
         outputs,
         even=bench.even if bench.replicas > 1 else None,
+        threshold=threshold,
     )
     return evaluation, outputs
 
@@ -126,6 +175,7 @@ def _results(evaluation: EvalResult | None, weights: WeightsRecord, epochs: int)
         class_names=evaluation.class_names,
         weights=weights,
         epochs=epochs,
+        summary=evaluation.summary,
     )
 
 

@@ -34,21 +34,24 @@ from zoo.record.writing import DiskFull, fault, save_file, wants_fault
 from zoo.run_files import LAST_WEIGHTS_FILE
 from zoo.runner.aux_outputs import inference_model
 from zoo.runner.backup import BackgroundWriter, Backup, backup_due
-from zoo.runner.monitors import (
-    FORMAT_ERRORS,
-    aliased,
-    inside,
-    monitor_mode,
-    name_length_problem,
-    normalize_monitor,
-)
 from zoo.runner.outcome import RunFailed
 from zoo.runner.tracking import Trackers
+from zoo.spec.callback_checks import FORMAT_ERRORS, inside, name_length_problem
+from zoo.spec.metrics import ALIASES, monitor_mode, normalize_monitor
 from zoo.spec.sections import BackupSpec, ModelCheckpointCallback
 
 Logs = dict[str, Any] | None
 BackupMeta = Callable[[int | None, bool], dict[str, Any]]
 Restore = tuple[dict[str, Any], dict[str, np.ndarray]]
+
+
+def aliased(logs: dict[str, Any]) -> dict[str, Any]:
+    """Keras logs as floats, with the ``acc``/``val_acc`` aliases filled in."""
+    out = {k: float(v) if np.ndim(v) == 0 else v for k, v in logs.items()}
+    for alias, name in ALIASES.items():
+        if name in out and alias not in out:
+            out[alias] = out[name]
+    return out
 
 
 class Checkpoint(keras.callbacks.Callback):

@@ -28,16 +28,16 @@ def _fail(path: Path, message: str) -> UserError:
     return UserError([Problem(message, str(path))])
 
 
-def _layers(config: Any) -> Iterator[dict[str, Any]]:
+def layer_configs(config: Any) -> Iterator[dict[str, Any]]:
     """Every serialized object in a Keras config (layers nest inside models and wrappers)."""
     if isinstance(config, dict):
         if "class_name" in config:
             yield config
         for value in config.values():
-            yield from _layers(value)
+            yield from layer_configs(value)
     elif isinstance(config, list):
         for value in config:
-            yield from _layers(value)
+            yield from layer_configs(value)
 
 
 def check_archive(path: Path) -> None:
@@ -63,7 +63,7 @@ def check_archive(path: Path) -> None:
         raise _fail(path, f"cannot read file: {exc.strerror or exc}") from None
     if broken is not None:
         raise _fail(path, f"{CORRUPT}: {broken} is damaged")
-    if any(layer.get("class_name") == "Lambda" for layer in _layers(config)):
+    if any(layer.get("class_name") == "Lambda" for layer in layer_configs(config)):
         raise _fail(path, "contains a Lambda layer, which zoo never loads (arbitrary code)")
 
 

@@ -63,6 +63,7 @@ class Run(Predictor):
         self.class_names = list(self.record.class_names)
         self.image_shape = self.record.image_shape
         self.resize_mode = self.record.resize
+        self.threshold = self.record.threshold.value if self.record.threshold else None
 
     def __repr__(self) -> str:
         return f"Run({str(self.path)!r}, status={self.status!r})"
@@ -219,7 +220,9 @@ class Run(Predictor):
             prepared, where = self.prepared(data)
             images, labels, split = split_images(prepared, self, where)
         ds = self._dataset(images, labels, batch_size)
-        return evaluate_model(self.compiled(), ds, self.objective, self.class_names, split)
+        return evaluate_model(
+            self.compiled(), ds, self.objective, self.class_names, split, threshold=self.threshold
+        )
 
     def prepared(self, data: str | Path | None = None) -> tuple[PreparedData, str]:
         """The run's own data (its seeded split), or the data of another spec file."""

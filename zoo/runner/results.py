@@ -6,7 +6,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from zoo.record.results import Results
+from zoo.record.results import Results, Summary
 from zoo.record.run import RunRecord
 
 
@@ -21,6 +21,7 @@ class EvalResult:
     confusion_matrix: list[list[int]]
     class_names: list[str]
     weights: dict[str, Any] | None = None  # a run's: which weights (best/last) and epoch
+    summary: Summary | None = None  # what the numbers mean (baseline, balanced scores...)
 
     @property
     def accuracy(self) -> float | None:
@@ -31,7 +32,9 @@ class EvalResult:
         return self.metrics.get("loss")
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        out = asdict(self)
+        out["summary"] = self.summary.model_dump(mode="json") if self.summary else None
+        return out
 
 
 @dataclass

@@ -20,13 +20,13 @@ from zoo.errors import Problem
 from zoo.record.run import RunRecord
 from zoo.runner.aux_outputs import with_auxiliary_losses
 from zoo.runner.build import build_model
-from zoo.runner.callbacks import check_callbacks
-from zoo.runner.compile import Objective, choose_objective, make_loss, metric_name, with_targets
+from zoo.runner.compile import Objective, choose_objective, make_loss, with_targets
 from zoo.runner.distribute import clear_keras_session, float32_outputs, make_strategy, precision
 from zoo.runner.even_batches import even_batches
 from zoo.runner.reproducibility import seed_everything
+from zoo.spec.callback_checks import check_callbacks
 from zoo.spec.loader import LoadedSpec
-from zoo.spec.sections import ClassWeight
+from zoo.spec.sections import ClassWeight, SpecBase
 
 
 @dataclass
@@ -84,6 +84,30 @@ class Workbench:
         return self.train_ds
 
 
+def threshold_problems(spec: SpecBase, has_validation: bool, num_classes: int) -> list[Problem]:
+    """A decision threshold needs two classes, and choosing one needs a validation split."""
+    threshold = spec.evaluation.threshold
+    if threshold is None:
+        return []
+    if num_classes != 2:
+        return [
+            Problem(
+                f"a threshold applies to two classes; the data has {num_classes} (remove "
+                "evaluation.threshold: the most probable class is the answer)",
+                key_path="evaluation.threshold",
+            )
+        ]
+    if not isinstance(threshold, float) and not has_validation:
+        return [
+            Problem(
+                "choosing a threshold needs a validation split (set data.split.validation, "
+                "or give the threshold as a number)",
+                key_path="evaluation.threshold",
+            )
+        ]
+    return []
+
+
 def set_up(loaded: LoadedSpec, record: RunRecord | None) -> Workbench:
     """Seed, prepare the data, build pipelines and the model (``record``: the run being
     resumed, whose scaling state is restored rather than fitted again)."""
@@ -92,8 +116,8 @@ def set_up(loaded: LoadedSpec, record: RunRecord | None) -> Workbench:
     deterministic = seed_everything(spec.seed)
     prepared = prepare_data(loaded)
     has_validation = prepared.validation is not None and len(prepared.validation) > 0
-    names = [metric_name(m) for m in spec.training.metrics]
-    problems = check_callbacks(spec, names, has_validation)
+    problems = check_callbacks(spec, has_validation, prepared.num_classes)
+    problems += threshold_problems(spec, has_validation, prepared.num_classes)
     if problems:
         raise loaded.located(problems)
     strategy = make_strategy(spec.training.distribute, spec.runtime)

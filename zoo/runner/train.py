@@ -22,71 +22,28 @@ from __future__ import annotations
 import sys
 import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
-
-import numpy as np
-import yaml
+from typing import TYPE_CHECKING, Any, overload
 
 from zoo import backend
 from zoo.errors import Problem, UserError
 from zoo.plugin.registry import Registry
 from zoo.record.folder import RunLock, check_out_dir, check_spec_unchanged
+from zoo.record.group import is_group
 from zoo.record.run import FINISHED, RunRecord, read_run_record
 from zoo.record.writing import remove_backup
 from zoo.run_files import SPEC_FILE
 from zoo.runner.backup import Backup
 from zoo.runner.distribute import initialize_hosts
 from zoo.runner.results import TrainResult
-from zoo.spec.loader import LoadedSpec, load_spec, load_spec_text
-from zoo.spec.sections import SpecBase
+from zoo.runner.spec_input import SpecLike, load
+from zoo.spec.loader import LoadedSpec, load_spec
 
-SpecLike = str | Path | LoadedSpec | SpecBase | Mapping[str, Any]
+if TYPE_CHECKING:
+    from zoo.runner.seeds import GroupResult
+
 _ONE_RUN = threading.Lock()  # seeds, Keras' session and op determinism are process-wide
-
-
-def load(
-    spec: SpecLike, overrides: Sequence[str] = (), registry: Registry | None = None
-) -> LoadedSpec:
-    """A LoadedSpec from a path, a LoadedSpec, a Spec model or a plain mapping."""
-    if isinstance(spec, (str, Path)):
-        return load_spec(spec, overrides, registry)
-    if isinstance(spec, LoadedSpec):
-        if not overrides:
-            return spec
-        return load_spec_text(_dump(spec.raw), spec.file, overrides, registry, spec.spec_dir)
-    if isinstance(spec, Mapping):
-        return load_spec_text(_dump(dict(spec)), "<spec>", overrides, registry)
-    if isinstance(spec, SpecBase):
-        return load_spec_text(_dump(spec.model_dump(mode="json")), "<spec>", overrides, registry)
-    raise TypeError(
-        f"train() takes a spec path, LoadedSpec, Spec or dict; got {type(spec).__name__}"
-    )
-
-
-def _dump(data: dict[str, Any]) -> str:
-    """YAML of a spec given as data: NumPy scalars are numbers, other objects a UserError."""
-    try:
-        return yaml.safe_dump(_plain(data), sort_keys=False)
-    except yaml.YAMLError as exc:
-        raise UserError(
-            [Problem(f"the spec holds a value YAML cannot represent: {exc}", "<spec>")]
-        ) from None
-
-
-def _plain(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {_plain(k): _plain(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_plain(v) for v in value]
-    if isinstance(value, np.generic):
-        return value.item()
-    if isinstance(value, np.ndarray):
-        return value.tolist()
-    if isinstance(value, Path):
-        return str(value)
-    return value
 
 
 def _differences(a: Any, b: Any, path: str = "") -> list[str]:
@@ -104,6 +61,7 @@ def _verbose(setting: str | int) -> int:
     return int(setting)
 
 
+@overload
 def train(
     spec: SpecLike | None = None,
     *,
@@ -114,7 +72,37 @@ def train(
     registry: Registry | None = None,
     verbose: int | None = None,
     callbacks: Sequence[Any] = (),
-) -> TrainResult:
+    seeds: None = None,
+) -> TrainResult: ...
+
+
+@overload
+def train(
+    spec: SpecLike | None = None,
+    *,
+    out: str | Path | None = None,
+    run_dir: str | Path | None = None,
+    overrides: Sequence[str] = (),
+    resume: str | Path | None = None,
+    registry: Registry | None = None,
+    verbose: int | None = None,
+    callbacks: Sequence[Any] = (),
+    seeds: Sequence[int],
+) -> GroupResult: ...
+
+
+def train(
+    spec: SpecLike | None = None,
+    *,
+    out: str | Path | None = None,
+    run_dir: str | Path | None = None,
+    overrides: Sequence[str] = (),
+    resume: str | Path | None = None,
+    registry: Registry | None = None,
+    verbose: int | None = None,
+    callbacks: Sequence[Any] = (),
+    seeds: Sequence[int] | None = None,
+) -> TrainResult | GroupResult:
     """Train what ``spec`` describes and write a run folder; returns a :class:`TrainResult`.
 
     :param spec: a spec file path, a ``LoadedSpec``, a Spec model or a mapping. With
@@ -128,11 +116,18 @@ def train(
     :param verbose: Keras progress (0 silent, 1 bar, 2 a line per epoch); default from the
         spec (``auto``: a bar on a terminal, a line per epoch otherwise).
     :param callbacks: extra ``keras.callbacks.Callback`` objects, called before the spec's.
+    :param seeds: train one run per seed on the spec's split (``data.split.seed``, else its
+        ``seed``) in a seed-group folder; returns a :class:`~zoo.runner.seeds.GroupResult`
+        with each metric's mean and spread. ``resume=GROUP`` finishes an interrupted group.
 
     One process trains one run at a time: seeds, Keras' session and op determinism are
     process-wide, so a second ``train`` from another thread is refused, never run with a
     guarantee that does not hold.
     """
+    if seeds is not None or (resume is not None and is_group(Path(resume))):
+        return _seed_group(
+            spec, out, run_dir, overrides, resume, registry, verbose, callbacks, seeds
+        )
     started = time.perf_counter()
     if not _ONE_RUN.acquire(blocking=False):
         raise UserError(
@@ -154,6 +149,41 @@ def train(
         )
     finally:
         _ONE_RUN.release()
+
+
+def _seed_group(
+    spec: SpecLike | None,
+    out: str | Path | None,
+    run_dir: str | Path | None,
+    overrides: Sequence[str],
+    resume: str | Path | None,
+    registry: Registry | None,
+    verbose: int | None,
+    callbacks: Sequence[Any],
+    seeds: Sequence[int] | None,
+) -> GroupResult:
+    """``train(seeds=...)`` and ``train(resume=GROUP)``: see :mod:`zoo.runner.seeds`."""
+    from zoo.runner.seeds import resume_seeds, train_seeds
+
+    if run_dir is not None:
+        raise UserError("seeds train into a group folder under out=; run_dir= names one run")
+    if resume is not None:
+        if seeds is not None or spec is not None or overrides:
+            raise UserError("a seed group resumes with its own spec and seeds")
+        return resume_seeds(train, resume, registry, verbose, callbacks)
+    if spec is None:
+        raise UserError("train() needs a spec to train with seeds")
+    assert seeds is not None
+    return train_seeds(
+        train,
+        spec,
+        seeds,
+        out=out,
+        overrides=overrides,
+        registry=registry,
+        verbose=verbose,
+        callbacks=callbacks,
+    )
 
 
 def _train(

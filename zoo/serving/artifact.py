@@ -68,6 +68,7 @@ class ExportedModel(Predictor):
             self.class_names = list(manifest.class_names)
             self.resize_mode = manifest.input.resize
             self.image_shape = manifest.input.image_shape
+            self.threshold = manifest.threshold
             return
         self.class_names = []
         shape = list(self.runtime.input_shape)

@@ -82,7 +82,7 @@ def _check_options(fmt: ExportFormat, quantize: str | None, calibration_images: 
         raise UserError("the number of calibration images must be at least 1")
 
 
-def _check_run(run: Run) -> None:
+def check_finished(run: Run) -> None:
     status = run.status
     if status == "finished":
         return
@@ -205,7 +205,7 @@ def export(
     _check_options(fmt, quantize, calibration_images)
     check_export_deps(fmt)
     run = run if isinstance(run, Run) else Run(run, registry)
-    _check_run(run)
+    check_finished(run)
     dest = Path(out) if out is not None else default_dir(run.path, fmt, quantize)
     _check_target(dest, force)
 

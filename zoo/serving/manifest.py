@@ -63,6 +63,7 @@ def build_manifest(
         scaling={"inside_graph": True, **describe_scaling(record, run.scaling_section)},
         calibration=None if calibration is None else {"split": "train", "images": calibration},
         metrics=run_metrics(run),
+        threshold=run.threshold,
         check=check,
         source_run=SourceRun(
             path=str(run.path.resolve()),

@@ -68,7 +68,7 @@ def evaluate_export(
             prepared, where = spec_data(Path(data))
         images, labels, split = split_images(prepared, exported, where)
     probs = exported.probabilities(images, batch_size or DEFAULT_BATCH)
-    return evaluate_probabilities(probs, labels, exported.class_names, split)
+    return evaluate_probabilities(probs, labels, exported.class_names, split, exported.threshold)
 
 
 def evaluate_run(

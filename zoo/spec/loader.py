@@ -16,6 +16,7 @@ from zoo.errors import Problem, UserError
 from zoo.io import FileError, read_text
 from zoo.plugin.manager import default_registry
 from zoo.plugin.registry import PluginEntry, Registry
+from zoo.spec.callback_checks import check_callbacks
 from zoo.spec.dynamic import AUTO_SCALING, PLUGIN_SECTIONS, build_spec_model
 from zoo.spec.problems import brief, format_path, one_line, parse_path, problems_from_validation
 from zoo.spec.runtime_checks import runtime_problems
@@ -397,7 +398,9 @@ def _core_checks(loaded: LoadedSpec, auto_scaling: bool) -> list[Problem]:
             )
         )
 
-    return problems + runtime_problems(spec)
+    # The data is not loaded here: val_ names and each class's F1 pass; the runner checks
+    # them again against the loaded splits.
+    return problems + runtime_problems(spec) + check_callbacks(spec, None, None)
 
 
 def _located(problem: Problem, doc: YamlDocument, default_path: str | None = None) -> Problem:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 import string
 from pathlib import PurePosixPath
-from typing import Annotated, Literal
+from typing import Annotated, Literal, get_args
 
 from pydantic import (
     AfterValidator,
@@ -31,6 +31,7 @@ from zoo.run_files import (
     RESERVED_DIRS,
     RESERVED_FILES,
 )
+from zoo.suggest import did_you_mean
 
 CURRENT_SPEC_VERSION = 1
 
@@ -213,6 +214,14 @@ class SplitSpec(Section):
         0.2, description="Test share: a fraction of all images (0..1) or a count."
     )
     stratify: bool = Field(True, description="Keep class proportions equal across splits.")
+    seed: int | None = Field(
+        None,
+        strict=True,
+        ge=0,
+        le=MAX_SEED,
+        description="Seeds the split (and the data source's draws); null: the spec's seed. "
+        "Fix it to compare seeds of training on one split (zoo train --seeds).",
+    )
     export_to: FolderOutside | None = Field(
         None,
         description="Copy the split's files into train/ validation/ test/ class folders here.",
@@ -389,8 +398,40 @@ class TopKMetric(Section):
     )
 
 
-MetricName = Literal["accuracy", "precision", "recall", "auc"]
-Metric = MetricName | TopKMetric
+MetricName = Literal[
+    "accuracy",
+    "balanced_accuracy",
+    "precision",
+    "recall",
+    "f1",
+    "f1_per_class",
+    "auc",
+    "roc_auc",
+    "pr_auc",
+]
+METRIC_NAMES: tuple[str, ...] = get_args(MetricName)
+_TOP_K = re.compile(r"top_(\d{1,6})_accuracy")
+
+
+def _metric_name(value: object) -> object:
+    """A known name, ``top_<k>_accuracy`` (read as ``{name: top_k_accuracy, k: <k>}``), or a
+    located error with a did-you-mean for anything else."""
+    if not isinstance(value, str):
+        return value
+    top_k = _TOP_K.fullmatch(value)
+    if top_k:
+        return {"name": "top_k_accuracy", "k": int(top_k.group(1))}
+    if value not in METRIC_NAMES:
+        hint = did_you_mean(value, [*METRIC_NAMES, "top_5_accuracy"])
+        raise PydanticCustomError(
+            "zoo_check",
+            "unknown metric '{name}'" + (f"; {hint}" if hint else "") + " (known: {known})",
+            {"name": value, "known": ", ".join([*METRIC_NAMES, "top_<k>_accuracy"])},
+        )
+    return value
+
+
+Metric = Annotated[MetricName | TopKMetric, BeforeValidator(_metric_name)]
 
 
 class PhaseSpec(Section):
@@ -552,8 +593,45 @@ class RuntimeSpec(Section):
     )
 
 
+def _threshold(value: object) -> object:
+    """One clear line for a threshold outside (0, 1) rather than a union's two errors."""
+    if value is None:
+        return value
+    if isinstance(value, bool) or not isinstance(value, (int, float, dict, ChosenThreshold)):
+        raise PydanticCustomError(
+            "zoo_check",
+            "expected a number between 0 and 1, or {maximize: balanced_accuracy | f1 | "
+            "accuracy} (got {value})",
+            {"value": repr(value)},
+        )
+    if isinstance(value, (int, float)) and not 0 < value < 1:
+        raise PydanticCustomError(
+            "zoo_check",
+            "a threshold is a probability strictly between 0 and 1 (got {value})",
+            {"value": value},
+        )
+    return value
+
+
+class ChosenThreshold(Section):
+    """A two-class decision threshold chosen on the validation split."""
+
+    maximize: Literal["balanced_accuracy", "f1", "accuracy"] = Field(
+        description="The metric the threshold maximizes on the validation split (f1: macro "
+        "F1 of the two classes)."
+    )
+
+
 class EvaluationSpec(Section):
     """How the finished run is evaluated on its test split."""
+
+    threshold: Annotated[float | ChosenThreshold | None, BeforeValidator(_threshold)] = Field(
+        None,
+        description="Two classes only: the probability of the second class (in class order) "
+        "from which an image is called that class; a number in (0, 1), or {maximize: "
+        "balanced_accuracy | f1 | accuracy} to choose it on the validation split. Used by "
+        "evaluate, predict and export; null: the most probable class (0.5).",
+    )
 
     weights: Literal["auto", "best", "last"] = Field(
         "auto",
@@ -753,7 +831,8 @@ class SpecBase(Section):
         strict=True,
         ge=0,
         le=MAX_SEED,
-        description="Seeds every random source (Python, NumPy, TF).",
+        description="Seeds every random source (Python, NumPy, TF) and, unless "
+        "data.split.seed is set, the split.",
     )
     data: DataSpec = Field(description="Where the images come from.")
     model: ModelSpec = Field(description="The architecture.")
@@ -769,3 +848,9 @@ class SpecBase(Section):
     runtime: RuntimeSpec = Field(
         default_factory=RuntimeSpec, description="Keras backend, input pipeline, distribution."
     )
+
+    @property
+    def split_seed(self) -> int:
+        """What seeds the split and the data source: ``data.split.seed``, else ``seed``."""
+        split_seed = self.data.split.seed
+        return int(self.seed if split_seed is None else split_seed)

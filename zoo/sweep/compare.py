@@ -1,5 +1,7 @@
-"""``zoo runs --compare RUN...``: the spec keys where runs differ, their key metrics, and an
-overlay plot of their training curves. A sweep folder stands for all its trials' runs.
+"""``zoo runs --compare RUN...``: the spec keys where runs differ, their backend, every
+metric of their evaluated split, and an overlay plot of their training curves. A sweep
+folder stands for all its trials' runs, with the sweep's objective per trial and its best
+trial marked; a seed group for its seeds' runs.
 
 Reads run folders only (spec.yaml, metrics.json, history.csv): no TensorFlow.
 """
@@ -7,7 +9,6 @@ Reads run folders only (spec.yaml, metrics.json, history.csv): no TensorFlow.
 from __future__ import annotations
 
 import json
-import math
 from pathlib import Path
 from typing import Any
 
@@ -17,29 +18,47 @@ from zoo.errors import Problem, UserError
 from zoo.keypath import format_path
 from zoo.record.files import RecordError, read_text
 from zoo.record.folder import run_state, try_results
+from zoo.record.group import is_group, read_group
 from zoo.record.history import read_history
 from zoo.run_files import HISTORY_FILE, INFO_FILE, SPEC_FILE
+from zoo.runner.artifacts import plot_overlay
+from zoo.spec.metrics import PER_CLASS_LOG
+from zoo.sweep.config import Objective
 
-METRIC_COLUMNS = ("accuracy", "loss")
 IGNORED_KEYS = ("name", "description")
+SWEEP_INFO = "sweep.json"  # written by zoo.sweep.run (not imported: it imports Optuna)
+CURVE_METRICS = ("loss", "accuracy")
 
 
-def expand(paths: list[str | Path]) -> list[Path]:
-    """Run folders: each path itself, or every run under a sweep folder's ``trials``."""
-    runs: list[Path] = []
+def expand(paths: list[str | Path]) -> list[tuple[Path, Path | None]]:
+    """(run folder, the sweep folder it is a trial of, or None): each path itself, every
+    run under a sweep folder's ``trials``, or every seed run of a seed group."""
+    runs: list[tuple[Path, Path | None]] = []
     problems = []
     for p in map(Path, paths):
-        if (p / SPEC_FILE).exists() or (p / INFO_FILE).exists():
-            runs.append(p)
+        if is_group(p):
+            runs += [(p / r.run, None) for r in _group_runs(p)]
+        elif (p / SPEC_FILE).exists() or (p / INFO_FILE).exists():
+            runs.append((p, None))
         elif (p / "trials").is_dir():
-            runs += sorted(r for r in (p / "trials").iterdir() if (r / SPEC_FILE).exists())
+            trials = sorted(r for r in (p / "trials").iterdir() if (r / SPEC_FILE).exists())
+            runs += [(r, p) for r in trials]
         else:
-            problems.append(Problem("not a run folder (no spec.yaml) nor a sweep folder", str(p)))
+            problems.append(
+                Problem("not a run folder (no spec.yaml), a sweep nor a seed group", str(p))
+            )
     if problems:
         raise UserError(problems)
     if not runs:
         raise UserError([Problem("no runs to compare", " ".join(map(str, paths)))])
     return runs
+
+
+def _group_runs(group: Path) -> list[Any]:
+    try:
+        return [r for r in read_group(group).runs if (group / r.run).is_dir()]
+    except RecordError as exc:
+        raise UserError(exc.problems) from None
 
 
 def flatten(data: Any, prefix: tuple = ()) -> dict[str, Any]:
@@ -63,7 +82,6 @@ def _read(run: Path) -> dict[str, Any]:
         spec = yaml.safe_load(read_text(run / SPEC_FILE))
     except (RecordError, yaml.YAMLError):
         spec = {}
-    results = try_results(run)
     try:
         history = read_history(run / HISTORY_FILE)
     except RecordError:
@@ -72,16 +90,36 @@ def _read(run: Path) -> dict[str, Any]:
     return {
         "run": run,
         "spec": flatten(spec if isinstance(spec, dict) else {}),
-        "results": results,
+        "results": try_results(run),
         "history": history,
         "status": state.status,
         "epochs": state.epochs,
+        "backend": state.record.backend if state.record else None,
     }
 
 
+def _objective(sweep: Path) -> Objective | None:
+    """The objective a sweep optimised, from its ``sweep.json`` (None: not readable)."""
+    try:
+        info = json.loads(read_text(sweep / SWEEP_INFO))
+        objective = Objective.model_validate(info.get("objective") or {})
+    except (RecordError, ValueError, AttributeError):
+        return None
+    return objective
+
+
+def _shown_metric(name: str) -> bool:
+    """A column of the table: every compiled metric but the per-class F1s (JSON has them)."""
+    return not PER_CLASS_LOG.match(name)
+
+
 def compare(paths: list[str | Path]) -> dict[str, Any]:
-    """Per run: its values of the differing spec keys and its key metrics."""
-    runs = [_read(r) for r in expand(paths)]
+    """Per run: its backend, its values of the differing spec keys, every metric of its
+    evaluated split and, for a sweep's trials, the sweep's objective (``best`` marks the
+    best trial by the sweep's own direction)."""
+    expanded = expand(paths)
+    runs = [_read(r) for r, _ in expanded]
+    objectives = {s: _objective(s) for s in {s for _, s in expanded if s is not None}}
     keys: list[str] = []
     for r in runs:
         keys += [k for k in r["spec"] if k not in keys]
@@ -91,70 +129,62 @@ def compare(paths: list[str | Path]) -> dict[str, Any]:
         if k not in IGNORED_KEYS
         and len({json.dumps(r["spec"].get(k), sort_keys=True, default=str) for r in runs}) > 1
     ]
-    rows = []
+    metrics: list[str] = []
     for r in runs:
+        scores = r["results"].scores if r["results"] is not None else {}
+        metrics += [m for m in scores if m not in metrics and _shown_metric(m)]
+    metrics.sort(key=lambda m: (m != "accuracy", m == "loss", m))
+    rows = []
+    for r, (_, sweep) in zip(runs, expanded, strict=True):
         results = r["results"]
-        split = (results.split if results is not None else None) or "test"
-        final = results.scores if results is not None else {}
-        h = r["history"]
-        row = {
+        row: dict[str, Any] = {
             "run": str(r["run"]),
             "status": r["status"],
+            "backend": r["backend"],
             "spec": {k: r["spec"].get(k) for k in differing},
             "epochs": r["epochs"],
-            "split": split if final else None,
+            "split": results.split if results is not None else None,
+            "metrics": {m: (results.scores.get(m) if results else None) for m in metrics},
         }
-        for name in METRIC_COLUMNS:
-            row[f"{split}_{name}" if final else name] = final.get(name)
-            series = [v for v in h.get(f"val_{name}", []) if not math.isnan(v)]
-            row[f"best_val_{name}"] = (
-                (max(series) if "acc" in name else min(series)) if series else None
-            )
+        objective = objectives.get(sweep) if sweep is not None else None
+        if objective is not None:
+            value = objective.score(results)[0] if results is not None else None
+            row["objective"] = {
+                "metric": objective.label(),
+                "direction": objective.resolved_direction,
+                "value": value,
+                "best": False,
+            }
         rows.append(row)
+    _mark_best(rows)
     return {
         "differing_keys": differing,
+        "metrics": metrics,
         "runs": rows,
         "histories": {str(r["run"]): r["history"] for r in runs},
     }
 
 
-def plot_overlay(result: dict[str, Any], path: str | Path) -> None:
-    """Loss and accuracy per epoch of every run in one figure (train solid, validation dashed)."""
-    import matplotlib
+def _mark_best(rows: list[dict[str, Any]]) -> None:
+    """``best`` on each sweep's best finished trial, by its own direction."""
+    by_metric: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    for row in rows:
+        objective = row.get("objective")
+        if objective and objective["value"] is not None and row["status"] == "finished":
+            by_metric.setdefault((objective["metric"], objective["direction"]), []).append(row)
+    for (_, direction), candidates in by_metric.items():
+        pick = max if direction == "maximize" else min
+        pick(candidates, key=lambda row: row["objective"]["value"])["objective"]["best"] = True
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
 
+def plot_compared(result: dict[str, Any], path: str | Path) -> None:
+    """Loss and accuracy per epoch of every compared run in one figure."""
     histories = result["histories"]
-    metrics = [m for m in ("loss", "accuracy") if any(m in h for h in histories.values())]
-    if not metrics:
+    if not any(m in h or f"val_{m}" in h for h in histories.values() for m in CURVE_METRICS):
         raise UserError(
             [Problem("no run has a history.csv with loss or accuracy to plot", str(path))]
         )
-    fig, axes = plt.subplots(1, len(metrics), figsize=(6 * len(metrics), 4.5), squeeze=False)
-    colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
-    for i, (run, h) in enumerate(histories.items()):
-        label = Path(run).name
-        for ax, m in zip(axes[0], metrics, strict=True):
-            color = colors[i % len(colors)]
-            epochs = h.get("epoch") or list(range(1, len(h.get(m, [])) + 1))
-            if m in h:
-                ax.plot(epochs[: len(h[m])], h[m], color=color, label=f"{label}")
-            if f"val_{m}" in h:
-                ax.plot(
-                    epochs[: len(h[f"val_{m}"])],
-                    h[f"val_{m}"],
-                    color=color,
-                    linestyle="--",
-                    label=f"{label} (val)",
-                )
-    for ax, m in zip(axes[0], metrics, strict=True):
-        ax.set_xlabel("epoch")
-        ax.set_title(m)
-        ax.grid(alpha=0.3)
-    axes[0][-1].legend(fontsize="small", loc="best")
-    fig.tight_layout()
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=90)
-    plt.close(fig)
+    labels = {run: Path(run).name for run in histories}
+    plot_overlay({labels[run]: h for run, h in histories.items()}, path, CURVE_METRICS)

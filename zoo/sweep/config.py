@@ -31,9 +31,10 @@ from zoo.data.split import plan_splits
 from zoo.errors import Problem, UserError
 from zoo.io import FileError, read_text
 from zoo.plugin.manager import default_registry
-from zoo.runner.compile import metric_name
+from zoo.record.results import Results
 from zoo.spec import load_spec
 from zoo.spec.loader import LoadedSpec
+from zoo.spec.metrics import PER_CLASS, logged_names, monitor_mode, watchable
 from zoo.spec.problems import format_path, parse_path, problems_from_validation
 from zoo.spec.yaml_source import YamlDocument, locate, parse_yaml
 from zoo.suggest import did_you_mean
@@ -113,12 +114,29 @@ class Objective(_Strict):
     def resolved_direction(self) -> str:
         if self.direction:
             return self.direction
-        return "minimize" if "loss" in self.metric or "error" in self.metric else "maximize"
+        return "minimize" if monitor_mode(self.metric, "auto") == "min" else "maximize"
 
     @property
     def history_key(self) -> str:
         """The per-epoch log name the pruner watches (``val_accuracy``)."""
         return f"val_{self.metric}"
+
+    def score(self, results: Results) -> tuple[float | None, int | None]:
+        """A trial's score and the epoch it comes from, read from its record
+        (``metrics.json``): by default the value at the epoch whose weights the trial kept,
+        so the winner, ``best_spec.yaml`` and the trial's ``model.keras`` agree. The value
+        is None when the record has no such metric. The sweep and ``zoo runs --compare``
+        both score with this, so they cannot disagree."""
+        if self.split == "test":
+            value = results.scores.get(self.metric) if results.split == "test" else None
+            return value, results.weights.kept_weights.epoch
+        epoch = results.weights.of(self.weights)
+        if epoch is None:  # weights: best, and no checkpoint kept a best epoch
+            epoch = results.weights.last
+        return epoch.metrics.get(self.history_key), epoch.epoch
+
+    def label(self) -> str:
+        return f"{self.split} {self.metric}"
 
 
 class Sampler(_Strict):
@@ -260,9 +278,12 @@ def objective_problems(sweep: Sweep, base: LoadedSpec) -> list[Problem]:
     would train in full and then have nothing to be scored by."""
     obj, spec = sweep.objective, base.spec
     problems = []
-    logged = ["loss", *(metric_name(m) for m in spec.training.metrics)]
-    if obj.metric not in logged:
+    logged = logged_names(spec.training.metrics)
+    per_class = any(m == PER_CLASS for m in spec.training.metrics)
+    if not watchable(obj.metric, logged, per_class, None):
         hint = did_you_mean(obj.metric, logged)
+        if per_class:
+            logged.append("f1_class<i>")
         problems.append(
             sweep.located(
                 f"the runs log no metric {obj.metric!r}"
@@ -296,7 +317,7 @@ def _splits_present(base: LoadedSpec) -> dict[str, bool] | None:
         plan = plan_splits(
             {k: v.labels for k, v in source.splits.items()},
             base.spec.data.split,
-            int(base.spec.seed),
+            base.spec.split_seed,
         )
     except UserError:
         return None

@@ -258,38 +258,33 @@ def _label(value: Any) -> str:
 
 
 def objective_value(sweep: Sweep, results: Results) -> tuple[float, int | None]:
-    """A trial's score and the epoch it comes from, read from its record (metrics.json):
-    by default the value at the epoch whose weights the trial kept, so the winner,
-    ``best_spec.yaml`` and the trial's ``model.keras`` agree."""
+    """A trial's score and its epoch (:meth:`Objective.score`); a record without the
+    objective's metric is a located error."""
     obj = sweep.objective
+    value, epoch = obj.score(results)
+    if value is not None:
+        return float(value), epoch
     if obj.split == "test":
-        if results.split != "test" or obj.metric not in results.scores:
-            shown = ", ".join(results.scores) if results.split == "test" else ""
-            raise UserError(
-                [
-                    sweep.located(
-                        f"the runs have no test metric {obj.metric!r} (test metrics: "
-                        f"{shown or 'none: the spec has no test split'})",
-                        ["objective", "metric"],
-                    )
-                ]
-            )
-        return float(results.scores[obj.metric]), results.weights.kept_weights.epoch
-    epoch = results.weights.of(obj.weights)
-    if epoch is None:  # objective.weights: best, and no checkpoint kept a best epoch
-        epoch = results.weights.last
-    value = epoch.metrics.get(obj.history_key)
-    if value is None:
-        logged = ", ".join(sorted(epoch.metrics)) or "nothing"
+        shown = ", ".join(results.scores) if results.split == "test" else ""
         raise UserError(
             [
                 sweep.located(
-                    f"the runs log no {obj.history_key!r} (logged: {logged})",
+                    f"the runs have no test metric {obj.metric!r} (test metrics: "
+                    f"{shown or 'none: the spec has no test split'})",
                     ["objective", "metric"],
                 )
             ]
         )
-    return float(value), epoch.epoch
+    scored = results.weights.of(obj.weights) or results.weights.last
+    logged = ", ".join(sorted(scored.metrics)) or "nothing"
+    raise UserError(
+        [
+            sweep.located(
+                f"the runs log no {obj.history_key!r} (logged: {logged})",
+                ["objective", "metric"],
+            )
+        ]
+    )
 
 
 # ---- the sweep -------------------------------------------------------------------------------
