@@ -241,7 +241,11 @@ def test_collapsed_run_prints_the_baseline_and_warns(tmp_path, capsys):
         "name": "collapsed",
         "data": {"source": "numpy", "params": {"path": noise_npz(tmp_path, blank=True)}},
         "model": {"architecture": "mlp", "params": {"hidden_units": [4]}},
-        "training": {"epochs": 3, "verbose": 0, "optimizer": {"name": "adam", "learning_rate": 0.05}},
+        "training": {
+            "epochs": 3,
+            "verbose": 0,
+            "optimizer": {"name": "adam", "learning_rate": 0.05},
+        },
     }
     path = tmp_path / "collapsed.yaml"
     path.write_text(yaml.safe_dump(spec))
@@ -284,3 +288,69 @@ def test_chosen_threshold_is_recorded_and_used_by_predict_and_evaluate(tmp_path)
     assert again.summary.balanced_accuracy == pytest.approx(
         result.results.summary.balanced_accuracy
     )
+
+
+def test_a_checkpoint_monitoring_f1_keeps_the_epoch_of_highest_f1(tmp_path):
+    """mode auto reads 'f1' as higher-is-better: the kept epoch is the best F1's."""
+    spec = {
+        "seed": 2,
+        "data": {"source": "digits", "params": {"limit": 300}},
+        "model": {"architecture": "mlp", "params": {"hidden_units": [8]}},
+        "training": {"epochs": 4, "verbose": 0, "metrics": ["f1"]},
+        "callbacks": [{"type": "model_checkpoint", "monitor": "val_f1"}],
+        "evaluation": {"weights": "best"},
+    }
+    result = zoo.train(spec, out=tmp_path)
+    history = result.history["val_f1"]
+    weights = result.results.weights
+    assert weights.monitor == "val_f1" and weights.kept == "best"
+    assert weights.best.epoch == int(np.argmax(history)) + 1
+
+
+@pytest.mark.parametrize("backend", ["jax", "torch"])
+def test_the_metrics_train_on_every_backend(tmp_path, backend):
+    """Keras ops only: the same metrics compile and log on JAX and PyTorch."""
+    import importlib.util
+
+    if importlib.util.find_spec(backend) is None:
+        pytest.skip(f"{backend} is not installed")
+    spec = {
+        "data": {"source": "digits", "params": {"limit": 200}},
+        "model": {"architecture": "mlp", "params": {"hidden_units": [8]}},
+        "training": {"epochs": 1, "verbose": 0, "metrics": ["accuracy", *IMBALANCE]},
+        "runtime": {"backend": backend},
+    }
+    path = tmp_path / "spec.yaml"
+    path.write_text(yaml.safe_dump(spec))
+    from conftest import run_zoo
+
+    done = run_zoo("train", str(path), "--out", str(tmp_path / "runs"), "--format", "json")
+    assert done.returncode == 0, done.stderr[-2000:]
+    scores = json.loads(done.stdout)["metrics"]
+    for name in ("balanced_accuracy", "f1", "f1_class9", "roc_auc", "pr_auc"):
+        assert 0 <= scores[name] <= 1, (name, scores)
+
+
+@pytest.mark.parametrize(
+    ("metrics", "objective", "expected"),
+    [
+        (["balanced_accuracy"], "balanced_accuracy", None),
+        (["f1_per_class"], "f1_class3", None),
+        (["roc_auc", "pr_auc"], "pr_auc", None),
+        (["accuracy"], "balanced_accuracy", "the runs log no metric 'balanced_accuracy'"),
+    ],
+)
+def test_a_sweep_may_optimise_each_metric(tmp_path, capsys, metrics, objective, expected):
+    spec_path = write_spec(tmp_path, training={"epochs": 1, "verbose": 0, "metrics": metrics})
+    sweep = tmp_path / "sweep.yaml"
+    sweep.write_text(
+        f"spec: {spec_path}\n"
+        "space:\n  training.optimizer.learning_rate: {type: float, low: 0.001, high: 0.01}\n"
+        f"objective: {{metric: {objective}, split: validation}}\ntrials: 2\n"
+    )
+    code = main(["sweep", str(sweep), "--check"])
+    err = capsys.readouterr().err
+    if expected is None:
+        assert code == 0, err
+    else:
+        assert code == 2 and expected in err, err
