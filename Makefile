@@ -6,14 +6,18 @@ VENV ?= .venv
 TORCH ?= torch==2.13.0
 BIN := $(VENV)/bin
 
-.PHONY: setup run test bench lint docs clean
+.PHONY: setup run test test-hub bench lint docs clean
+
+# packages/zoo-hub: KerasHub's vision transformers and CNNs, a plugin package of its own
+# (installed editable beside zoo, so its tests and lint run with zoo's)
+HUB := packages/zoo-hub
 
 setup: $(VENV)/.installed
 
-$(VENV)/.installed: pyproject.toml
+$(VENV)/.installed: pyproject.toml $(HUB)/pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[test]'
+	$(BIN)/python -m pip install --quiet -e '.[test]' -e $(HUB)
 	$(if $(TORCH),$(BIN)/python -m pip install --quiet '$(TORCH)' || echo "zoo: $(TORCH) did not install; torch-backend tests will skip")
 	touch $@
 
@@ -25,19 +29,26 @@ run: setup  ## train the default spec: an MLP on scikit-learn's bundled digits (
 TEST_WORKERS ?= 2
 
 test: setup
-	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile tests $(HUB)/tests
 
-# ruff (lint and format), mypy over zoo/ and the built-in plugins, import-linter's layers and
-# no-cycle contracts (pyproject.toml). mypy finds the built-ins, imported as zoo_builtins,
-# through a link in build/mypy.
-LINTED := zoo plugins tests benchmarks tools
+# zoo-hub's tests alone (with its own pytest settings); -m long adds every variant
+test-hub: setup
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile $(HUB)/tests
+
+# ruff (lint and format), mypy over zoo/, the built-in plugins and zoo-hub, import-linter's
+# layers and no-cycle contracts (pyproject.toml; zoo-hub's in its own). mypy finds the
+# built-ins, imported as zoo_builtins, and zoo_hub through links in build/mypy. ruff reads
+# zoo-hub's own settings for its files.
+LINTED := zoo plugins tests benchmarks tools $(HUB)
 
 lint: setup
 	@mkdir -p build/mypy && ln -sfn ../../plugins build/mypy/zoo_builtins
+	@ln -sfn ../../$(HUB)/zoo_hub build/mypy/zoo_hub
 	$(BIN)/ruff check $(LINTED)
 	$(BIN)/ruff format --check $(LINTED)
-	$(BIN)/mypy -p zoo -p zoo_builtins
+	$(BIN)/mypy -p zoo -p zoo_builtins -p zoo_hub
 	$(BIN)/lint-imports
+	cd $(HUB) && $(abspath $(BIN))/lint-imports
 	$(BIN)/python tools/gen_reference.py --check
 
 # The documentation site (docs/): the generated reference pages, then a strict build (a

@@ -181,6 +181,36 @@ def test_print_table_wraps_the_last_column():
     assert lines[3].startswith("   ")  # continuation under the column
 
 
+def test_print_table_folds_a_long_middle_column_without_cutting_it():
+    """A tags column too wide for the terminal breaks after commas (zoo list's TAGS with a
+    plugin package's long tag lists); every tag is still printed, every line fits."""
+    import io
+
+    tags = "deit,hub,image,pretrained,transfer,transformer"
+    rows = [("deit_base_distilled_patch16_224", tags, "85,807,882", "a description " * 8)]
+    headers = ("NAME", "TAGS", "PARAMS", "DESCRIPTION")
+    out = io.StringIO()
+    print_table(rows, headers, stream=out, width=70, fold=(1,))
+    lines = out.getvalue().splitlines()
+    assert all(len(line) <= 70 for line in lines), lines
+    assert (
+        lines[2].startswith("deit_base_distilled_patch16_224  deit,hub,")
+        and "85,807,882" in lines[2]
+    )
+    column = lines[2].index("deit,")
+    folded = [lines[2][column:].split()[0]]
+    for line in lines[3:]:
+        if line.startswith("    a description"):  # the description below, as before
+            break
+        assert line[:column].strip() == "" and line[column] != " ", line  # under TAGS
+        folded.append(line.strip())
+    assert len(folded) > 1 and "".join(folded) == tags
+    # piped (no width): one line per row, nothing folded
+    out = io.StringIO()
+    print_table(rows, headers, stream=out, fold=(1,))
+    assert tags in out.getvalue().splitlines()[2]
+
+
 def test_progress_is_silent_off_a_terminal():
     import io
 

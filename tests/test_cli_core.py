@@ -68,19 +68,15 @@ def test_validate_exit_codes_and_one_line_per_problem(tmp_path):
     assert result.returncode == 0 and result.stdout.strip() == f"{good}: ok"
     result = run_zoo("validate", str(good), str(bad))
     assert result.returncode == 2
-    assert result.stderr.splitlines() == [
-        f"{bad}:3:23: model.architecture: unknown architecture 'mpl'; did you mean 'mlp'? "
-        f"(known: {', '.join(_arch_names())})"
-    ]
+    # one line; what it lists after "known:" depends on the installed plugin packages (and
+    # a long list is cut short), so only the located did-you-mean is fixed
+    [line] = result.stderr.splitlines()
+    assert line.startswith(
+        f"{bad}:3:23: model.architecture: unknown architecture 'mpl'; did you mean 'mlp'? (known: "
+    )
     result = run_zoo("validate", str(bad), "--format", "json")
     [record] = json.loads(result.stdout)
     assert record["ok"] is False and record["problems"][0]["line"] == 3
-
-
-def _arch_names() -> list[str]:
-    import zoo
-
-    return [e.name for e in zoo.list_plugins("architectures")]
 
 
 def test_validate_with_set_override(tmp_path):

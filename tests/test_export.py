@@ -372,3 +372,83 @@ def test_predict_on_something_else_is_one_line(tmp_path, capsys, image_files):
     if HAS_ONNX:
         line = one_line_error(*cli(capsys, "predict", str(tmp_path / "model.onnx"), image_files[0]))
         assert "cannot load the onnx model" in line
+
+
+# ---- ONNX of transformer pieces: exact GELU, captured constants ------------------------
+
+
+class _GeluNet:
+    """An architecture plugin whose hidden layer uses exact GELU (``approximate=False``,
+    Keras' default and the vision transformers'), which TensorFlow writes with ``Erfc``."""
+
+    class Params(zoo.PluginParams):
+        pass
+
+    @staticmethod
+    def build(params, ctx):
+        import keras
+
+        inputs = keras.Input(ctx.input_shape)
+        x = keras.layers.Flatten()(inputs)
+        x = keras.layers.Dense(16, activation="gelu", name="hidden")(x)
+        outputs = keras.layers.Dense(ctx.num_classes, activation="softmax", name="output")(x)
+        return keras.Model(inputs, outputs, name=ctx.name)
+
+    @zoo.hookimpl
+    def zoo_register_architectures(self, registry):
+        registry.add_architecture(
+            "gelu_net", params=self.Params, factory=self.build, description="exact GELU"
+        )
+
+
+@pytest.mark.skipif(not HAS_ONNX, reason=NO_ONNX)
+def test_onnx_export_of_an_exact_gelu_model(tmp_path):
+    from zoo.plugin.manager import build_registry
+
+    registry = build_registry(extra_plugins=[("gelu_net", _GeluNet())])
+    spec = {
+        "name": "gelu",
+        "seed": 1,
+        "data": {"source": "digits", "params": {"limit": 60}},
+        "model": {"architecture": "gelu_net"},
+        "training": {"epochs": 1, "batch_size": 16, "verbose": 0},
+    }
+    run_dir = zoo.train(spec, out=tmp_path, registry=registry).run_dir
+    result = zoo.export(run_dir, "onnx", registry=registry)
+    assert result.manifest.check["max_abs_diff"] < 1e-5
+    images = np.random.default_rng(2).integers(0, 256, (9, 8, 8, 1)).astype(np.uint8)
+    expected = zoo.load_run(run_dir, registry=registry).probabilities(images)
+    got = zoo.load_export(result.path).probabilities(images)
+    assert np.max(np.abs(got - expected)) < 1e-5
+
+
+@pytest.mark.skipif(not HAS_ONNX, reason=NO_ONNX)
+def test_onnx_folds_a_captured_constant_into_the_graph(tmp_path):
+    """A constant tensor the traced function captures (over 128 values: KerasHub keeps
+    position ids and attention tables so) is written into the graph, not left as an input."""
+    import keras
+    import onnxruntime as ort
+    import tensorflow as tf
+
+    from zoo.serving.convert import write_onnx
+    from zoo.serving.graph import input_signature
+
+    class AddTable(keras.layers.Layer):
+        def build(self, input_shape):
+            table = np.linspace(-1, 1, int(input_shape[-1]), dtype=np.float32)
+            self.table = tf.constant(table)  # not a weight: captured by the trace
+
+        def call(self, x):
+            return x + self.table
+
+    inputs = keras.Input((12, 12, 1))
+    x = AddTable()(keras.layers.Flatten()(inputs / 255.0))  # 144 values
+    x = keras.layers.Dense(4, activation=lambda t: keras.activations.gelu(t, approximate=False))(x)
+    model = keras.Model(inputs, keras.layers.Softmax()(x))
+    target = tmp_path / "model.onnx"
+    write_onnx(model, target, input_signature((12, 12, 1)))
+    session = ort.InferenceSession(str(target), providers=["CPUExecutionProvider"])
+    assert [i.name for i in session.get_inputs()] == ["pixels"]
+    pixels = np.random.default_rng(3).uniform(0, 255, (5, 12, 12, 1)).astype(np.float32)
+    [got] = session.run(None, {"pixels": pixels})
+    assert np.max(np.abs(got - np.asarray(model(pixels)))) < 1e-5

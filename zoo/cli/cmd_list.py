@@ -9,6 +9,18 @@ import zoo
 from zoo.cli.options import add_format_option
 from zoo.cli.output import print_json, print_table, terminal_width
 
+HUB_HINT = (
+    "KerasHub's backbones (ViT, DeiT, DINOv2, DINOv3, Swin, ...) come with the zoo-hub "
+    "package: pip install ./packages/zoo-hub"
+)
+# Tags (and families) that a package of this repository adds when it is installed: what
+# `zoo list` says instead of an empty table when nothing has one. Only words: the core never
+# imports these packages, their entry points register them like any third party's.
+OPTIONAL_TAGS = {
+    tag: HUB_HINT
+    for tag in ("hub", "transformer", "vit", "deit", "dinov2", "dinov3", "swin", "mit")
+}
+
 
 def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
 
@@ -54,10 +66,13 @@ def run(args: argparse.Namespace) -> int:
         for b in reg.broken
     ]
     conflicts = {name: reg.conflict_message(name) for name in sorted(reg.conflicts)}
+    hint = None if entries else _optional_hint(reg, args)
     if args.format == "json":
         print_json(
             {"plugins": [e.summary() for e in entries], "broken": broken, "conflicts": conflicts}
         )
+        if hint:
+            sys.stderr.write(hint + "\n")
         return 0
     rows = [
         (
@@ -69,7 +84,11 @@ def run(args: argparse.Namespace) -> int:
         )
         for e in entries
     ]
-    print_table(rows, ("NAME", "KIND", "TAGS", "PARAMS", "DESCRIPTION"), width=terminal_width())
+    if hint:
+        sys.stdout.write(hint + "\n")
+    else:
+        headers = ("NAME", "KIND", "TAGS", "PARAMS", "DESCRIPTION")
+        print_table(rows, headers, width=terminal_width(), fold=(headers.index("TAGS"),))
     for name, message in conflicts.items():
         sys.stdout.write(f"\nCONFLICT {name}: {message}\n")
     if broken:
@@ -79,3 +98,20 @@ def run(args: argparse.Namespace) -> int:
                 f"  {b.plugin} ({b.distribution or '?'} {b.version or ''}): {b.reason}\n"
             )
     return 0
+
+
+def _optional_hint(reg: zoo.Registry, args: argparse.Namespace) -> str | None:
+    """The line naming the package to install when a tag or family asked for belongs to an
+    optional package and nothing registered has it (None otherwise)."""
+    asked = [("tag", tag) for tag in args.tag or ()]
+    if args.family:
+        asked.append(("family", args.family))
+    for what, word in asked:
+        hint = OPTIONAL_TAGS.get(word)
+        if hint is None:
+            continue
+        if what == "tag" and not any(word in e.tags for e in reg):
+            return f"zoo: nothing has the tag '{word}'; {hint}"
+        if what == "family" and not any(e.family == word for e in reg):
+            return f"zoo: no architecture is of the family '{word}'; {hint}"
+    return None

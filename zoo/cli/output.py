@@ -39,26 +39,46 @@ def print_table(
     headers: Sequence[str],
     stream: TextIO | None = None,
     width: int | None = None,
+    fold: Sequence[int] = (),
 ) -> None:
     """Left-aligned columns. The last column (a description) is wrapped to fit ``width``
-    characters, its continuation lines indented under it; without ``width`` it runs long."""
+    characters, its continuation lines indented under it; without ``width`` it runs long.
+
+    ``fold``: indices of other columns (comma-separated lists such as tags) that may break
+    onto more lines, at commas or spaces, when the columns before the last are wider than
+    ``width``; nothing is cut off. Without ``width`` every row stays on one line.
+    """
     import textwrap
 
     out = stream or sys.stdout
     cells = [[str(h) for h in headers]] + [["" if c is None else str(c) for c in r] for r in rows]
     widths = [max(len(r[i]) for r in cells) for i in range(len(headers))]
+    if width:
+        _fold_widths(widths, cells, fold, width)
     indent = sum(widths[:-1]) + 2 * (len(widths) - 1)
     room = (width - indent) if width else 0
     if room >= MIN_LAST_COLUMN:
         widths[-1] = min(widths[-1], room)
     for n, row in enumerate(cells):
-        line = "  ".join(c.ljust(w) for c, w in zip(row[:-1], widths[:-1], strict=True))
+        parts = [
+            _fold_cell(c, w) if n and i in fold and len(c) > w else [c]
+            for i, (c, w) in enumerate(zip(row[:-1], widths[:-1], strict=True))
+        ]
+        fixed = [
+            "  ".join(
+                (p[k] if k < len(p) else "").ljust(w)
+                for p, w in zip(parts, widths[:-1], strict=True)
+            )
+            for k in range(max(len(p) for p in parts))
+        ]
         if width and room < MIN_LAST_COLUMN:  # too narrow: the last column goes below
-            fits = len(line) + 2 + len(row[-1]) <= width
-            head = line + "  " + row[-1] if n == 0 and fits else line
+            fits = len(fixed[0]) + 2 + len(row[-1]) <= width
+            head = fixed[0] + "  " + row[-1] if n == 0 and fits else fixed[0]
             out.write(head.rstrip() + "\n")
+            for more in fixed[1:]:
+                out.write(more.rstrip() + "\n")
             if n == 0:
-                out.write("-" * min(width, len(line)) + "\n")
+                out.write("-" * min(width, len(fixed[0])) + "\n")
             elif row[-1]:
                 out.write(
                     textwrap.fill(row[-1], width, initial_indent="    ", subsequent_indent="    ")
@@ -68,11 +88,50 @@ def print_table(
         last = [row[-1]]
         if room >= MIN_LAST_COLUMN and n > 0 and len(row[-1]) > room:
             last = textwrap.wrap(row[-1], room) or [""]
-        out.write((line + "  " + last[0]).rstrip() + "\n")
-        for more in last[1:]:
-            out.write(" " * indent + more + "\n")
+        for k in range(max(len(fixed), len(last))):
+            left = fixed[k] if k < len(fixed) else " " * (indent - 2)
+            right = last[k] if k < len(last) else ""
+            out.write((left + "  " + right).rstrip() + "\n")
         if n == 0:
             out.write("  ".join("-" * w for w in widths).rstrip() + "\n")
+
+
+def _fold_widths(
+    widths: list[int], cells: Sequence[Sequence[str]], fold: Sequence[int], width: int
+) -> None:
+    """Narrow the ``fold`` columns, widest first, until the columns before the last fit in
+    ``width``; none narrower than its header or its longest unbreakable piece."""
+    excess = sum(widths[:-1]) + 2 * (len(widths) - 2) - width
+    for i in sorted(fold, key=lambda i: -widths[i]):
+        if excess <= 0:
+            break
+        floor = max(
+            [len(cells[0][i]), *(len(t.rstrip()) for r in cells[1:] for t in _pieces(r[i]))]
+        )
+        cut = max(0, min(excess, widths[i] - floor))
+        widths[i] -= cut
+        excess -= cut
+
+
+def _pieces(text: str) -> list[str]:
+    """``text`` cut after each comma and each run of spaces (the pieces keep them)."""
+    import re
+
+    return re.findall(r"[^,\s]*,\s*|[^,\s]+\s*|\s+", text) or [""]
+
+
+def _fold_cell(text: str, width: int) -> list[str]:
+    """``text`` on lines of at most ``width`` characters, broken after commas or at spaces
+    (a piece longer than ``width`` gets a line of its own)."""
+    lines: list[str] = []
+    line = ""
+    for piece in _pieces(text):
+        if line and len(line + piece.rstrip()) > width:
+            lines.append(line.rstrip())
+            line = piece
+        else:
+            line += piece
+    return [*lines, line.rstrip()]
 
 
 def _isatty(stream: TextIO) -> bool:
@@ -86,6 +145,7 @@ def print_problems(problems: Sequence[Problem], stream: TextIO | None = None) ->
     out = stream or sys.stderr
     for p in problems:
         out.write(f"{p}\n")
+
 
 def summary_lines(summary: Summary | None, threshold: ThresholdRecord | None = None) -> list[str]:
     """What the numbers mean, in two lines under a split's metrics: the balanced scores,

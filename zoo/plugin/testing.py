@@ -13,9 +13,9 @@ on tiny inputs, exercises every point of the contract zoo relies on, and raises
 ``AssertionError`` with a message naming the entry and its package when something is off.
 It returns a :class:`CheckReport` listing what was checked and what was skipped (with why).
 
-- :func:`check_architecture`: builds at 32x32 (or the larger smallest input the entry's
-  ``smallest_input`` capability declares), one forward pass (shape ``(None, num_classes)``, softmax
-  rows sum to 1), save to ``.keras`` and load back in safe mode with identical outputs,
+- :func:`check_architecture`: builds at the smallest input the entry's ``smallest_input``
+  capability declares (32x32 without it), one forward pass (shape ``(None, num_classes)``,
+  softmax rows sum to 1), save to ``.keras`` and load back in safe mode with identical outputs,
   the declared ``param_count`` (a ``ParamCount``: built where it says it holds), and the
   ``set_trainable``/``loss_weights``/``required_scaling`` capabilities.
 - :func:`check_recipe`: a scaling recipe (fit on a tiny uint8 batch, NumPy and tf.Tensor
@@ -58,7 +58,7 @@ __all__ = [
     "declared_size",
 ]
 
-FIRST_SIZE = 32  # the input size tried first
+FIRST_SIZE = 32  # the input size of an architecture that declares no smallest_input
 NUM_CLASSES = 3
 BATCH = 2
 
@@ -172,7 +172,8 @@ def _build_smallest(
     check: _Checker, params: Any, channels: int, num_classes: int, size: int | None
 ) -> tuple[Any, ModelContext]:
     """Build at ``size``, else at the smallest input the entry declares (its
-    ``smallest_input`` capability) when that is larger than 32x32, else at 32x32."""
+    ``smallest_input`` capability: it promises to build there, even below 32x32, and some
+    sizes above it may not fit, as 32 does not fit a patch of 14), else at 32x32."""
     height = width = size or FIRST_SIZE
     smallest = check.entry.capabilities.smallest_input
     if size is None and smallest is not None:
@@ -183,7 +184,7 @@ def _build_smallest(
             and all(isinstance(d, int) and d > 0 for d in found),
             f"smallest_input must return (height, width), got {found!r}",
         )
-        height, width = max(height, found[0]), max(width, found[1])
+        height, width = found
     ctx = ModelContext((height, width, channels), num_classes, "softmax", name="zoo_check")
     return _build(check, params, ctx), ctx
 
@@ -203,8 +204,8 @@ def check_architecture(
     """Check an architecture plugin end to end on a tiny input (see the module docstring).
 
     :param params: the architecture's params (a dict or its params model; default: defaults).
-    :param size: the square input side to build at (default: 32, or the larger smallest
-        input the entry's ``smallest_input`` capability names).
+    :param size: the square input side to build at (default: the smallest input the
+        entry's ``smallest_input`` capability names, else 32).
     :param param_count: compare the declared ``ParamCount`` with the model built where it
         says it holds (one more build).
     :param count_params: params to count with instead of the ones the ``ParamCount`` names.
@@ -285,14 +286,14 @@ def _check_param_count(check: _Checker, wanted: bool, count_params: Any) -> None
 def _check_model_capabilities(check: _Checker, registry: Registry, p: Any, model: Any) -> None:
     caps = check.entry.capabilities
     if caps.set_trainable is not None:
-        n_layers = len(model.layers)
+        n_layers = _layer_count(model)
         counts = {}
         for value in ("all", "none"):
             n = check.call(f"set_trainable(model, {value!r})", caps.set_trainable, model, value)
             check.expect(
                 isinstance(n, int) and not isinstance(n, bool) and 0 <= n <= n_layers,
                 f"set_trainable(model, {value!r}) must return a layer count in "
-                f"0..{n_layers}, got {n!r}",
+                f"0..{n_layers} (the model's layers, nested ones included), got {n!r}",
             )
             counts[value] = n
         check.expect(
@@ -337,6 +338,15 @@ def _check_model_capabilities(check: _Checker, registry: Registry, p: Any, model
         check.note("fetch: not called (it may download)")
     if caps.check_spec is not None:
         check.note("check_spec: not called (it needs a whole spec)")
+
+
+def _layer_count(model: Any) -> int:
+    """Layers of ``model`` at every depth: a base nested as one layer (a keras.applications
+    or KerasHub backbone) counts with its own layers, which ``set_trainable`` may count."""
+    flatten = getattr(model, "_flatten_layers", None)  # Keras 3's walk over tracked layers
+    if flatten is None:
+        return len(model.layers)
+    return sum(1 for _ in flatten(include_self=False, recursive=True))
 
 
 # ------------------------------------------------------------------------------- recipes

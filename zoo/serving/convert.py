@@ -5,7 +5,9 @@
 - TFLite: ``Model.export(format="litert")``, the TFLite converter on that SavedModel, with
   the quantization options passed through to the converter. Only builtin TFLite ops are
   allowed, so the file runs on the plain interpreter (no Flex delegate).
-- ONNX: ``Model.export(format="onnx")``, which converts the traced function with tf2onnx.
+- ONNX: tf2onnx on the traced serving function, as ``Model.export(format="onnx")`` does,
+  plus two things vision transformers need: a converter for TensorFlow's ``Erfc`` (exact
+  GELU), and captured constant tensors folded into the graph (see :func:`write_onnx`).
 
 int8 quantization is calibrated on the run's own training images (raw pixels: the scaling
 is inside the graph), read through zoo's data preparation and sampled with the run's seed.
@@ -14,6 +16,7 @@ is inside the graph), read through zoo's data preparation and sampled with the r
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 import warnings
 from collections.abc import Callable, Iterator
@@ -88,12 +91,94 @@ def write_artifact(
             input_signature=signature,
             **tflite_options(quantize, calibration),
         ),
-        "onnx": lambda: serving.export(
-            str(target), format="onnx", verbose=False, input_signature=signature
-        ),
+        "onnx": lambda: write_onnx(serving, target, signature),
     }
     with _quiet_python(), quiet_native_stderr():
         exporters[fmt.name]()
+
+
+def write_onnx(serving: Any, target: Path, signature: list[Any]) -> None:
+    """Convert ``serving`` to ONNX at ``target`` with tf2onnx, as Keras' ONNX export does on
+    TensorFlow (tf2onnx's default opset, Keras' numpy 2 fixes for tf2onnx), and:
+
+    - TensorFlow writes exact GELU (``gelu(approximate=False)``, the transformers' default)
+      with an ``Erfc`` op that tf2onnx 1.17 cannot convert: it becomes ``1 - Erf(x)``.
+    - A tensor the traced function captures that is no variable (KerasHub's position ids,
+      attention tables and rotary periods above 128 values) would become a second graph
+      input, which no caller could feed: it is written into the graph as an initializer.
+    """
+    import onnx
+    import tensorflow as tf
+    import tf2onnx
+
+    _patch_tf2onnx()
+    _register_erfc()
+    function = tf.function(lambda pixels: serving(pixels, training=False))
+    concrete = function.get_concrete_function(*signature)
+    proto, _ = tf2onnx.convert.from_function(function, input_signature=signature)
+    _fold_captured_inputs(proto, concrete)
+    onnx.save(proto, str(target))
+
+
+def _fold_captured_inputs(proto: Any, concrete: Any) -> None:
+    """Graph inputs that are captured constants of ``concrete`` become initializers (or go,
+    when tf2onnx folded their value into the graph already and nothing reads them)."""
+    import tensorflow as tf
+    from onnx import numpy_helper
+
+    own = len(concrete.inputs) - len(concrete.captured_inputs)
+    values = {
+        placeholder.name: value
+        for placeholder, value in zip(concrete.inputs[own:], concrete.captured_inputs, strict=True)
+        if value.dtype != tf.resource
+    }
+    read = {name for node in proto.graph.node for name in node.input}
+    for graph_input in list(proto.graph.input):
+        value = values.get(graph_input.name)
+        if value is None:
+            continue
+        proto.graph.input.remove(graph_input)
+        if graph_input.name in read:
+            initializer = numpy_helper.from_array(value.numpy(), graph_input.name)
+            proto.graph.initializer.append(initializer)
+
+
+def _patch_tf2onnx() -> None:
+    """Keras' fixes that let tf2onnx 1.17 run with numpy 2 (``Model.export`` applies them
+    too; a Keras without them has a tf2onnx that needs none)."""
+    try:
+        from keras.src.export.tf2onnx_lib import patch_tf2onnx
+    except ImportError:
+        return
+    patch_tf2onnx()
+
+
+@functools.cache
+def _register_erfc() -> None:
+    """Teach tf2onnx ``Erfc``, unless it knows it already: ``erfc(x) = 1 - erf(x)``."""
+    from tf2onnx import utils
+    from tf2onnx.handler import tf_op
+
+    if any("Erfc" in ops for versions in tf_op.get_opsets().values() for ops in versions):
+        return
+
+    @tf_op("Erfc")
+    class Erfc:
+        @classmethod
+        def version_9(cls, ctx: Any, node: Any, **kwargs: Any) -> None:  # ONNX Erf: opset 9
+            erf = ctx.make_node("Erf", [node.input[0]])
+            dtype = utils.map_onnx_to_numpy_type(ctx.get_dtype(node.input[0]))
+            one = ctx.make_const(utils.make_name(f"{node.name}_one"), np.array(1, dtype=dtype))
+            shapes, dtypes = node.output_shapes, node.output_dtypes
+            ctx.remove_node(node.name)
+            ctx.make_node(
+                "Sub",
+                [one.output[0], erf.output[0]],
+                outputs=node.output,
+                name=node.name,
+                shapes=shapes,
+                dtypes=dtypes,
+            )
 
 
 def calibration_images(run: Run, count: int) -> np.ndarray:
