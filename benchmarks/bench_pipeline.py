@@ -1,7 +1,7 @@
 """Images per second: zoo's training pipeline against Keras' legacy ImageDataGenerator approach.
 
 Both sides read the same folder of PNGs (generated here: 2,000 images of 64x64 in 10 class
-folders), apply the same albumentations transform (the notebook recipebook recipe's ``transform()``: flips and a
+folders), apply the same albumentations transform (the reference ``transform()``: flips and a
 OneOf of ColorJitter / RandomBrightnessContrast in a Compose with p=0.5), scale by 1/255,
 and deliver batches of 32 at 64x64 for two epochs, in one run:
 
@@ -97,7 +97,8 @@ def legacy_generator() -> tuple[Any, str] | tuple[None, str]:
 
 
 def note_transform(image: np.ndarray) -> np.ndarray:
-    """The notebook recipe's ``transform()`` as written: the Compose is built anew for every image."""
+    """The notebook recipe's ``transform()`` as written: the Compose is built anew for every "
+    "image."""
     import albumentations as A
 
     aug = A.Compose(
@@ -123,7 +124,8 @@ def bench_keras(
     generator_class, where = legacy_generator()
     if generator_class is None:
         print(
-            "the notebook recipebook recipe's side is skipped: no legacy ImageDataGenerator in this environment "
+            "the reference generator's side is skipped: no legacy ImageDataGenerator in "
+            "this environment "
             f"({where}); `pip install tf_keras` provides one"
         )
         return None
@@ -131,7 +133,9 @@ def bench_keras(
 
     once = build(canonical(NOTE_TRANSFORM), seed=0)
 
-    def transform(image: np.ndarray) -> np.ndarray:  # the notebook recipebook recipe's preprocessing_function
+    def transform(
+        image: np.ndarray,
+    ) -> np.ndarray:  # the reference generator's preprocessing_function
         # Keras hands it float32 pixels in 0..255; albumentations wants uint8 for that range.
         pixels = image.astype(np.uint8)
         out = once(image=pixels)["image"] if build_once else note_transform(pixels)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -23,6 +24,9 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 # it); the CLI tests expect piped, unwrapped output unless they set it themselves.
 for _name in ("COLUMNS", "LINES"):
     os.environ.pop(_name, None)
+# The decoded-image cache of the tests' folders: one folder per test session (and xdist
+# worker), never the user's ~/.cache/zoo; subprocesses inherit it.
+os.environ["ZOO_CACHE_DIR"] = tempfile.mkdtemp(prefix="zoo-test-cache-")
 
 
 @pytest.fixture

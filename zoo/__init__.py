@@ -13,7 +13,12 @@ Importing ``zoo`` never imports TensorFlow; building and training do.
 
 from __future__ import annotations
 
+import os
 from typing import TYPE_CHECKING, Any
+
+# albumentations asks PyPI for a newer version when it is imported, unless told not to: zoo
+# makes no network call the user did not ask for (and an offline machine would wait on it).
+os.environ.setdefault("NO_ALBUMENTATIONS_UPDATE", "1")
 
 from zoo.errors import (
     DuplicatePluginError,

@@ -109,6 +109,8 @@ def declared_size(raw: bytes | np.ndarray) -> tuple[int, int] | None:
     head = bytes(raw[: 64 * 1024]) if isinstance(raw, np.ndarray) else raw[: 64 * 1024]
     try:
         if head[:8] == b"\x89PNG\r\n\x1a\n":
+            if head[12:16] != b"IHDR":  # not a PNG after all: the decoder says what it is
+                return None
             w, h = struct.unpack(">II", head[16:24])
             return h, w
         if head[:2] == b"\xff\xd8":
@@ -346,6 +348,7 @@ def load_images(
     resize: ResizeMode = "stretch",
     on_bad_file: OnBadFile = "error",
     workers: int | None = None,
+    out: np.ndarray | None = None,
 ) -> LoadedImages:
     """Decode ``paths`` in parallel into one uint8 NHWC array.
 
@@ -353,11 +356,13 @@ def load_images(
     the most common one are bad files too. Without ``channels``, gray images are made RGB
     when any image is in colour. Under ``on_bad_file="error"`` every bad file is reported in
     one :class:`UserError`, one problem each; under ``"skip"`` they are left out and listed.
+    ``out``: where to decode (a preallocated array or memory map of ``len(paths)`` rows,
+    with ``image_size`` and ``channels`` given); the images returned are its first rows,
+    the good images moved up in place over the bad ones (the pixels are held once).
     """
     n = len(paths)
     results: list[_Decoded] = [_Decoded() for _ in range(n)]
-    out: np.ndarray | None = None
-    if image_size is not None and channels is not None:
+    if out is None and image_size is not None and channels is not None:
         out = np.empty((n, int(image_size[0]), int(image_size[1]), channels), dtype=np.uint8)
 
     def work(i: int) -> None:
@@ -393,12 +398,20 @@ def load_images(
     kept = np.array([i for i in range(n) if i not in bad], dtype=np.int64)
     skipped = [f"{bad[i].path}: {bad[i].reason}" for i in sorted(bad)]
     if out is not None:
-        images = out if not bad else out[kept]
+        images = _compact(out, kept) if bad else out
     elif len(kept):
         images = np.stack([results[i].image for i in kept])
     else:
         images = np.zeros((0, *(tuple(image_size or (0, 0))), channels or 3), dtype=np.uint8)
     return LoadedImages(images, kept, skipped)
+
+
+def _compact(images: np.ndarray, kept: np.ndarray) -> np.ndarray:
+    """The rows ``kept`` (ascending) moved to the front in place; a view of them."""
+    for row, source in enumerate(kept):
+        if row != source:
+            images[row] = images[source]
+    return images[: len(kept)]
 
 
 def _odd_sizes(

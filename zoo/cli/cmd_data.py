@@ -81,9 +81,24 @@ def summarize(prepared: PreparedData) -> dict[str, Any]:
         "num_classes": prepared.num_classes,
         "image_shape": list(prepared.image_shape),
         "cached": any(s.images is not None for s in prepared.splits().values()),
+        "cache": prepared.cache,
+        "cache_entry": str(prepared.cache_entry) if prepared.cache_entry else None,
+        "cache_built": prepared.cache_built,
+        "fingerprints": prepared.fingerprints,
         "splits": splits,
         "skipped": list(prepared.skipped),
     }
+
+
+def _where(report: dict[str, Any]) -> str:
+    """Where the decoded images are, as the report's first line says it."""
+    cache = report["cache"]
+    if cache == "disk":
+        how = "decoded into" if report["cache_built"] else "read from"
+        return f" ({how} the cache on disk: {report['cache_entry']})"
+    if cache == "memory" or (cache == "source" and report["cached"]):
+        return " (decoded and held in memory)"
+    return " (decoded as read)"
 
 
 def pick_samples(labels: Any, n: int) -> list[int]:
@@ -171,7 +186,7 @@ def run(args: argparse.Namespace) -> int:
     out.write(
         f"{args.spec}: source '{spec.data.source}', {total} images of {h}x{w}x{c}, "
         f"{prepared.num_classes} classes"
-        + (" (decoded and cached in memory)" if report["cached"] else " (decoded as read)")
+        + _where(report)
         + "\n\n"
     )
     names = [n for n in ("train", "validation", "test") if n in report["splits"]]

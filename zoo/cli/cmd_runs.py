@@ -108,12 +108,17 @@ def _compare(args: argparse.Namespace) -> int:
     rows = result["runs"]
     metrics = result["metrics"]
     objective = next((r["objective"] for r in rows if r.get("objective")), None)
+    same = result["same_test_data"]
     headers = ["RUN", "STATUS", "BACKEND", "EPOCHS", *keys, *(m.upper() for m in metrics)]
+    if not same:
+        headers.insert(4, "TEST DATA")
     if objective:
         headers.append(f"OBJECTIVE ({objective['metric']}, {objective['direction']})")
     table = []
     for r in rows:
         cells = [r["run"], r["status"], _cell(r["backend"]), _num(r["epochs"])]
+        if not same:
+            cells.insert(4, (r["test_data"] or "unknown")[:12])
         cells += [_cell(r["spec"][k]) for k in keys]
         cells += [_num(r["metrics"].get(m)) for m in metrics]
         if objective:
@@ -124,6 +129,11 @@ def _compare(args: argparse.Namespace) -> int:
     split = next((r["split"] for r in rows if r["split"]), None)
     if split and metrics:
         sys.stdout.write(f"(metrics on each run's {split} split, with the weights it kept)\n")
+    if not same:
+        sys.stdout.write(
+            "(the runs were not tested on the same images: their test splits differ, "
+            "see TEST DATA; their test metrics do not compare)\n"
+        )
     if not keys:
         sys.stdout.write("(the runs' specs are the same)\n")
     if args.plot:

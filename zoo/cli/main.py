@@ -32,6 +32,7 @@ VERBS = (
     "predict",
     "export",
     "runs",
+    "cache",
     "plugin",
     "sweep",
 )

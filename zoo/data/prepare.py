@@ -1,15 +1,15 @@
 """From a spec's ``data`` section to split, decoded images: :func:`prepare_data`.
 
 1. The data-source plugin is called with a :class:`~zoo.plugin.contracts.DataContext`.
-2. File-based sets are checked: decoded in parallel to the spec's size and channels when
-   ``data.cache`` is true (the cache of decoded, resized images), or decoded once and
-   dropped when it is false (the pipeline decodes them again each epoch; a header check
-   would let a truncated file through to crash training). Bad files stop the run with one
-   problem each, or are skipped and counted under ``data.on_bad_file: skip``, before
-   training starts.
+2. File-based sets are decoded once, as ``data.cache`` says (:mod:`zoo.data.decode`: from
+   or into the decoded cache on disk, into memory, or checked and dropped). Bad files stop
+   the run with one problem each, or are skipped and counted under
+   ``data.on_bad_file: skip``, before training starts.
 3. In-memory sets are converted to the spec's channels (gray <-> RGB) and size.
-4. The sets are split (stratified, seeded: :mod:`zoo.data.split`) and, when
-   ``data.split.export_to`` is set, written to class folders (:mod:`zoo.data.export`).
+4. The sets are split (stratified, seeded: :mod:`zoo.data.split`) without copying the
+   pixels, each split gets a fingerprint (:mod:`zoo.data.fingerprint`) and, when
+   ``data.split.export_to`` is set, the splits are written to class folders
+   (:mod:`zoo.data.export`).
 
 Everything is deterministic under the split seed (``data.split.seed``, else ``seed``).
 No TensorFlow here.
@@ -22,11 +22,13 @@ from pathlib import Path
 
 import numpy as np
 
+from zoo.data.decode import FILE_CHANNELS_DEFAULT, DecodedFiles, decode_file_sets
 from zoo.data.export import export_splits
+from zoo.data.fingerprint import pixels_key, split_fingerprint
 from zoo.data.prepared import PreparedData
-from zoo.data.split import plan_splits
+from zoo.data.split import plan_splits, split_in_place
 from zoo.errors import Problem, UserError
-from zoo.images import convert_images, load_images, probe_images
+from zoo.images import convert_images
 from zoo.plugin.contracts import DataContext
 from zoo.plugin.guards import check_source
 from zoo.plugin.source import ImageSet, SourceData
@@ -34,8 +36,6 @@ from zoo.spec.loader import LoadedSpec
 from zoo.spec.sections import DataSpec
 
 log = logging.getLogger("zoo.data")
-
-FILE_CHANNELS_DEFAULT = 3  # like Keras's color_mode="rgb": file images are RGB unless told
 
 
 def data_context(loaded: LoadedSpec) -> DataContext:
@@ -72,20 +72,110 @@ def prepare_data(loaded: LoadedSpec, *, workers: int | None = None) -> PreparedD
 
     sets: dict[str, ImageSet] = {}
     originals: dict[str, list[Path]] = {}
+    keys: dict[str, str] = {}
+    owned: set[str] = set()  # sets whose pixels zoo decoded: the split may reorder them
     file_size: tuple[int, int] | None = None
+    decoded: DecodedFiles | None = None
     file_sets = {k: v for k, v in source.splits.items() if v.paths is not None}
     if file_sets:
-        checked, kept_files, bad, file_size = _check_files(file_sets, data, size, workers)
-        sets.update(checked)
-        originals.update(kept_files)
-        skipped += bad
+        decoded = decode_file_sets(file_sets, data, size, workers)
+        sets.update(decoded.sets)
+        originals.update(decoded.files)
+        keys.update(decoded.keys)
+        skipped += decoded.skipped
+        file_size = decoded.image_size
+        owned = set(decoded.sets) if decoded.cache == "memory" else set()
     for name, image_set in source.splits.items():
         if image_set.images is not None:
-            sets[name] = ImageSet(
-                image_set.labels,
-                images=convert_images(image_set.images, size, data.channels, data.resize, workers),
+            images = convert_images(
+                np.asarray(image_set.images), size, data.channels, data.resize, workers
             )
+            sets[name] = ImageSet(image_set.labels, images=images)
+            keys[name] = pixels_key(images)
 
+    _check_not_empty(sets, source, data, skipped)
+    shape = _image_shape(sets, data, size or file_size)
+
+    plan = plan_splits({k: v.labels for k, v in sets.items()}, data.split, spec.split_seed)
+    out, out_files, fingerprints = _split(sets, originals, keys, owned, plan)
+    train = out["train"]
+    assert train is not None
+    if len(train) == 0:
+        raise UserError([Problem("the training set is empty", key_path="data.split")])
+
+    if skipped:
+        log.warning(
+            "skipped %d bad file%s (data.on_bad_file: skip): %s%s",
+            len(skipped),
+            "" if len(skipped) == 1 else "s",
+            "; ".join(skipped[:5]),
+            "; ..." if len(skipped) > 5 else "",
+        )
+    if data.split.export_to:
+        dest = Path(data.split.export_to).expanduser()
+        export_splits(
+            dest if dest.is_absolute() else spec_dir / dest, source.class_names, out, out_files
+        )
+    return PreparedData(
+        class_names=list(source.class_names),
+        train=train,
+        validation=out["validation"],
+        test=out["test"],
+        image_shape=shape,
+        skipped=skipped,
+        fingerprints=fingerprints,
+        cache=decoded.cache if decoded is not None else "source",
+        cache_entry=decoded.entry if decoded is not None else None,
+        cache_built=decoded.built if decoded is not None else False,
+    )
+
+
+SplitPlan = dict[str, tuple[str, np.ndarray] | None]
+
+
+def _split(
+    sets: dict[str, ImageSet],
+    originals: dict[str, list[Path]],
+    keys: dict[str, str],
+    owned: set[str],
+    plan: SplitPlan,
+) -> tuple[dict[str, ImageSet | None], dict[str, list[Path] | None], dict[str, str]]:
+    """The splits, their files and fingerprints. A set zoo decoded into memory is reordered
+    in place so each split is a view of it (no copy); a disk-cache set gives rows read on
+    use; a source's own arrays are copied (zoo never writes into a plugin's arrays)."""
+    out: dict[str, ImageSet | None] = {}
+    out_files: dict[str, list[Path] | None] = {}
+    fingerprints: dict[str, str] = {}
+    by_origin: dict[str, dict[str, np.ndarray]] = {}
+    for split, where in plan.items():
+        if where is not None:
+            by_origin.setdefault(where[0], {})[split] = np.asarray(where[1], dtype=np.int64)
+    for origin, rows in by_origin.items():
+        image_set = sets[origin]
+        images = image_set.images
+        views = (
+            split_in_place(images, rows)
+            if origin in owned and isinstance(images, np.ndarray)
+            else None
+        )
+        for split, index in rows.items():
+            labels = image_set.labels[index]
+            if views is not None:
+                out[split] = ImageSet(labels, images=views[split])
+            else:
+                out[split] = image_set.subset(index)
+            files = originals.get(origin)
+            out_files[split] = [files[i] for i in index] if files is not None else None
+            fingerprints[split] = split_fingerprint(keys[origin], labels, index)
+    for split, where in plan.items():
+        if where is None:
+            out[split], out_files[split] = None, None
+    return out, out_files, fingerprints
+
+
+def _check_not_empty(
+    sets: dict[str, ImageSet], source: SourceData, data: DataSpec, skipped: list[str]
+) -> None:
     for name, image_set in sets.items():
         if len(image_set) == 0 and len(source.splits[name]) > 0:
             raise UserError(
@@ -107,82 +197,6 @@ def prepare_data(loaded: LoadedSpec, *, workers: int | None = None) -> PreparedD
                     )
                 ]
             )
-    shape = _image_shape(sets, data, size or file_size)
-
-    plan = plan_splits({k: v.labels for k, v in sets.items()}, data.split, spec.split_seed)
-    out: dict[str, ImageSet | None] = {}
-    out_files: dict[str, list[Path] | None] = {}
-    for split, where in plan.items():
-        if where is None:
-            out[split], out_files[split] = None, None
-            continue
-        origin, index = where
-        out[split] = sets[origin].subset(index)
-        out_files[split] = [originals[origin][i] for i in index] if origin in originals else None
-    assert out["train"] is not None
-    if len(out["train"]) == 0:
-        raise UserError([Problem("the training set is empty", key_path="data.split")])
-
-    if skipped:
-        log.warning(
-            "skipped %d bad file%s (data.on_bad_file: skip): %s%s",
-            len(skipped),
-            "" if len(skipped) == 1 else "s",
-            "; ".join(skipped[:5]),
-            "; ..." if len(skipped) > 5 else "",
-        )
-    if data.split.export_to:
-        dest = Path(data.split.export_to).expanduser()
-        export_splits(
-            dest if dest.is_absolute() else spec_dir / dest, source.class_names, out, out_files
-        )
-    return PreparedData(
-        class_names=list(source.class_names),
-        train=out["train"],
-        validation=out["validation"],
-        test=out["test"],
-        image_shape=shape,
-        skipped=skipped,
-    )
-
-
-CheckedFiles = tuple[dict[str, ImageSet], dict[str, list[Path]], list[str], tuple[int, int] | None]
-
-
-def _check_files(
-    file_sets: dict[str, ImageSet],
-    data: DataSpec,
-    size: tuple[int, int] | None,
-    workers: int | None,
-) -> CheckedFiles:
-    """Decode every file of every set in one parallel pass, keeping the pixels (cache) or not.
-
-    Returns the checked sets, each kept image's file, what was skipped, and (without cache)
-    the images' common size.
-    """
-    names = list(file_sets)
-    paths = [p for n in names for p in file_sets[n].paths or []]
-    starts = np.cumsum([0] + [len(file_sets[n]) for n in names])
-    channels = data.channels or FILE_CHANNELS_DEFAULT
-    if data.cache:
-        loaded = load_images(paths, size, channels, data.resize, data.on_bad_file, workers)
-        kept, skipped, found_size = loaded.kept, loaded.skipped, None
-    else:
-        probed = probe_images(paths, size, data.on_bad_file, workers)
-        kept, skipped, found_size = probed.kept, probed.skipped, probed.image_size
-    sets: dict[str, ImageSet] = {}
-    files: dict[str, list[Path]] = {}
-    for i, name in enumerate(names):
-        lo, hi = starts[i], starts[i + 1]
-        rows = np.flatnonzero((kept >= lo) & (kept < hi))
-        positions = kept[rows] - lo
-        labels = file_sets[name].labels[positions]
-        files[name] = [Path(paths[lo + p]) for p in positions]
-        if data.cache:
-            sets[name] = ImageSet(labels, images=loaded.images[rows])
-        else:
-            sets[name] = ImageSet(labels, paths=files[name])
-    return sets, files, skipped, found_size
 
 
 def _image_shape(

@@ -8,6 +8,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from zoo.plugin.contracts import Scaling
@@ -16,10 +17,11 @@ from zoo.plugin.source import ImageSet
 
 @dataclass
 class PreparedData:
-    """Split, decoded (when ``data.cache``) images with class names, ready for tf.data.
+    """Split, decoded images with class names, ready for the input pipeline.
 
-    Images are uint8 NHWC at the spec's size and channels; with ``data.cache: false`` the
-    sets hold paths and the pipeline decodes them lazily.
+    Images are uint8 NHWC at the spec's size and channels (arrays, or rows of the decoded
+    cache's memory map); with ``data.cache: none`` the sets hold paths and the pipeline
+    decodes them lazily. ``fingerprints``: each split's (:mod:`zoo.data.fingerprint`).
     """
 
     class_names: list[str]
@@ -28,6 +30,10 @@ class PreparedData:
     test: ImageSet | None
     image_shape: tuple[int, int, int]
     skipped: list[str] = field(default_factory=list)
+    fingerprints: dict[str, str] = field(default_factory=dict)  # per split
+    cache: str = "source"  # disk, memory or none (files); source: the source's own arrays
+    cache_entry: Path | None = None  # the decoded cache on disk
+    cache_built: bool = False  # decoded by this run (else read from an earlier one's)
 
     @property
     def num_classes(self) -> int:

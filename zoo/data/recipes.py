@@ -31,7 +31,9 @@ from zoo.spec.loader import LoadedSpec
 from zoo.spec.sections import GRAPH_MAX_CPU_SIDE, SpecBase
 
 FIT_BATCH = 256  # images decoded at a time when a scaling recipe is fitted on files
-WORKER_MIN_IMAGES = 50_000  # augmented images (per run) from which worker processes pay off
+# Augmented images (per run) from which worker processes pay off: a worker starts in under
+# a second (benchmarks/bench_pipeline.py), while threads leave all but one core idle.
+WORKER_MIN_IMAGES = 10_000
 GRAPH_MAX_CPU_PIXELS = GRAPH_MAX_CPU_SIDE**2  # path: auto on CPU (see zoo.spec.sections)
 
 BatchAugment = Callable[[np.ndarray, int], np.ndarray]
@@ -57,8 +59,11 @@ def fitted_scaling(
 
 def _training_images(prepared: PreparedData, spec: SpecBase) -> np.ndarray | Iterable[np.ndarray]:
     train = prepared.train
-    if train.images is not None:
+    if isinstance(train.images, np.ndarray) and not isinstance(train.images, np.memmap):
         return train.images
+    if train.images is not None:  # the disk cache: a batch at a time, never all in memory
+        rows = train.images
+        return (rows[start : start + FIT_BATCH] for start in range(0, len(rows), FIT_BATCH))
     return _decode_batches(train, prepared.image_shape, spec)  # lazy: fixed recipes never read it
 
 

@@ -145,3 +145,33 @@ def plan_splits(
 def class_counts(labels: np.ndarray, num_classes: int) -> list[int]:
     """How many images of each class."""
     return np.bincount(np.asarray(labels, dtype=np.int64), minlength=num_classes).tolist()
+
+
+def split_in_place(images: np.ndarray, rows: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """Each split's images as a view of ``images``, reordered in place so that each split's
+    rows (in their order) are contiguous: the split costs no copy of the pixels. Rows no
+    split takes go to the end."""
+    n = len(images)
+    parts = [np.asarray(r, dtype=np.int64) for r in rows.values()]
+    taken = np.concatenate(parts) if parts else np.zeros(0, dtype=np.int64)
+    unused = np.setdiff1d(np.arange(n), taken)
+    order = np.concatenate([taken, unused]).astype(np.int64)  # new row i is old row order[i]
+    done = np.zeros(n, dtype=bool)
+    for start in range(n):
+        if done[start] or order[start] == start:
+            continue
+        held = images[start].copy()  # one image of scratch space per cycle
+        row = start
+        while True:
+            done[row] = True
+            source = int(order[row])
+            if source == start:
+                images[row] = held
+                break
+            images[row] = images[source]
+            row = source
+    views, at = {}, 0
+    for name, r in rows.items():
+        views[name] = images[at : at + len(r)]
+        at += len(r)
+    return views

@@ -5,7 +5,8 @@ py_dataset`` or a machine without TensorFlow takes :mod:`zoo.data.py_pipeline` i
 
 Per split::
 
-    in memory:  range(n) -> [shuffle] -> batch -> gather images and labels (one op a batch)
+    decoded:    range(n) -> [shuffle] -> batch -> gather images (NumPy, from the array or
+                the disk cache's memory map) and labels, one call a batch
     files:      (path, label) -> [shuffle] -> decode (parallel, zoo.images.read_image)
                 -> batch
     then:       [augment, training split only] -> cast float32 -> scale -> prefetch
@@ -140,7 +141,18 @@ def _batches(
         return tf.data.Dataset.from_tensor_slices(indices)
 
     if image_set.images is not None:
-        images = tf.constant(np.ascontiguousarray(image_set.images, dtype=np.uint8))
+        source = image_set.images  # an array, or rows of the disk cache's memory map
+
+        def gather(idx: np.ndarray) -> np.ndarray:
+            return np.ascontiguousarray(source[idx], dtype=np.uint8)
+
+        def take(idx: Any) -> tuple[Any, Any]:
+            # Gathered by NumPy, not from a tf.constant: that would hold a second copy of
+            # the pixels (and read a memory-mapped cache whole).
+            batch = tf.numpy_function(gather, [idx], tf.uint8, stateful=False)
+            batch.set_shape((None, *shape))
+            return batch, tf.gather(labels, idx)
+
         if epochs:
             ds = _per_epoch(tf, first_epoch, lambda e: order(e).batch(batch))
         else:
@@ -148,11 +160,7 @@ def _batches(
             if shuffle:
                 ds = ds.shuffle(buffer, seed=seed, reshuffle_each_iteration=True)
             ds = ds.batch(batch)
-        return ds.map(
-            lambda idx: (tf.gather(images, idx), tf.gather(labels, idx)),
-            num_parallel_calls=tf.data.AUTOTUNE,
-            deterministic=True,
-        )
+        return ds.map(take, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
 
     data = spec.data
     size, channels = (int(shape[0]), int(shape[1])), int(shape[2])

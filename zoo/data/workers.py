@@ -202,6 +202,9 @@ def _worker_main() -> None:
     out = os.fdopen(os.dup(sys.stdout.fileno()), "wb")
     sys.stdout = sys.stderr  # a stray print must not corrupt the channel
     inp = sys.stdin.buffer
+    # albumentations imports its PyTorch helpers (and so torch, about a second) when they
+    # are there; a worker augments uint8 arrays and never needs them.
+    sys.modules.setdefault("albumentations.pytorch", None)  # type: ignore[arg-type]
     try:
         import cv2
 

@@ -9,10 +9,61 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 SPLIT_NAMES = ("train", "validation", "test")
+
+
+class Rows:
+    """Some rows of an image array, picked by ``index`` and read when accessed: a split of
+    the decoded cache on disk (a memory map) without copying it. Indexing it (an int, a
+    slice, an array of positions) gives uint8 NumPy arrays; ``np.asarray`` reads them all.
+    """
+
+    def __init__(self, base: np.ndarray, index: np.ndarray) -> None:
+        self.base = base
+        self.index = np.asarray(index, dtype=np.int64)
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return (len(self.index), *self.base.shape[1:])
+
+    @property
+    def dtype(self) -> np.dtype:
+        return self.base.dtype
+
+    @property
+    def ndim(self) -> int:
+        return len(self.shape)
+
+    def __len__(self) -> int:
+        return len(self.index)
+
+    def __getitem__(self, key: Any) -> np.ndarray:
+        if isinstance(key, tuple):  # rows first, then within the images
+            picked = self[key[0]]
+            within = key[1:]
+            return picked[within] if picked.ndim < self.ndim else picked[(slice(None), *within)]
+        if isinstance(key, (int, np.integer)):
+            return np.asarray(self.base[self.index[key]])
+        rows = np.atleast_1d(self.index[key])
+        order = np.argsort(rows, kind="stable")  # read the map in file order
+        out = np.empty((len(rows), *self.base.shape[1:]), dtype=self.base.dtype)
+        out[order] = self.base[rows[order]]
+        return out
+
+    def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
+        out = self[slice(None)]
+        return out if dtype is None else out.astype(dtype)
+
+    def rows(self, index: np.ndarray) -> Rows:
+        """Rows of these rows, as rows of the same base (no copy)."""
+        return Rows(self.base, self.index[np.asarray(index, dtype=np.int64)])
+
+
+ImageArray = np.ndarray | Rows
 
 
 @dataclass
@@ -24,7 +75,7 @@ class ImageSet:
     """
 
     labels: np.ndarray
-    images: np.ndarray | None = None
+    images: ImageArray | None = None
     paths: list[Path] | None = None
 
     def __post_init__(self) -> None:
@@ -39,7 +90,12 @@ class ImageSet:
         return len(self.labels)
 
     def subset(self, index: np.ndarray) -> ImageSet:
-        """The images at ``index`` (used by the splitter)."""
+        """The images at ``index`` (used by the splitter); of a memory map (the decoded
+        cache on disk), :class:`Rows` that read them when used instead of a copy."""
+        if isinstance(self.images, Rows):
+            return ImageSet(self.labels[index], images=self.images.rows(index))
+        if isinstance(self.images, np.memmap):
+            return ImageSet(self.labels[index], images=Rows(self.images, index))
         if self.images is not None:
             return ImageSet(self.labels[index], images=self.images[index])
         assert self.paths is not None

@@ -63,6 +63,17 @@ class ObjectiveRecord(Record):
     label_smoothing: float = Field(ge=0, lt=1)
 
 
+class DataRecord(Record):
+    """What the run trained and was tested on: a fingerprint of the whole data and of each
+    split (files by path, size and modification time, or pixels; labels; the split), and
+    where the decoded images came from (``cache``: disk, memory, none, source)."""
+
+    fingerprint: str
+    splits: dict[str, str] = Field(default_factory=dict)
+    cache: str = "source"
+    cache_entry: str | None = None
+
+
 class ThresholdRecord(Record):
     """A two-class run's decision threshold: given in the spec, or chosen on the validation
     split to maximize ``maximize`` (reaching ``score`` there)."""
@@ -121,6 +132,7 @@ class RunRecord(Record):
     strategy: StrategyRecord = Field(default_factory=StrategyRecord)
     class_weight: dict[str, float] | None = None
     threshold: ThresholdRecord | None = None
+    data: DataRecord | None = None
     epochs_done: int = Field(0, ge=0)
     backup_dir: RunPath = DEFAULT_BACKUP_DIR
     train_seconds: float = Field(0.0, ge=0)

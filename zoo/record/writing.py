@@ -127,9 +127,10 @@ FAULT_STEPS = (
     *(f"{when}_{what}" for what in ARTIFACT_STEPS for when in ("before", "during", "after")),
     "cleanup",  # the backup removed: the run's very last write
 )
-# Outside a run's own life: a new run folder filled but not yet renamed into place, and an
-# export's artifact written but its manifest not.
-OTHER_FAULT_STEPS = ("staged", "during_export")
+# Outside a run's own life: a new run folder filled but not yet renamed into place, an
+# export's artifact written but its manifest not, a decoded-cache entry's pixels written
+# but its manifest not.
+OTHER_FAULT_STEPS = ("staged", "during_export", "during_cache")
 
 
 def fault(step: str, at: int | None = None) -> None:

@@ -176,7 +176,7 @@ def split_images(
         raise UserError([Problem("the data has no images", where)])
     h, w, c = run.image_shape
     if part.images is not None:
-        images = convert_images(part.images, (h, w), c, run.resize_mode)
+        images = convert_images(np.asarray(part.images), (h, w), c, run.resize_mode)
     else:
         images = load_images(part.paths or [], (h, w), c, run.resize_mode).images
     return images, _remap(part.labels, list(prepared.class_names), run.class_names, where), split

@@ -193,7 +193,7 @@ def _plot_errors(bench: Workbench, run: Path, split: str, outputs: dict[str, Any
     errors = worst_errors(outputs["probs"], labels)
     index = [i for i, _, _ in errors]
     if part.images is not None:
-        images = np.asarray(part.images)[index]
+        images = part.images[np.asarray(index, dtype=np.int64)]
     else:
         h, w, c = prepared.image_shape
         paths = part.paths or []

@@ -18,6 +18,8 @@ from pathlib import Path
 from typing import Any
 
 from zoo.backend import input_pipeline
+from zoo.data.fingerprint import combined
+from zoo.data.prepared import PreparedData
 from zoo.errors import UserError
 from zoo.record.folder import RunLock, create_run_dir, make_run_dir, versions, write_spec
 from zoo.record.history import history_epochs
@@ -25,6 +27,7 @@ from zoo.record.run import (
     FAILED,
     INTERRUPTED,
     RUNNING,
+    DataRecord,
     ObjectiveRecord,
     PluginUse,
     RunRecord,
@@ -159,6 +162,15 @@ def _backup_dir(loaded: LoadedSpec) -> str:
     )
 
 
+def data_record(prepared: PreparedData) -> DataRecord:
+    return DataRecord(
+        fingerprint=combined(prepared.fingerprints),
+        splits=dict(prepared.fingerprints),
+        cache=prepared.cache,
+        cache_entry=str(prepared.cache_entry) if prepared.cache_entry else None,
+    )
+
+
 def new_record(bench: Workbench, backup_dir: str) -> RunRecord:
     """The first record of a new run: what it is, before anything trains."""
     import keras
@@ -192,6 +204,7 @@ def new_record(bench: Workbench, backup_dir: str) -> RunRecord:
         resize=spec.data.resize,
         sizes={k: len(v) for k, v in prepared.splits().items()},
         skipped_files=list(prepared.skipped),
+        data=data_record(prepared),
         scaling=ScalingRecord(recipe=spec.scaling.recipe, state=scaling.state()),
         objective=ObjectiveRecord(**bench.objective.describe()),
         backend=backend,

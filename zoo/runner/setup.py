@@ -16,7 +16,7 @@ import numpy as np
 from zoo.data.pipeline import build_pipelines
 from zoo.data.prepare import prepare_data
 from zoo.data.prepared import Pipelines, PreparedData
-from zoo.errors import Problem
+from zoo.errors import Problem, UserError
 from zoo.record.run import RunRecord
 from zoo.runner.aux_outputs import with_auxiliary_losses
 from zoo.runner.build import build_model
@@ -108,6 +108,30 @@ def threshold_problems(spec: SpecBase, has_validation: bool, num_classes: int) -
     return []
 
 
+def check_same_data(record: RunRecord, prepared: PreparedData, loaded: LoadedSpec) -> None:
+    """A resumed run must go on with the images it started with: a changed file, label or
+    split would make it a different run that looks like the same one."""
+    if record.data is None:  # recorded by an older zoo
+        return
+    changed = [
+        split
+        for split, fingerprint in record.data.splits.items()
+        if prepared.fingerprints.get(split) != fingerprint
+    ]
+    if changed:
+        raise UserError(
+            [
+                Problem(
+                    f"the data changed since the run started (the {', '.join(changed)} split "
+                    f"{'differs' if len(changed) == 1 else 'splits differ'}: a file, label or "
+                    "split seed is not what it was); resuming would mix two data sets, so "
+                    "train a new run instead",
+                    loaded.file,
+                )
+            ]
+        )
+
+
 def set_up(loaded: LoadedSpec, record: RunRecord | None) -> Workbench:
     """Seed, prepare the data, build pipelines and the model (``record``: the run being
     resumed, whose scaling state is restored rather than fitted again)."""
@@ -115,6 +139,8 @@ def set_up(loaded: LoadedSpec, record: RunRecord | None) -> Workbench:
     clear_keras_session()
     deterministic = seed_everything(spec.seed)
     prepared = prepare_data(loaded)
+    if record is not None:
+        check_same_data(record, prepared, loaded)
     has_validation = prepared.validation is not None and len(prepared.validation) > 0
     problems = check_callbacks(spec, has_validation, prepared.num_classes)
     problems += threshold_problems(spec, has_validation, prepared.num_classes)

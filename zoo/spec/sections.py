@@ -228,6 +228,18 @@ class SplitSpec(Section):
     )
 
 
+CacheMode = Literal["auto", "disk", "memory", "none"]
+
+
+def _cache_mode(value: object) -> object:
+    """Booleans as they were: true kept images in memory, false decoded every epoch."""
+    if value is True:
+        return "memory"
+    if value is False:
+        return "none"
+    return value
+
+
 class DataSpec(Section):
     """Where the images come from: a data source, its params and the shared data options.
 
@@ -252,7 +264,14 @@ class DataSpec(Section):
         "error",
         description="A corrupt or unreadable image: stop with its name, or skip and count it.",
     )
-    cache: bool = Field(True, description="Cache decoded, resized images in memory.")
+    cache: Annotated[CacheMode, BeforeValidator(_cache_mode)] = Field(
+        "auto",
+        description="Where decoded, resized file images are kept: disk (decoded once into "
+        "the cache folder, ZOO_CACHE_DIR, and reused by every run over the same files; read "
+        "memory-mapped), memory (decoded by each run), none (decoded again every epoch) or "
+        "auto (disk, or memory when the cache folder cannot be written). true means memory, "
+        "false none.",
+    )
 
 
 class ModelSpec(Section):

@@ -1,5 +1,6 @@
 """``zoo runs --compare RUN...``: the spec keys where runs differ, their backend, every
-metric of their evaluated split, and an overlay plot of their training curves. A sweep
+metric of their evaluated split (flagging runs not tested on the same images, by the test
+split's fingerprint in their records), and an overlay plot of their training curves. A sweep
 folder stands for all its trials' runs, with the sweep's objective per trial and its best
 trial marked; a seed group for its seeds' runs.
 
@@ -95,6 +96,11 @@ def _read(run: Path) -> dict[str, Any]:
         "status": state.status,
         "epochs": state.epochs,
         "backend": state.record.backend if state.record else None,
+        "test_data": (
+            state.record.data.splits.get("test")
+            if state.record is not None and state.record.data is not None
+            else None
+        ),
     }
 
 
@@ -145,6 +151,7 @@ def compare(paths: list[str | Path]) -> dict[str, Any]:
             "epochs": r["epochs"],
             "split": results.split if results is not None else None,
             "metrics": {m: (results.scores.get(m) if results else None) for m in metrics},
+            "test_data": r["test_data"],
         }
         objective = objectives.get(sweep) if sweep is not None else None
         if objective is not None:
@@ -157,7 +164,9 @@ def compare(paths: list[str | Path]) -> dict[str, Any]:
             }
         rows.append(row)
     _mark_best(rows)
+    tested_on = {r["test_data"] for r in runs if r["test_data"]}
     return {
+        "same_test_data": len(tested_on) <= 1,
         "differing_keys": differing,
         "metrics": metrics,
         "runs": rows,
