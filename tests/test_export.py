@@ -298,13 +298,15 @@ def test_only_finished_runs_export(status, copied_run, capsys):
 @pytest.mark.parametrize(
     ("args", "message"),
     [
+        (["--to", "pb"], "unknown export format 'pb'"),
         (["--format", "pb"], "unknown export format 'pb'"),
-        (["--format", "json"], "use --json"),
-        (["--format", "tflite", "--quantize", "int4"], "unknown quantization 'int4'"),
-        (["--format", "savedmodel", "--quantize", "int8"], "tflite format only"),
-        (["--format", "tflite", "--calibration-images", "0"], "at least 1"),
-        (["--format", "tflite"], "already exists; pass --force"),
-        (["--format", "tflite", "--out", "x.tflite"], "a folder for the model"),
+        (["--format", "tflite", "--to", "onnx"], "give the export format once, with --to"),
+        (["--to", "tflite", "--quantize", "int4"], "unknown quantization 'int4'"),
+        (["--to", "savedmodel", "--quantize", "int8"], "tflite format only"),
+        (["--to", "tflite", "--calibration-images", "0"], "at least 1"),
+        (["--to", "tflite"], "already exists; pass --force"),
+        (["--format", "tflite"], "already exists; pass --force"),  # the older spelling
+        (["--to", "tflite", "--out", "x.tflite"], "a folder for the model"),
     ],
 )
 def test_bad_export_requests(args, message, exports, run_dir, capsys, tmp_path):
@@ -343,7 +345,7 @@ def test_predict_on_onnx_without_onnxruntime_names_the_extra(
 def test_force_replaces_an_export_but_never_a_foreign_folder(run_dir, tmp_path, capsys):
     out = tmp_path / "served"
     code, stdout, err = cli(
-        capsys, "export", str(run_dir), "--format", "tflite", "--out", str(out), "--json"
+        capsys, "export", str(run_dir), "--to", "tflite", "--out", str(out), "--format", "json"
     )
     assert code == 0, err
     first = json.loads(stdout)

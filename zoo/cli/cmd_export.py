@@ -1,4 +1,4 @@
-"""zoo export RUN --format savedmodel|tflite|onnx: a finished run as a model to serve."""
+"""zoo export RUN --to savedmodel|tflite|onnx: a finished run as a model to serve."""
 
 from __future__ import annotations
 
@@ -25,9 +25,9 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     )
     p.add_argument("run_dir", metavar="RUN", help="run folder written by zoo train")
     p.add_argument(
-        "--format",
+        "--to",
         dest="export_format",
-        default="savedmodel",
+        default=None,
         metavar="FORMAT",
         help="savedmodel (default), tflite or onnx",
     )
@@ -49,25 +49,28 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
         metavar="N",
         help="training images of the run's data to calibrate int8 on (100)",
     )
-    # --format names the export format here, so JSON output is --json (args.format="json"
-    # is what the CLI's error handler looks at).
     p.add_argument(
-        "--json",
-        dest="format",
-        action="store_const",
-        const="json",
+        "--format",
         default="text",
-        help="print the result as JSON (no progress)",
+        metavar="{text,json}",
+        help="text for people (default), json for programs (as every verb); the export "
+        "format is --to (--format savedmodel|tflite|onnx, its older spelling, still works)",
+    )
+    p.add_argument(  # the older spelling of --format json
+        "--json", dest="format", action="store_const", const="json", help=argparse.SUPPRESS
     )
     return p
 
 
 def run(args: argparse.Namespace) -> int:
-    if args.export_format in ("text", "json"):
-        raise UserError(
-            "--format names the export format here (savedmodel, tflite, onnx); "
-            "for JSON output use --json"
-        )
+    if args.format not in ("text", "json"):  # --format tflite: the older spelling of --to
+        if args.export_format is not None:
+            raise UserError(
+                f"--format {args.format} and --to {args.export_format}: give the export "
+                "format once, with --to (--format is text or json)"
+            )
+        args.export_format, args.format = args.format, "text"
+    args.export_format = args.export_format or "savedmodel"
 
     if not tensorflow_installed():
         raise UserError(

@@ -12,6 +12,7 @@ import zoo
 from zoo.cli.options import add_format_option
 from zoo.cli.output import print_json, print_table, terminal_width
 from zoo.plugin.registry import describe_params
+from zoo.spec.components import Component
 from zoo.spec.sections import GRAPH_MAX_CPU_SIDE as side
 
 
@@ -35,7 +36,13 @@ def _short(text: str, width: int = 40) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
+    from zoo.spec.components import find
 
+    component = find(args.name)
+    if component is not None and (":" in args.name or args.name not in zoo.registry()):
+        return _component(component, args)
+    if args.name not in zoo.registry():
+        _unknown(args.name)
     info = zoo.describe(args.name)
     if args.format == "json":
         print_json(info)
@@ -87,6 +94,56 @@ def run(args: argparse.Namespace) -> int:
         print_table(rows, headers, width=width)
     else:
         out.write("no parameters\n")
+    if component is not None:  # a plugin and a built-in of one name (tensorboard)
+        kind = component.kind[:-1]
+        out.write(f"\n'{args.name}' is also a {kind}: zoo info {kind}:{args.name}\n")
+    return 0
+
+
+def _unknown(name: str) -> None:
+    """A name that is neither a plugin nor a built-in component: a did-you-mean over both."""
+    from zoo.errors import UserError
+    from zoo.spec.components import components
+    from zoo.suggest import did_you_mean
+
+    known = [e.name for e in zoo.registry()] + [c.name for c in components()]
+    hint = did_you_mean(name, known)
+    raise UserError(
+        f"no plugin or built-in component named '{name}'"
+        + (f"; {hint}" if hint else "")
+        + " (zoo list shows the plugins; zoo list callbacks|optimizers|losses|metrics|"
+        "schedules the spec's built-ins)"
+    )
+
+
+def _component(component: Component, args: argparse.Namespace) -> int:
+    """A callback, optimizer, loss, metric or schedule: what it is, how a spec names it,
+    its parameters (from the spec model that checks them)."""
+    rows = []
+    if component.params is not None:
+        rows = [r for r in _expanded(component.params) if r["name"] not in component.skip]
+    if args.format == "json":
+        print_json({**component.summary(), "parameters": rows})
+        return 0
+    out = sys.stdout
+    out.write(f"{component.name} ({component.kind[:-1]})\n  {component.description}\n")
+    out.write(f"  in a spec: {component.usage}\n\n")
+    if not rows:
+        out.write("no parameters\n")
+        return 0
+    table = [
+        (
+            r["name"],
+            _short(r["type"], 24),
+            "(required)" if r["required"] else _short(repr(r["default"]), 24),
+            " ".join(_bound(k, v) for k, v in r["bounds"].items()),
+            r["description"],
+        )
+        for r in rows
+    ]
+    print_table(
+        table, ("PARAMETER", "TYPE", "DEFAULT", "BOUNDS", "DESCRIPTION"), width=terminal_width()
+    )
     return 0
 
 
@@ -111,21 +168,33 @@ def _nested_models(annotation: object) -> list[type]:
     return found
 
 
-def _expanded(model: type[BaseModel], prefix: str = "", depth: int = 0) -> list[dict[str, Any]]:
+def _expanded(
+    model: type[BaseModel],
+    prefix: str = "",
+    depth: int = 0,
+    parent_default: object = None,
+) -> list[dict[str, Any]]:
     """Parameter rows of ``model`` with each nested parameter model's rows after its own,
-    named by path (``head.pooling``, ``blocks[].convs``)."""
+    named by path (``head.pooling``, ``blocks[].convs``). A nested key's default is the one
+    its parent's default holds (``head`` defaults to a flatten head: ``head.pooling`` to
+    ``flatten``), so the two rows never disagree; keys of list items (``blocks[]``) show
+    the item model's own defaults, those of an item added to the list."""
     import typing
 
     rows = []
     for prm in describe_params(model):
         field = model.model_fields[prm["name"]]
+        if isinstance(parent_default, dict) and prm["name"] in parent_default:
+            prm = {**prm, "default": parent_default[prm["name"]], "required": False}
         rows.append({**prm, "name": prefix + prm["name"]})
         if depth >= 3:
             continue
         for inner in _nested_models(field.annotation):
             origin = typing.get_origin(_strip_optional(field.annotation))
-            step = "[]." if origin in (list, tuple) else "."
-            rows += _expanded(inner, f"{prefix}{prm['name']}{step}", depth + 1)
+            listed = origin in (list, tuple)
+            step = "[]." if listed else "."
+            inherited = None if listed else prm["default"]
+            rows += _expanded(inner, f"{prefix}{prm['name']}{step}", depth + 1, inherited)
     return rows
 
 

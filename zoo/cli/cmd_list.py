@@ -8,6 +8,7 @@ import sys
 import zoo
 from zoo.cli.options import add_format_option
 from zoo.cli.output import print_json, print_table, terminal_width
+from zoo.spec.components import KINDS as COMPONENT_KINDS
 
 HUB_HINT = (
     "KerasHub's backbones (ViT, DeiT, DINOv2, DINOv3, Swin, ...) come with the zoo-hub "
@@ -30,7 +31,11 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
         description="List what the zoo can build. Broken plugins are listed with the reason.",
     )
     p.add_argument(
-        "kind", nargs="?", choices=("architectures", "recipes", "data"), help="only this kind"
+        "kind",
+        nargs="?",
+        choices=("architectures", "recipes", "data", *COMPONENT_KINDS),
+        help="only this kind: a kind of plugin, or of the spec's built-in components "
+        "(callbacks, optimizers, losses, metrics, schedules)",
     )
     p.add_argument("--pattern", help="glob on the name, e.g. 'res*'")
     p.add_argument("--tag", action="append", help="only entries with this tag (repeatable)")
@@ -44,7 +49,8 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
 
 
 def run(args: argparse.Namespace) -> int:
-
+    if args.kind in COMPONENT_KINDS:
+        return _components(args)
     reg = zoo.registry()
     entries = reg.list(
         args.kind,
@@ -115,3 +121,19 @@ def _optional_hint(reg: zoo.Registry, args: argparse.Namespace) -> str | None:
         if what == "family" and not any(e.family == word for e in reg):
             return f"zoo: no architecture is of the family '{word}'; {hint}"
     return None
+
+
+def _components(args: argparse.Namespace) -> int:
+    """``zoo list callbacks`` (optimizers, losses, metrics, schedules): what a spec may name."""
+    from fnmatch import fnmatch
+
+    from zoo.spec.components import of_kind
+
+    found = [c for c in of_kind(args.kind) if not args.pattern or fnmatch(c.name, args.pattern)]
+    if args.format == "json":
+        print_json({"components": [c.summary() for c in found]})
+        return 0
+    rows = [(c.name, c.usage, c.description) for c in found]
+    print_table(rows, ("NAME", "IN A SPEC", "DESCRIPTION"), width=terminal_width())
+    sys.stdout.write("zoo info NAME shows one's parameters\n")
+    return 0

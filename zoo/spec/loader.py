@@ -229,6 +229,9 @@ def _migrate(data: dict[str, Any], file: str) -> dict[str, Any]:
     return data
 
 
+SWEEP_KEYS = frozenset({"spec", "space"})  # what makes a YAML file a sweep file
+
+
 def load_spec_text(
     text: str,
     file: str = "<spec>",
@@ -244,6 +247,18 @@ def load_spec_text(
     doc = parse_yaml(text, file)
     if not isinstance(doc.data, dict):
         raise UserError([Problem("a spec must be a mapping of keys to values", file, 1, 1)])
+    if SWEEP_KEYS <= set(doc.data) and "model" not in doc.data:
+        raise UserError(
+            [
+                Problem(
+                    "this is a sweep file (spec, space, objective), not a spec: check it with "
+                    f"zoo sweep {file} --check, run it with zoo sweep {file}",
+                    file,
+                    1,
+                    1,
+                )
+            ]
+        )
     data = _migrate(apply_overrides(doc.data, overrides), file)
     doc = YamlDocument(data, doc.root, file)
     model = build_spec_model(registry)
