@@ -42,3 +42,20 @@ def test_the_plugin_surface_loads_no_runner():
     )
     assert done.returncode == 0, done.stderr
     assert int(done.stdout.strip()) <= 32  # zoo, zoo.plugin.*, zoo.spec.* and the foundation
+
+
+def test_every_package_is_in_the_distribution():
+    """A package missing from pyproject's list works in an editable checkout and is absent
+    from a wheel: `pip install .` would give an ImportError."""
+    import tomllib
+
+    listed = set(
+        tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"]
+    )
+    found = {
+        ".".join(p.parent.relative_to(ROOT).parts).replace("plugins", "zoo_builtins", 1)
+        for root in ("zoo", "plugins")
+        for p in (ROOT / root).rglob("__init__.py")
+        if "template" not in p.parts and "__pycache__" not in p.parts
+    }
+    assert found == listed, (found - listed, listed - found)
