@@ -185,9 +185,7 @@ def run(args: argparse.Namespace) -> int:
     total = sum(s["size"] for s in report["splits"].values())
     out.write(
         f"{args.spec}: source '{spec.data.source}', {total} images of {h}x{w}x{c}, "
-        f"{prepared.num_classes} classes"
-        + _where(report)
-        + "\n\n"
+        f"{prepared.num_classes} classes" + _where(report) + "\n\n"
     )
     names = [n for n in ("train", "validation", "test") if n in report["splits"]]
     rows = [
