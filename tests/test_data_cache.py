@@ -248,6 +248,22 @@ def test_rows_read_what_indexing_the_copy_reads(index, picks, start, stop):
         )
 
 
+def test_rows_of_a_memory_map_read_what_the_array_holds(tmp_path):
+    """Rows of an ``.npy`` map (header before row 0, rows spanning pages) are hinted to the
+    kernel before the gather; the hint must never change what is read."""
+    path = tmp_path / "images.npy"
+    written = np.lib.format.open_memmap(path, mode="w+", dtype=np.uint8, shape=(40, 37, 61, 3))
+    written[:] = np.random.default_rng(0).integers(0, 256, written.shape, dtype=np.uint8)
+    expected = np.array(written)
+    del written
+    base = np.load(path, mmap_mode="r")
+    index = np.random.default_rng(1).permutation(40)[:30]
+    rows = Rows(base, index)
+    np.testing.assert_array_equal(np.asarray(rows), expected[index])
+    picks = np.array([29, 0, 7, 7, 15])
+    np.testing.assert_array_equal(rows[picks], expected[index[picks]])
+
+
 def test_zoo_cache_ls_and_clear(tmp_path, cache_dir, capsys):
     prepare(make_folder(tmp_path / "photos"))
     assert main(["cache", "ls"]) == 0

@@ -7,6 +7,8 @@ A source either returns one pool (``splits={"all": ...}``), which zoo splits by 
 
 from __future__ import annotations
 
+import contextlib
+import mmap
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -50,9 +52,31 @@ class Rows:
             return np.asarray(self.base[self.index[key]])
         rows = np.atleast_1d(self.index[key])
         order = np.argsort(rows, kind="stable")  # read the map in file order
+        ordered = rows[order]
+        self._will_need(ordered)
         out = np.empty((len(rows), *self.base.shape[1:]), dtype=self.base.dtype)
-        out[order] = self.base[rows[order]]
+        out[order] = self.base[ordered]
         return out
+
+    def _will_need(self, rows: np.ndarray) -> None:
+        """Ask the kernel to read these rows of a memory map now, all at once: the copy
+        that follows would fault their pages in one at a time, holding the GIL (measured on
+        a cold 77 KB-per-row cache: 12,500 rows/s instead of 2,800)."""
+        mm = getattr(self.base, "_mmap", None)
+        if mm is None or len(rows) > 4096 or not self.base.flags.c_contiguous:
+            return
+        try:
+            start = np.frombuffer(mm, dtype=np.uint8, count=1).ctypes.data
+        except (TypeError, ValueError):
+            return
+        first = self.base.ctypes.data - start  # where row 0 lies in the map
+        size = int(np.prod(self.base.shape[1:])) * self.base.itemsize
+        page = mmap.PAGESIZE
+        for row in rows:
+            at = first + int(row) * size
+            aligned = at - at % page
+            with contextlib.suppress(OSError, ValueError):
+                mm.madvise(mmap.MADV_WILLNEED, aligned, at + size - aligned)
 
     def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
         out = self[slice(None)]
