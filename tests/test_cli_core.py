@@ -55,7 +55,9 @@ def test_info_lists_parameters_and_unknown_name_exits_2():
     assert "hidden_units" in result.stdout and "Units of each hidden Dense layer" in result.stdout
     result = run_zoo("info", "mpl")
     assert result.returncode == 2
-    assert result.stderr.startswith("unknown plugin 'mpl'; did you mean 'mlp'?")
+    assert result.stderr.startswith(
+        "no plugin or built-in component named 'mpl'; did you mean 'mlp'?"
+    )
     assert "Traceback" not in result.stderr
 
 

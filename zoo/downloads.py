@@ -59,11 +59,11 @@ def offline() -> bool:
 
 def file_hash(path: Path, expected: str) -> str:
     algorithm = "sha256" if len(expected) == 64 else "md5"
-    digest = hashlib.new(algorithm)
+    hasher = hashlib.new(algorithm)
     with open(path, "rb") as f:
         for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+            hasher.update(block)
+    return hasher.hexdigest()
 
 
 def is_present(remote: RemoteFile) -> bool:

@@ -101,12 +101,16 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _unknown(name: str) -> None:
-    """A name that is neither a plugin nor a built-in component: a did-you-mean over both."""
+    """A name that is neither a plugin nor a built-in component: a did-you-mean over both
+    (a broken or clashing plugin of that name says so instead)."""
     from zoo.errors import UserError
     from zoo.spec.components import components
     from zoo.suggest import did_you_mean
 
-    known = [e.name for e in zoo.registry()] + [c.name for c in components()]
+    registry = zoo.registry()
+    if name in registry.conflicts or registry.broken_plugin(name) is not None:
+        registry.get(name)  # raises the clash, or why the plugin of that name did not load
+    known = [e.name for e in registry] + [c.name for c in components()]
     hint = did_you_mean(name, known)
     raise UserError(
         f"no plugin or built-in component named '{name}'"
