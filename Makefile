@@ -26,10 +26,11 @@ run: setup  ## train the default spec: an MLP on scikit-learn's bundled digits (
 
 # Test files run on this many worker processes (pytest-xdist; a file stays on one worker, so
 # its module fixtures are built once). 2 halves the suite's time on the 2-core CI machines.
+# --no-loadscope-reorder keeps tests/conftest.py's order: the heaviest files first.
 TEST_WORKERS ?= 2
 
 test: setup
-	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile tests $(HUB)/tests
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder tests $(HUB)/tests
 
 # zoo-hub's tests alone (with its own pytest settings); -m long adds every variant
 test-hub: setup

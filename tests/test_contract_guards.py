@@ -167,6 +167,7 @@ GOOGLENET_AUX = textwrap.dedent("""\
     """)
 
 
+@pytest.mark.long  # 22 s; the auxiliary heads' build and outputs are checked by the default run
 def test_googlenet_trains_with_its_auxiliary_heads_and_saves_only_the_classifier(tmp_path: Path):
     import keras
 

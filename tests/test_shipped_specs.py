@@ -67,6 +67,9 @@ def smoke_overrides(path: Path) -> list[str]:
 
 
 OFFLINE = [p for p in _specs() if not needs_download(p)]
+# The two heaviest at smoke scale (70 s and 53 s on 2 cores): ResNet-50 and EfficientNetV2-B0
+# are built, trained and saved by test_architectures and test_backbones in the default run.
+LONG_SPECS = {"reference_resnet50.yaml", "folder_efficientnetv2b0.yaml"}
 DOWNLOAD = [p for p in _specs() if needs_download(p)]
 
 
@@ -82,7 +85,11 @@ def test_every_shipped_spec_validates_and_says_what_it_needs(path):
         assert word not in _raw(path).get("description", ""), path.name
 
 
-@pytest.mark.parametrize("path", OFFLINE, ids=lambda p: p.name)
+@pytest.mark.parametrize(
+    "path",
+    [pytest.param(p, marks=pytest.mark.long) if p.name in LONG_SPECS else p for p in OFFLINE],
+    ids=lambda p: p.name,
+)
 def test_offline_specs_train_at_smoke_scale(path, tmp_path):
     result = zoo.train(path, out=tmp_path, overrides=smoke_overrides(path))
     assert result.evaluation is not None and result.evaluation.count > 0

@@ -147,6 +147,7 @@ def test_sweep_writes_trials_best_spec_and_plots(tmp_path, capsys):
     assert len(read_csv(out / "trials.csv")) == 3
 
 
+@pytest.mark.long  # 29 s; a killed worker's trial (below) shares a study in the default run
 def test_two_workers_share_one_study(tmp_path):
     sweep = write_sweep(tmp_path, trials=5)
     out = tmp_path / "s"
