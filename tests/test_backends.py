@@ -285,22 +285,36 @@ print(json.dumps({{"code": code, "tf": "tensorflow" in sys.modules, "info": info
     )
 
 
-@needs_jax
-@pytest.mark.slow
-@pytest.mark.parametrize("path", ["tf_data"])  # py_dataset: the two-host test below
-def test_data_parallel_on_two_virtual_jax_devices(tmp_path, path):
-    out = python(
+# One spec for the data-parallel runs, on one process or two: the two-host run must equal
+# the one-process run over as many devices (class weights travel as sample weights).
+DATA_PARALLEL = [
+    "training.epochs=3",
+    "runtime.backend=jax",
+    "training.batch_size=32",
+    "runtime.distribution=data_parallel",
+    "training.class_weight=balanced",
+]
+
+
+@pytest.fixture(scope="module")
+def one_process_two_devices(tmp_path_factory: pytest.TempPathFactory) -> dict:
+    out = tmp_path_factory.mktemp("data_parallel")
+    return python(
         f"""
 import json, zoo
-r = zoo.train("specs/digits_mlp.yaml", out="{tmp_path}", verbose=0,
-              overrides=["training.epochs=3", "runtime.backend=jax", "training.batch_size=32",
-                         "runtime.distribution=data_parallel", "runtime.input={path}",
-                         "training.class_weight=balanced"])
+r = zoo.train("specs/digits_mlp.yaml", out="{out}", verbose=0,
+              overrides={DATA_PARALLEL + ["runtime.input=tf_data"]!r})
 info = json.load(open(r.run_dir / "run.json"))
 print(json.dumps({{"strategy": info["strategy"], "metrics": r.metrics}}))
 """,
         env={"XLA_FLAGS": "--xla_force_host_platform_device_count=2", "KERAS_BACKEND": "jax"},
     )
+
+
+@needs_jax
+@pytest.mark.slow
+def test_data_parallel_on_two_virtual_jax_devices(one_process_two_devices):
+    out = one_process_two_devices
     assert out["strategy"] == {
         "name": "data_parallel",
         "replicas": 2,
@@ -320,35 +334,28 @@ def _free_port() -> int:
 
 @needs_jax
 @pytest.mark.slow
-def test_two_jax_processes_train_one_model_on_localhost(tmp_path):
+@pytest.mark.parametrize(
+    "more",
+    [
+        ["runtime.input=py_dataset"],
+        ["runtime.input=tf_data", "augmentation={recipe: light, path: python}"],
+    ],
+    ids=["py_dataset", "tf_data-augmented"],
+)
+def test_two_jax_processes_train_one_model_on_localhost(tmp_path, more, one_process_two_devices):
+    """Each host reads and augments only its rows of every batch: without augmentation the
+    two hosts train exactly the model one process trains on two devices."""
     env = dict(
         os.environ,
         TF_CPP_MIN_LOG_LEVEL="3",
         KERAS_DISTRIBUTION_NUM_PROCESSES="2",
         KERAS_DISTRIBUTION_JOB_ADDRESSES=f"127.0.0.1:{_free_port()}",
     )
-    args = [
-        sys.executable,
-        "-m",
-        "zoo",
-        "train",
-        "specs/digits_mlp.yaml",
-        "--out",
-        str(tmp_path),
-        "--epochs",
-        "2",
-        "--set",
-        "runtime.backend=jax",
-        "--set",
-        "runtime.distribution=data_parallel",
-        "--set",
-        "runtime.input=py_dataset",
-        "--format",
-        "json",
-    ]
+    sets = [arg for option in DATA_PARALLEL + more for arg in ("--set", option)]
+    args = [sys.executable, "-m", "zoo", "train", "specs/digits_mlp.yaml", "--out", str(tmp_path)]
     procs = [
         subprocess.Popen(
-            args,
+            [*args, *sets, "--format", "json"],
             env={**env, "KERAS_DISTRIBUTION_PROCESS_ID": str(i)},
             cwd=ROOT,
             stdout=subprocess.PIPE,
@@ -364,6 +371,12 @@ def test_two_jax_processes_train_one_model_on_localhost(tmp_path):
     assert first["metrics"] == second["metrics"]  # one model, trained together
     info = json.loads((Path(first["run_dir"]) / "run.json").read_text())
     assert info["strategy"]["hosts"] == 2 and info["strategy"]["replicas"] == 2
+    one = one_process_two_devices["metrics"]["test"]  # the CLI prints the test metrics
+    assert set(first["metrics"]) <= set(one)
+    if "augmentation" not in " ".join(more):
+        assert first["metrics"] == pytest.approx({k: one[k] for k in first["metrics"]}, rel=1e-5)
+    else:  # each host draws its own augmentations (flips too: 3 epochs reach about 0.74)
+        assert first["metrics"]["accuracy"] >= 0.5  # chance: 0.1
 
 
 @needs_jax

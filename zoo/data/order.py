@@ -9,7 +9,8 @@ resumed at epoch k sees exactly what an uninterrupted run saw from epoch k on.
   input); with a buffer as large as the split it is a uniform permutation.
 - :func:`balanced_order` (``training.sampler: balanced``): as many draws as the split holds,
   every class equally likely, with replacement inside a class.
-- :func:`batch_seeds`: one int64 seed per batch for the augmenter.
+- :func:`batch_seeds`: one int64 seed per batch for the augmenter; in a run over several
+  hosts each host augments only its own rows (:mod:`zoo.data.hosts`), with seeds of its own.
 """
 
 from __future__ import annotations
@@ -18,11 +19,11 @@ from collections.abc import Sequence
 
 import numpy as np
 
-_SHUFFLE, _AUGMENT, _BALANCED = 0, 1, 2
+_SHUFFLE, _AUGMENT, _BALANCED, _HOST_AUGMENT = 0, 1, 2, 3
 
 
-def _rng(seed: int, epoch: int, salt: int) -> np.random.Generator:
-    return np.random.default_rng([int(seed) % 2**63, int(epoch), salt])
+def _rng(seed: int, epoch: int, salt: int, *more: int) -> np.random.Generator:
+    return np.random.default_rng([int(seed) % 2**63, int(epoch), salt, *more])
 
 
 def epoch_order(n: int, buffer: int, seed: int, epoch: int) -> np.ndarray:
@@ -76,6 +77,16 @@ def training_order(
     return epoch_order(len(labels), buffer, seed, epoch)
 
 
-def batch_seeds(seed: int, epoch: int, steps: int) -> np.ndarray:
-    """``steps`` int64 seeds, one for each batch of epoch ``epoch``."""
-    return _rng(seed, epoch, _AUGMENT).integers(0, 2**62, steps, dtype=np.int64)
+def batch_seeds(seed: int, epoch: int, steps: int, host: int | None = None) -> np.ndarray:
+    """``steps`` int64 seeds, one for each batch of epoch ``epoch``; with ``host``, the
+    seeds that host augments its rows of each batch with (a stream of its own, so no two
+    hosts draw the same augmentation for different images)."""
+    rng = _rng(seed, epoch, _AUGMENT) if host is None else _rng(seed, epoch, _HOST_AUGMENT, host)
+    return rng.integers(0, 2**62, steps, dtype=np.int64)
+
+
+def stream_seed(seed: int, host: int | None = None) -> int:
+    """The seed of an endless stream of batch seeds (a split not drawn epoch by epoch)."""
+    if host is None:
+        return int(seed)
+    return int(_rng(seed, 0, _HOST_AUGMENT, host).integers(0, 2**62))

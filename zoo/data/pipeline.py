@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from zoo.backend import input_pipeline
+from zoo.data.hosts import HostShare
 from zoo.data.prepared import Pipelines, PreparedData
 from zoo.spec.loader import LoadedSpec
 
@@ -24,6 +25,7 @@ def build_pipelines(
     scaling_state: dict[str, Any] | None = None,
     augment_workers: int | None = None,
     first_epoch: int | None = None,
+    share: HostShare | None = None,
 ) -> Pipelines:
     """Batched datasets of ``(float32 scaled images, int64 labels)`` for each split.
 
@@ -40,12 +42,17 @@ def build_pipelines(
         ``steps_per_epoch``), each epoch's order and augmentation seeds drawn from
         (seed, epoch) alone, so a run resumed at epoch k gets the batches an uninterrupted
         run got. None: one epoch per iteration, reshuffled each time.
+    :param share: this host's share of a run over several hosts: the training split and
+        ``validation_share`` read only its rows of every global batch (the same global
+        batches on every host) and augment them with seeds of its own; see
+        :class:`~zoo.data.prepared.Pipelines`.
     """
     options: dict[str, Any] = {
         "batch_size": batch_size,
         "scaling_state": scaling_state,
         "augment_workers": augment_workers,
         "first_epoch": first_epoch,
+        "share": share,
     }
     if input_pipeline(loaded.spec.runtime.input) == "py_dataset":
         from zoo.data.py_pipeline import build_py_pipelines  # imports Keras

@@ -57,6 +57,12 @@ class Pipelines:
 
     ``scaling`` is the fitted :class:`zoo.Scaling`; its ``state()`` goes into the run so
     predict-time images are scaled exactly like training ones.
+
+    In a run over several hosts (built with a :class:`zoo.data.hosts.HostShare`), ``train``
+    and ``validation_share`` hold only this host's rows of every global batch, as
+    ``(images, labels, real)`` (``real``: 0.0 for a padding row), so each host reads its
+    share every epoch; ``validation`` and ``test`` stay whole, for the end-of-run report,
+    which needs every image's probabilities.
     """
 
     train: Any
@@ -64,3 +70,4 @@ class Pipelines:
     test: Any | None
     scaling: Scaling
     steps_per_epoch: int
+    validation_share: Any | None = None

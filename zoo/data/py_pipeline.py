@@ -30,6 +30,7 @@ from typing import Any
 import keras
 import numpy as np
 
+from zoo.data.hosts import HostShare
 from zoo.data.order import batch_seeds, training_order
 from zoo.data.prepared import Pipelines, PreparedData
 from zoo.data.recipes import (
@@ -63,6 +64,7 @@ class _Split:
     seeds: Callable[[int], np.ndarray] | None = None  # epoch -> a seed per batch
     targets: Targets | None = None
     first_epoch: int = 0
+    share: HostShare | None = None  # a run over several hosts: this host's rows only
 
 
 class Batches(keras.utils.PyDataset):
@@ -104,12 +106,12 @@ class Batches(keras.utils.PyDataset):
             return self
         return Batches(replace(self._split, targets=targets), self._ahead)
 
-    def __iter__(self) -> Iterator[tuple[np.ndarray, Any]]:
+    def __iter__(self) -> Iterator[tuple[Any, ...]]:
         """One epoch (the first)."""
         for i in range(self._steps):
             yield self[i]
 
-    def __getitem__(self, index: int) -> tuple[np.ndarray, Any]:
+    def __getitem__(self, index: int) -> tuple[Any, ...]:
         if index < 0 or (self._split.order is None and index >= self._steps):
             raise IndexError(index)
         if self._pool is None:
@@ -128,7 +130,7 @@ class Batches(keras.utils.PyDataset):
                     self._pending[k] = self._pool.submit(self._make, k)
         return wanted.result()
 
-    def _make(self, index: int) -> tuple[np.ndarray, Any]:
+    def _make(self, index: int) -> tuple[Any, ...]:
         s = self._split
         epoch, step = divmod(index, self._steps)
         rows = np.arange(step * s.batch, min((step + 1) * s.batch, len(s.image_set)))
@@ -137,12 +139,16 @@ class Batches(keras.utils.PyDataset):
             order, seeds = self._plan(s.first_epoch + epoch)
             rows = order[rows]
             seed = int(seeds[step]) if seeds is not None else None
+        real: tuple[np.ndarray, ...] = ()
+        if s.share is not None:  # this host's rows of the global batch, before reading any
+            positions, mask = s.share.rows(len(rows))
+            rows, real = rows[positions], (mask,)
         images = self._images(rows)
         labels = np.asarray(s.image_set.labels, dtype=np.int64)[rows]
         if s.augment is not None and seed is not None:
             images = s.augment(images, seed)
         x = np.asarray(s.scaling(images.astype(np.float32)), dtype=np.float32)
-        return s.targets(x, labels) if s.targets is not None else (x, labels)
+        return (*s.targets(x, labels), *real) if s.targets is not None else (x, labels, *real)
 
     def _plan(self, epoch: int) -> tuple[np.ndarray, np.ndarray | None]:
         """(order, batch seeds) of an epoch; the last two epochs' are kept."""
@@ -212,6 +218,7 @@ def build_py_pipelines(
     scaling_state: dict[str, Any] | None = None,
     augment_workers: int | None = None,
     first_epoch: int | None = None,
+    share: HostShare | None = None,
 ) -> Pipelines:
     """:class:`Pipelines` of :class:`Batches`; the arguments are those of
     :func:`zoo.data.pipeline.build_pipelines`."""
@@ -227,27 +234,30 @@ def build_py_pipelines(
     threads = max(1, min(usable_cpus(), 8))
     base = dict(shape=prepared.image_shape, resize=spec.data.resize, batch=batch, scaling=scaling)
 
-    def evaluation(image_set: ImageSet | None) -> Batches | None:
+    def evaluation(image_set: ImageSet | None, mine: HostShare | None = None) -> Batches | None:
         if image_set is None:
             return None
-        return Batches(_Split(image_set, **base), ahead=threads)  # type: ignore[arg-type]
+        return Batches(_Split(image_set, **base, share=mine), ahead=threads)  # type: ignore[arg-type]
 
     train = prepared.train
     steps = max(1, math.ceil(len(train) / batch))
     labels = np.asarray(train.labels, dtype=np.int64)
     buffer = int(spec.training.shuffle_buffer)
     sampler = spec.training.sampler
+    host = share.index if share is not None else None
     augment, parallel = None, None
     if augmenter is not None:
-        workers = augment_workers_for(spec, len(train), augment_workers)
+        hosts = share.hosts if share is not None else 1
+        workers = augment_workers_for(spec, len(train) // hosts, augment_workers)
         augment, parallel = batch_augmenter(augmenter, workers)
     training = _Split(
         train,
         **base,  # type: ignore[arg-type]
         augment=augment,
         order=lambda epoch: training_order(labels, buffer, seed, epoch, sampler),
-        seeds=lambda epoch: batch_seeds(seed, epoch, steps),
+        seeds=lambda epoch: batch_seeds(seed, epoch, steps, host),
         first_epoch=int(first_epoch or 0),
+        share=share,
     )
     return Pipelines(
         train=Batches(training, ahead=0 if parallel == 1 else threads),
@@ -255,4 +265,5 @@ def build_py_pipelines(
         test=evaluation(prepared.test),
         scaling=scaling,
         steps_per_epoch=steps,
+        validation_share=evaluation(prepared.validation, share) if share else None,
     )

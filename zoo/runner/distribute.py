@@ -185,8 +185,8 @@ def make_strategy(distribute: DistributeSpec, runtime: RuntimeSpec | None = None
 
         devices = keras.distribution.list_devices()
         processes = int(jax.process_count())
-        # On several hosts each process feeds its own slice of every batch (even_batches),
-        # so Keras need not re-shard a tf.data stream it cannot size.
+        # On several hosts each process reads and feeds only its rows of every batch
+        # (zoo.data.hosts), so Keras need not re-shard a tf.data stream it cannot size.
         parallel = keras.distribution.DataParallel(
             devices=devices, auto_shard_dataset=processes == 1
         )

@@ -7,6 +7,10 @@ they add nothing to weighted metrics and the loss sum (the loss' mean over that 
 counts them, a negligible difference). Class weights, when the spec has them, become the
 sample weights of the real images, since Keras takes one or the other, not both.
 
+In a run over several hosts the pipelines have already kept this host's rows of every
+padded batch (:mod:`zoo.data.hosts`) and mark each row real (1.0) or padding (0.0): those
+batches only get their weights here.
+
 tf.data datasets get a ``map``; the PyDataset batches a wrapper with the same ``map``.
 """
 
@@ -18,6 +22,8 @@ from typing import Any
 import keras
 import numpy as np
 
+from zoo.data.hosts import HostShare
+
 
 def even_batches(
     dataset: Any,
@@ -28,7 +34,9 @@ def even_batches(
 ) -> Any:
     """``dataset`` of ``(x, int labels)`` as ``(x, labels, weights)`` batches whose sizes
     divide by ``replicas`` (padded rows weigh 0, real rows 1 or their class weight). With
-    several ``processes`` (hosts), each gets its contiguous share of every padded batch."""
+    several ``processes`` (hosts), each gets its contiguous share of every padded batch.
+    A dataset of ``(x, labels, real)`` (a host's share, padded by the pipeline) is only
+    weighed."""
     if dataset is None:
         return None
     table = _weight_table(class_weight)
@@ -54,14 +62,14 @@ def _pad(
     table: np.ndarray | None,
     share: tuple[int, int] = (1, 0),
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    n = len(x)
-    extra = (-n) % replicas
-    rows = np.concatenate([np.arange(n), np.full(extra, n - 1)]).astype(np.int64)
-    weights = table[np.asarray(y, np.int64)] if table is not None else np.ones(n, np.float32)
-    weights = np.concatenate([weights, np.zeros(extra, np.float32)])
-    processes, index = share
-    part = slice(index * len(rows) // processes, (index + 1) * len(rows) // processes)
-    return x[rows[part]], np.asarray(y)[rows[part]], weights[part]
+    positions, real = HostShare(share[0], share[1], replicas).rows(len(x))
+    labels = np.asarray(y)[positions]
+    return x[positions], labels, _weigh(real, labels, table)
+
+
+def _weigh(real: np.ndarray, labels: np.ndarray, table: np.ndarray | None) -> np.ndarray:
+    """Sample weights: 0 for padding, else 1 or the row's class weight."""
+    return real * table[np.asarray(labels, np.int64)] if table is not None else real
 
 
 def _tf_even(
@@ -70,24 +78,21 @@ def _tf_even(
     import tensorflow as tf
 
     weights = tf.constant(table) if table is not None else None
-    processes, index = share
+    host = HostShare(share[0], share[1], replicas)
+
+    def weigh(x: Any, y: Any, real: Any) -> tuple[Any, Any, Any]:
+        if weights is None:
+            return x, y, real
+        return x, y, real * tf.gather(weights, tf.cast(y, tf.int32))
+
+    if len(dataset.element_spec) == 3:  # already this host's padded rows
+        return dataset.map(weigh)
 
     def pad(x: Any, y: Any) -> tuple[Any, Any, Any]:
-        n = tf.shape(x)[0]
-        extra = (replicas - n % replicas) % replicas
-        rows = tf.concat([tf.range(n), tf.fill([extra], n - 1)], 0)
-        real = (
-            tf.gather(weights, tf.cast(y, tf.int32))
-            if weights is not None
-            else tf.ones([n], tf.float32)
-        )
-        w = tf.concat([real, tf.zeros([extra])], 0)
-        total = n + extra
-        rows = rows[index * total // processes : (index + 1) * total // processes]
-        w = w[index * total // processes : (index + 1) * total // processes]
-        return tf.gather(x, rows), tf.gather(y, rows), w
+        positions, real = host.tf_rows(tf, tf.shape(x, out_type=tf.int64)[0])
+        return weigh(tf.gather(x, positions), tf.gather(y, positions), real)
 
-    return dataset.map(pad, deterministic=True)
+    return dataset.map(pad)
 
 
 class EvenBatches(keras.utils.PyDataset):
@@ -113,8 +118,12 @@ class EvenBatches(keras.utils.PyDataset):
         return len(self.inner)
 
     def __getitem__(self, index: int) -> tuple[Any, ...]:
-        x, y = self.inner[index]
-        x, y, w = _pad(x, y, self.replicas, self.table, self.share)
+        item = self.inner[index]
+        if len(item) == 3:  # already this host's padded rows, with 1.0 for a real one
+            x, y, real = item
+            w = _weigh(real, y, self.table)
+        else:
+            x, y, w = _pad(item[0], item[1], self.replicas, self.table, self.share)
         if self.targets is not None:
             x, y = self.targets(x, y)
         return x, y, w

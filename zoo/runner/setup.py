@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 
+from zoo.data.hosts import HostShare
 from zoo.data.pipeline import build_pipelines
 from zoo.data.prepare import prepare_data
 from zoo.data.prepared import Pipelines, PreparedData
@@ -63,6 +64,11 @@ class Workbench:
             dataset, self.replicas, class_weight, self.strategy.processes, self.strategy.process_id
         )
 
+    @property
+    def share(self) -> HostShare | None:
+        """This host's share of every global batch in a run over several hosts, else None."""
+        return host_share(self.strategy)
+
     def feed(self, dataset: Any, training: bool) -> Any:
         """A split as fit/evaluate take it: targets, and under keras.distribution batches
         padded to divide by the devices (class weights then travel as sample weights)."""
@@ -77,11 +83,41 @@ class Workbench:
         if epoch != self.train_first:
             scaling = self.pipelines.scaling
             train = build_pipelines(
-                self.prepared, self.loaded, scaling_state=scaling.state(), first_epoch=epoch
+                self.prepared,
+                self.loaded,
+                scaling_state=scaling.state(),
+                first_epoch=epoch,
+                share=self.share,
             ).train
             self.train_ds = self.feed(train, training=True)
             self.train_first = epoch
         return self.train_ds
+
+
+def host_share(strategy: Any) -> HostShare | None:
+    """A multi-host run's share for this process (each host reads only its rows), or None."""
+    hosts = int(getattr(strategy, "processes", 1))
+    if hosts <= 1:
+        return None
+    return HostShare(hosts, int(strategy.process_id), int(strategy.num_replicas_in_sync))
+
+
+def check_same_hosts(record: RunRecord, hosts: int, loaded: LoadedSpec) -> None:
+    """Each host augments its own rows with seeds of its own, so a run resumed on another
+    number of hosts would go on with other batches than it started with."""
+    started = record.strategy.hosts
+    if started == hosts:
+        return
+    raise UserError(
+        [
+            Problem(
+                f"the run trained on {started} host{'s' if started > 1 else ''} and would "
+                f"resume on {hosts}: each host reads and augments its own share of every "
+                f"batch, so resume it on {started} (KERAS_DISTRIBUTION_NUM_PROCESSES={started})",
+                loaded.file,
+            )
+        ]
+    )
 
 
 def threshold_problems(spec: SpecBase, has_validation: bool, num_classes: int) -> list[Problem]:
@@ -147,8 +183,12 @@ def set_up(loaded: LoadedSpec, record: RunRecord | None) -> Workbench:
     if problems:
         raise loaded.located(problems)
     strategy = make_strategy(spec.training.distribute, spec.runtime)
+    if record is not None:
+        check_same_hosts(record, int(getattr(strategy, "processes", 1)), loaded)
     state = record.scaling.state if record is not None else None
-    pipelines = build_pipelines(prepared, loaded, scaling_state=state, first_epoch=0)
+    pipelines = build_pipelines(
+        prepared, loaded, scaling_state=state, first_epoch=0, share=host_share(strategy)
+    )
     mixed = spec.training.distribute.mixed_precision
     with precision(mixed), strategy.scope():
         model = build_model(
@@ -185,8 +225,9 @@ def set_up(loaded: LoadedSpec, record: RunRecord | None) -> Workbench:
         loaded, deterministic, prepared, pipelines, strategy, model, objective, weights
     )
     bench.train_ds = bench.feed(pipelines.train, training=True)
-    if has_validation and pipelines.validation is not None:
-        bench.val_ds = bench.feed(pipelines.validation, training=False)
+    validation = pipelines.validation_share or pipelines.validation  # each epoch: a share
+    if has_validation and validation is not None:
+        bench.val_ds = bench.feed(validation, training=False)
     return bench
 
 
